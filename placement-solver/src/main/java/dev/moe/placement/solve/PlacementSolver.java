@@ -1,0 +1,216 @@
+package dev.moe.placement.solve;
+
+import dev.moe.placement.ClusterSpec;
+import dev.moe.placement.Placement;
+import dev.moe.placement.PlacementEvaluator;
+import dev.moe.placement.PlacementReport;
+import dev.moe.placement.baseline.EplbPlacer;
+import dev.moe.stats.RoutingStats;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+/**
+ * The optimizer: per layer, the best of a greedy warm start (EPLB's plan; for two slots per GPU also
+ * a star cover), improved by a bottleneck-guided local search, solved exactly by CP-SAT where the
+ * layer is small enough, then shares that keep traffic on-node. Layers are independent and solved
+ * in parallel; with transitions, an affinity pass then co-locates consecutive layers' experts.
+ */
+public final class PlacementSolver {
+
+  private final SolverOptions options;
+
+  public PlacementSolver(SolverOptions options) {
+    this.options = options;
+  }
+
+  /**
+   * @param current the placement being served; moves are counted (and budgeted) against it. May be
+   *     null.
+   */
+  public Placement solve(RoutingStats stats, ClusterSpec cluster, Placement current) {
+    long started = System.nanoTime();
+    check(stats, cluster, current);
+    List<Integer> moeLayers = new ArrayList<>();
+    for (int l = 0; l < stats.layers(); l++) {
+      if (!stats.isDense(l)) {
+        moeLayers.add(l);
+      }
+    }
+    int[][] warm = current == null
+        ? new EplbPlacer(EplbPlacer.Mode.GLOBAL, 1).place(stats, cluster).physicalToLogical()
+        : current.physicalToLogical();
+    int[] moveBudget = moveBudgets(stats.layers(), moeLayers, current);
+    long limit = options.timeLimit().toNanos();
+    // Layers share the threads; the affinity pass and read-back get the last 15% of the limit.
+    long perLayer = (long) (0.85 * limit * Math.min(options.threads(), Math.max(1, moeLayers.size()))
+        / Math.max(1, moeLayers.size()));
+    long deadline = started + (long) (0.85 * limit);
+    LayerSolution[] solved = new LayerSolution[stats.layers()];
+    try (ExecutorService pool = Executors.newFixedThreadPool(options.threads())) {
+      List<Future<LayerSolution>> futures = new ArrayList<>();
+      for (int l = 0; l < stats.layers(); l++) {
+        int layer = l;
+        futures.add(pool.submit(() -> solveLayer(stats, layer, cluster, warm[layer],
+            current == null ? null : current.physicalToLogical()[layer], moveBudget[layer], perLayer, deadline)));
+      }
+      for (int l = 0; l < futures.size(); l++) {
+        solved[l] = futures.get(l).get();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("solve interrupted", e);
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof RuntimeException re) {
+        throw re;
+      }
+      throw new IllegalStateException(e.getCause());
+    }
+    if (current == null && options.affinityWeight() > 0 && !stats.transitions().isEmpty()) {
+      AffinityPass.apply(stats, cluster, solved, options.affinityWeight(), started + limit);
+    }
+    return assemble(stats, cluster, current, solved, started);
+  }
+
+  /** One layer's outcome: its slot map and shares, and the best proven bound on its max load. */
+  record LayerSolution(int[] map, double[] shares, double maxLoadLowerBound) {}
+
+  private LayerSolution solveLayer(
+      RoutingStats stats, int layer, ClusterSpec cluster, int[] warm, int[] currentMap,
+      int moveBudget, long budgetNanos, long deadline) {
+    long layerDeadline = Math.min(System.nanoTime() + budgetNanos, deadline);
+    double[] load = stats.load(layer);
+    if (stats.isDense(layer)) {
+      int[] map = currentMap != null ? currentMap.clone() : roundRobin(stats.experts(), cluster.slots());
+      return new LayerSolution(map, equalShares(map, stats.experts()), 0);
+    }
+    double bound = LoadBound.maxLoadLowerBound(load, cluster.gpus(), cluster.slots());
+    boolean[] hot = HotExperts.hottest(load);
+    int minNodes = options.hotExpertMinNodes();
+    LayerSearch search = new LayerSearch(load, cluster, currentMap, moveBudget,
+        currentMap == null ? 0 : options.migrationWeight(), hot, minNodes, 31L * layer + 7);
+    ShareBalancer balancer = search.balancer();
+
+    List<int[]> starts = new ArrayList<>();
+    starts.add(warm.clone());
+    if (currentMap == null && cluster.slotsPerGpu() == 2) {
+      double upper = balancer.maxLoad(warm);
+      int[] star = StarCover.place(load, cluster.gpus(), bound, upper);
+      if (star != null) {
+        starts.add(star);
+      }
+    }
+    int[] best = null;
+    double bestLoad = Double.MAX_VALUE;
+    for (int[] start : starts) {
+      int[] map = minNodes > 1 && currentMap == null ? HotExperts.enforce(start, load, hot, minNodes, cluster) : start;
+      double l = balancer.maxLoad(map);
+      if (l < bestLoad) {
+        bestLoad = l;
+        best = map;
+      }
+    }
+    double stopAt = bound * (1 + 1e-9);
+    boolean exact = currentMap == null && minNodes <= 1 && ExactLayerModel.fits(load.length, cluster);
+    long searchDeadline = exact ? System.nanoTime() + (layerDeadline - System.nanoTime()) / 3 : layerDeadline;
+    int[] map = search.improve(best, searchDeadline, stopAt);
+    if (exact && balancer.maxLoad(map) > stopAt) {
+      ShareBalancer.Result hint = balancer.balance(map);
+      ExactLayerModel.Result r = new ExactLayerModel(load, cluster).minimizeMaxLoad(
+          map, hint.slotShare(), Duration.ofNanos(Math.max(1, layerDeadline - System.nanoTime())));
+      if (balancer.maxLoad(r.map()) < hint.maxLoad()) {
+        map = r.map();
+      }
+      bound = Math.max(bound, r.maxLoadLowerBound());
+    }
+    if (currentMap != null) {
+      map = SlotAlignment.align(currentMap, map, cluster.slotsPerGpu());
+    }
+    return new LayerSolution(map, bestShares(load, map, cluster, balancer), bound);
+  }
+
+  /** Balanced shares, moved towards on-node traffic where that costs no balance. */
+  static double[] bestShares(double[] load, int[] map, ClusterSpec cluster, ShareBalancer balancer) {
+    ShareBalancer.Result balanced = balancer.balance(map);
+    double[] local = LocalShares.shares(load, map, cluster, balanced.maxLoad() * (1 + 1e-6));
+    return local != null ? local : balanced.slotShare();
+  }
+
+  private Placement assemble(
+      RoutingStats stats, ClusterSpec cluster, Placement current, LayerSolution[] solved, long started) {
+    int[][] maps = new int[solved.length][];
+    double[][] shares = new double[solved.length][];
+    double[] bounds = new double[solved.length];
+    for (int l = 0; l < solved.length; l++) {
+      maps[l] = solved[l].map();
+      shares[l] = solved[l].shares();
+      bounds[l] = solved[l].maxLoadLowerBound();
+    }
+    Placement placement = new Placement(cluster.slotsPerGpu(), maps, shares, null);
+    double seconds = (System.nanoTime() - started) / 1e9;
+    PlacementReport report = PlacementEvaluator.evaluate(stats, cluster, placement, current, seconds, bounds);
+    return placement.withReport(report);
+  }
+
+  private int[] moveBudgets(int layers, List<Integer> moeLayers, Placement current) {
+    int[] budget = new int[layers];
+    int total = options.maxMoves();
+    for (int i = 0; i < moeLayers.size(); i++) {
+      budget[moeLayers.get(i)] = current == null || total < 0
+          ? -1
+          : total / moeLayers.size() + (i < total % moeLayers.size() ? 1 : 0);
+    }
+    return budget;
+  }
+
+  private static void check(RoutingStats stats, ClusterSpec cluster, Placement current) {
+    if (stats.layers() == 0 || stats.experts() == 0) {
+      throw new IllegalArgumentException("the statistics hold no layers or no experts");
+    }
+    if (cluster.slots() < stats.experts()) {
+      throw new IllegalArgumentException("--gpus x --slots-per-gpu = " + cluster.slots()
+          + " slots cannot hold " + stats.experts() + " experts: every expert needs a slot");
+    }
+    if (current == null) {
+      return;
+    }
+    if (current.layers() != stats.layers() || current.slots() != cluster.slots()
+        || current.slotsPerGpu() != cluster.slotsPerGpu()) {
+      throw new IllegalArgumentException("the current placement is " + current.layers() + " layers x "
+          + current.slots() + " slots (" + current.slotsPerGpu() + " per GPU), but the statistics and cluster are "
+          + stats.layers() + " layers x " + cluster.slots() + " slots (" + cluster.slotsPerGpu() + " per GPU)");
+    }
+    for (int[] row : current.physicalToLogical()) {
+      for (int e : row) {
+        if (e < 0 || e >= stats.experts()) {
+          throw new IllegalArgumentException("the current placement names expert " + e
+              + ", but the statistics have " + stats.experts() + " experts");
+        }
+      }
+    }
+  }
+
+  static int[] roundRobin(int experts, int slots) {
+    int[] map = new int[slots];
+    for (int s = 0; s < slots; s++) {
+      map[s] = s % experts;
+    }
+    return map;
+  }
+
+  static double[] equalShares(int[] map, int experts) {
+    int[] count = new int[experts];
+    for (int e : map) {
+      count[e]++;
+    }
+    double[] shares = new double[map.length];
+    for (int s = 0; s < map.length; s++) {
+      shares[s] = 1.0 / count[map[s]];
+    }
+    return shares;
+  }
+}
