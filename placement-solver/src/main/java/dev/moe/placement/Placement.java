@@ -26,4 +26,17 @@ public record Placement(
   public Placement withReport(PlacementReport newReport) {
     return new Placement(slotsPerGpu, physicalToLogical, replicaShares, newReport);
   }
+
+  /** Shares that split each expert's tokens evenly over its slots in {@code map}. */
+  public static double[] evenShares(int[] map, int experts) {
+    int[] count = new int[experts];
+    for (int e : map) {
+      count[e]++;
+    }
+    double[] shares = new double[map.length];
+    for (int s = 0; s < map.length; s++) {
+      shares[s] = 1.0 / count[map[s]];
+    }
+    return shares;
+  }
 }

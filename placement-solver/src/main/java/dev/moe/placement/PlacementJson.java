@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
 import java.util.function.Function;
@@ -142,7 +143,7 @@ public final class PlacementJson {
           + " slots per layer, not a multiple of slots_per_gpu " + slotsPerGpu);
     }
     JsonNode sharesNode = root.get("replica_shares");
-    double[][] shares = sharesNode == null ? equalShares(map) : shares(sharesNode, map, fail);
+    double[][] shares = sharesNode == null ? evenShares(map) : shares(sharesNode, map, fail);
     JsonNode reportNode = root.get("report");
     PlacementReport report = reportNode == null || reportNode.isNull() ? null : report(reportNode, fail);
     return new Placement(slotsPerGpu, map, shares, report);
@@ -242,25 +243,6 @@ public final class PlacementJson {
     return shares;
   }
 
-  /** Each replica of an expert serves the same fraction of its tokens. */
-  private static double[][] equalShares(int[][] map) {
-    double[][] shares = new double[map.length][];
-    for (int l = 0; l < map.length; l++) {
-      int experts = 0;
-      for (int e : map[l]) {
-        experts = Math.max(experts, e + 1);
-      }
-      int[] replicas = new int[experts];
-      for (int e : map[l]) {
-        replicas[e]++;
-      }
-      shares[l] = new double[map[l].length];
-      for (int s = 0; s < map[l].length; s++) {
-        shares[l][s] = 1.0 / replicas[map[l][s]];
-      }
-    }
-    return shares;
-  }
 
   private static PlacementReport report(JsonNode node, Function<String, InvalidPlacementException> fail) {
     if (!node.isObject()) {
@@ -281,5 +263,15 @@ public final class PlacementJson {
       throw fail.apply("report.replicas_moved is " + JsonInput.describe(moved) + ", expected a whole number >= 0");
     }
     return new PlacementReport(v[0], v[1], v[2], v[3], v[4], moved.intValue(), v[6]);
+  }
+
+  /** Each replica of an expert serves the same fraction of its tokens. */
+  private static double[][] evenShares(int[][] map) {
+    double[][] shares = new double[map.length][];
+    for (int l = 0; l < map.length; l++) {
+      int experts = 1 + Arrays.stream(map[l]).max().orElse(-1);
+      shares[l] = Placement.evenShares(map[l], experts);
+    }
+    return shares;
   }
 }

@@ -1,5 +1,6 @@
 package dev.moe.stats;
 
+import dev.moe.SharedData;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -20,7 +21,7 @@ import org.junit.jupiter.api.io.TempDir;
 class RoutingStatsReaderTest {
 
   /** The shared data beside the checkout; Surefire runs in the module directory. */
-  static final Path DATA = Path.of("").toAbsolutePath().resolve("../../shared/data/routing").normalize();
+  static final Path DATA = SharedData.ROUTING;
 
   @TempDir Path dir;
 

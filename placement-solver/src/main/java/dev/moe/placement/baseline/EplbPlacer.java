@@ -63,7 +63,7 @@ public final class EplbPlacer implements Placer {
       map[layer] = hierarchical
           ? hierarchical(w, cluster.slots(), groups, cluster.nodes(), cluster.gpus())
           : hierarchical(w, cluster.slots(), 1, 1, cluster.gpus());
-      shares[layer] = evenShares(map[layer], experts);
+      shares[layer] = Placement.evenShares(map[layer], experts);
     }
     return new Placement(cluster.slotsPerGpu(), map, shares, null);
   }
@@ -168,15 +168,4 @@ public final class EplbPlacer implements Placer {
     return new int[][] {pack, rank};
   }
 
-  static double[] evenShares(int[] map, int experts) {
-    int[] count = new int[experts];
-    for (int e : map) {
-      count[e]++;
-    }
-    double[] shares = new double[map.length];
-    for (int s = 0; s < map.length; s++) {
-      shares[s] = 1.0 / count[map[s]];
-    }
-    return shares;
-  }
 }

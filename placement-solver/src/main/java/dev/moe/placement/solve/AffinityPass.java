@@ -6,7 +6,7 @@ import dev.moe.placement.ClusterSpec;
 import dev.moe.placement.solve.PlacementSolver.LayerSolution;
 import dev.moe.stats.LayerPair;
 import dev.moe.stats.RoutingStats;
-import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
@@ -16,11 +16,15 @@ import java.util.Map;
  * placed, layer b is re-placed so that a token leaving expert i on GPU g finds its next expert j on
  * g as often as the transition counts say it will.
  *
- * <p>Where the layer fits the exact model, CP-SAT re-places it, allowed a max load up to {@code 1 +
- * weight} times the balanced one. Otherwise GPUs are interchangeable within a layer, so the balanced
- * layer's GPU contents are permuted onto physical GPUs by a linear assignment: no balance lost.
+ * <p>GPUs are interchangeable within a layer, so the balanced layer's GPU contents are first
+ * assigned to physical GPUs by a linear assignment (no balance lost); then pairs of replicas swap
+ * GPUs, best co-location gain first, while the layer's max load stays within {@code 1 + weight}
+ * times the balanced one.
  */
 final class AffinityPass {
+
+  /** Best-gain swaps checked against the load cap per step before the climb stops. */
+  private static final int CLIMB_TRIES = 64;
 
   static {
     Loader.loadNativeLibraries();
@@ -42,15 +46,8 @@ final class AffinityPass {
       LayerSolution b = solved[pair.to()];
       ShareBalancer balancer = new ShareBalancer(load, cluster.gpus(), cluster.slotsPerGpu());
       int[] map = permute(b.map(), b.shares(), reward, cluster);
-      long left = deadline - System.nanoTime();
-      if (ExactLayerModel.fits(load.length, cluster) && left > 0) {
-        Duration limit = Duration.ofNanos(left / (pairs.size() - i));
-        ExactLayerModel.Result r = new ExactLayerModel(load, cluster).maximizeAffinity(
-            map, balancer.balance(map).slotShare(), limit, reward, balancer.maxLoad(map) * (1 + weight));
-        if (gain(reward, r.map(), balancer, cluster) > gain(reward, map, balancer, cluster)) {
-          map = r.map();
-        }
-      }
+      long pairDeadline = System.nanoTime() + Math.max(0, deadline - System.nanoTime()) / (pairs.size() - i);
+      map = climb(map, reward, balancer, balancer.maxLoad(map) * (1 + weight), cluster, pairDeadline);
       solved[pair.to()] = new LayerSolution(
           map, PlacementSolver.bestShares(load, map, cluster, balancer), b.maxLoadLowerBound());
     }
@@ -111,12 +108,49 @@ final class AffinityPass {
     return out;
   }
 
-  private static double gain(double[][] reward, int[] map, ShareBalancer balancer, ClusterSpec cluster) {
+  /**
+   * Swaps pairs of slots on different GPUs, best reward gain first, while the layer's max load stays
+   * under {@code cap}; stops when no swap gains or time is up.
+   */
+  private static int[] climb(
+      int[] start, double[][] reward, ShareBalancer balancer, double cap, ClusterSpec cluster, long deadline) {
+    int[] map = start.clone();
+    int slotsPerGpu = cluster.slotsPerGpu();
     double[] shares = balancer.balance(map).slotShare();
-    double sum = 0;
-    for (int s = 0; s < map.length; s++) {
-      sum += reward[map[s]][cluster.gpuOfSlot(s)] * shares[s];
+    while (System.nanoTime() < deadline) {
+      List<long[]> gains = new ArrayList<>();
+      double top = 0;
+      for (int s1 = 0; s1 < map.length; s1++) {
+        for (int s2 = (s1 / slotsPerGpu + 1) * slotsPerGpu; s2 < map.length; s2++) {
+          int g1 = s1 / slotsPerGpu;
+          int g2 = s2 / slotsPerGpu;
+          double gain = (reward[map[s1]][g2] - reward[map[s1]][g1]) * shares[s1]
+              + (reward[map[s2]][g1] - reward[map[s2]][g2]) * shares[s2];
+          if (gain > 0 && map[s1] != map[s2]) {
+            top = Math.max(top, gain);
+            gains.add(new long[] {Double.doubleToLongBits(gain), s1, s2});
+          }
+        }
+      }
+      gains.sort(Comparator.comparingDouble((long[] g) -> -Double.longBitsToDouble(g[0])));
+      boolean moved = false;
+      for (long[] g : gains.subList(0, Math.min(CLIMB_TRIES, gains.size()))) {
+        int s1 = (int) g[1];
+        int s2 = (int) g[2];
+        int[] candidate = map.clone();
+        candidate[s1] = map[s2];
+        candidate[s2] = map[s1];
+        if (balancer.probe(candidate, cap).feasible()) {
+          map = candidate;
+          shares = balancer.balance(map).slotShare();
+          moved = true;
+          break;
+        }
+      }
+      if (!moved) {
+        break;
+      }
     }
-    return sum;
+    return map;
   }
 }

@@ -13,11 +13,10 @@ import java.time.Duration;
 /**
  * One layer as a CP-SAT model, solved to optimality where it fits in the time limit.
  *
- * <p>Variables count replicas per (expert, GPU) rather than naming each slot, and the load each GPU
- * takes of each expert; GPUs are ordered by load to cut their symmetry. Loads are scaled to
- * integers; the bound read back is corrected for that rounding so it stays a proven bound.
- * Two uses: minimize the max GPU load, or, with an affinity reward per (expert, GPU), maximize the
- * rewarded load while the max load stays under a cap.
+ * <p>Variables count replicas per (expert, GPU) rather than naming each slot, plus the load each
+ * GPU takes of each expert; GPUs are ordered by load to cut their symmetry, and the warm start is
+ * renumbered to match. Loads are scaled to integers; the bound read back is corrected for that
+ * rounding so it stays a proven bound.
  */
 final class ExactLayerModel {
 
@@ -58,17 +57,6 @@ final class ExactLayerModel {
 
   /** Minimizes the max GPU load, starting from {@code hint}. */
   Result minimizeMaxLoad(int[] hint, double[] hintShares, Duration limit) {
-    return solve(hint, hintShares, limit, null, 0);
-  }
-
-  /**
-   * Maximizes {@code sum reward[e][g] * (share of e on g)} with every GPU at most {@code maxLoad}.
-   */
-  Result maximizeAffinity(int[] hint, double[] hintShares, Duration limit, double[][] reward, double maxLoad) {
-    return solve(hint, hintShares, limit, reward, maxLoad);
-  }
-
-  private Result solve(int[] hint, double[] hintShares, Duration limit, double[][] reward, double maxLoad) {
     int experts = load.length;
     int gpus = cluster.gpus();
     int slotsPerGpu = cluster.slotsPerGpu();
@@ -81,7 +69,7 @@ final class ExactLayerModel {
     // Data: the hint, reordered so GPUs go by falling load as the symmetry cut demands.
     int[][] hintCount = new int[experts][gpus];
     long[][] hintLoad = new long[experts][gpus];
-    int[] order = reward == null ? HintOrder.byLoad(hint, hintShares, load, gpus, slotsPerGpu) : identity(gpus);
+    int[] order = HintOrder.byLoad(hint, hintShares, load, gpus, slotsPerGpu);
     for (int s = 0; s < hint.length; s++) {
       int g = order[s / slotsPerGpu];
       hintCount[hint[s]][g]++;
@@ -118,11 +106,9 @@ final class ExactLayerModel {
       gpuLoad[g] = loadOnGpu.build();
       model.addLessOrEqual(gpuLoad[g], maxVar);
     }
-    if (reward == null) {
-      // GPUs are interchangeable only while nothing rewards a particular one.
-      for (int g = 0; g + 1 < gpus; g++) {
-        model.addGreaterOrEqual(gpuLoad[g], gpuLoad[g + 1]);
-      }
+    // GPUs are interchangeable: order them by load.
+    for (int g = 0; g + 1 < gpus; g++) {
+      model.addGreaterOrEqual(gpuLoad[g], gpuLoad[g + 1]);
     }
     for (int e = 0; e < experts; e++) {
       LinearExprBuilder replicas = LinearExpr.newBuilder();
@@ -136,29 +122,7 @@ final class ExactLayerModel {
     }
 
     // Objective.
-    if (reward == null) {
-      model.minimize(maxVar);
-    } else {
-      model.addLessOrEqual(maxVar, (long) Math.floor(maxLoad / unit) + experts);
-      LinearExprBuilder gain = LinearExpr.newBuilder();
-      double top = 0;
-      for (double[] row : reward) {
-        for (double v : row) {
-          top = Math.max(top, v);
-        }
-      }
-      for (int e = 0; e < experts; e++) {
-        for (int g = 0; g < gpus; g++) {
-          // reward is per unit of share and part / w[e] is the share: weigh part by reward / w,
-          // scaled so the best pair's coefficient keeps about ten significant digits.
-          long coef = w[e] == 0 || top == 0 ? 0 : Math.round(1e10 * (reward[e][g] / top) / w[e]);
-          if (coef != 0) {
-            gain.addTerm(part[e][g], coef);
-          }
-        }
-      }
-      model.maximize(gain);
-    }
+    model.minimize(maxVar);
 
     // Solve.
     CpSolver solver = new CpSolver();
@@ -184,7 +148,7 @@ final class ExactLayerModel {
       }
     }
     // Each GPU's load may be off by half a unit per expert from rounding the loads.
-    double bound = reward == null ? Math.max(0, (solver.bestObjectiveBound() - 0.5 * experts) * unit) : 0;
+    double bound = Math.max(0, (solver.bestObjectiveBound() - 0.5 * experts) * unit);
     return new Result(map, bound, status == CpSolverStatus.OPTIMAL);
   }
 
@@ -203,11 +167,4 @@ final class ExactLayerModel {
     }
   }
 
-  private static int[] identity(int n) {
-    int[] order = new int[n];
-    for (int i = 0; i < n; i++) {
-      order[i] = i;
-    }
-    return order;
-  }
 }

@@ -29,6 +29,7 @@ final class LayerSearch {
   private final int[] current;
   private final int maxMoves;
   private final double moveCost;
+  private final double crossNodeCost;
   private final boolean[] hot;
   private final int hotMinNodes;
   private final SplittableRandom random;
@@ -37,6 +38,8 @@ final class LayerSearch {
    * @param current the placement moves are counted against; null when moves are free
    * @param maxMoves replicas that may move against {@code current}; negative: unlimited
    * @param moveCost objective cost of one moved replica, in units of the layer's mean GPU load
+   * @param crossNodeWeight objective cost of off-node traffic, as a share of the layer's tokens, in
+   *     units of the layer's mean GPU load
    * @param hot experts that must keep replicas on {@code hotMinNodes} nodes
    */
   LayerSearch(
@@ -45,6 +48,7 @@ final class LayerSearch {
       int[] current,
       int maxMoves,
       double moveCost,
+      double crossNodeWeight,
       boolean[] hot,
       int hotMinNodes,
       long seed) {
@@ -54,6 +58,7 @@ final class LayerSearch {
     this.current = current;
     this.maxMoves = maxMoves;
     this.moveCost = moveCost * balancer.total() / cluster.gpus();
+    this.crossNodeCost = crossNodeWeight * balancer.total() / cluster.gpus();
     this.hot = hot;
     this.hotMinNodes = hotMinNodes;
     this.random = new SplittableRandom(seed);
@@ -68,6 +73,8 @@ final class LayerSearch {
     int[] map = start.clone();
     ShareBalancer.Result state = balancer.balance(map);
     double score = score(state.maxLoad(), map);
+    int[] bestSeen = map;
+    double bestSeenScore = score;
     int stuck = 0;
     while (System.nanoTime() < deadlineNanos && state.maxLoad() > stopAtMaxLoad) {
       int[] bestMap = null;
@@ -91,12 +98,12 @@ final class LayerSearch {
             bestMap = candidate;
             bestState = r;
           }
-        } else if (current == null && probe.cutRatio() <= state.maxLoad() * (1 + 1e-9)
-            && probe.cutGpus() < bestTight && bestScore >= score) {
-          // Equal max load with fewer saturated GPUs is progress: one tight set fewer to break.
+        } else if (bestState == null && probe.cutRatio() <= state.maxLoad() * (1 + 1e-9)
+            && probe.cutGpus() < bestTight) {
+          // Equal max load with fewer saturated GPUs is progress, one tight set fewer to break, even
+          // where it costs a move: the best map seen is what is returned.
           bestTight = probe.cutGpus();
           bestMap = candidate;
-          bestState = null;
         }
       }
       if (bestMap == null) {
@@ -110,15 +117,48 @@ final class LayerSearch {
       map = bestMap;
       state = bestState != null ? bestState : balancer.balance(map);
       score = score(state.maxLoad(), map);
+      if (score < bestSeenScore) {
+        bestSeenScore = score;
+        bestSeen = map;
+      }
     }
-    return map;
+    return bestSeen;
   }
 
+  /** Max load plus the weighted off-node traffic and moves, all in units of load. */
   private double score(double maxLoad, int[] map) {
-    if (current == null || moveCost == 0) {
-      return maxLoad;
+    double score = maxLoad + crossNodeCost * offNodeShare(map);
+    if (current != null && moveCost > 0) {
+      score += moveCost * PlacementEvaluator.replicasMoved(current, map, cluster.slotsPerGpu());
     }
-    return maxLoad + moveCost * PlacementEvaluator.replicasMoved(current, map, cluster.slotsPerGpu());
+    return score;
+  }
+
+  /**
+   * Expected off-node share of dispatches when each expert's load spreads evenly over the nodes
+   * holding it: an expert on n of N nodes keeps n / N of its tokens on-node.
+   */
+  private double offNodeShare(int[] map) {
+    if (crossNodeCost == 0 || cluster.nodes() == 1) {
+      return 0;
+    }
+    int nodes = cluster.nodes();
+    long[] seen = new long[load.length];
+    int[] nodeCount = new int[load.length];
+    for (int s = 0; s < map.length; s++) {
+      int n = cluster.nodeOf(s / cluster.slotsPerGpu());
+      // One bit per node: clusters with more than 64 nodes count the first 64 only, a proxy still.
+      long bit = 1L << (n & 63);
+      if ((seen[map[s]] & bit) == 0) {
+        seen[map[s]] |= bit;
+        nodeCount[map[s]]++;
+      }
+    }
+    double kept = 0;
+    for (int e = 0; e < load.length; e++) {
+      kept += load[e] * nodeCount[e] / nodes;
+    }
+    return 1 - kept / balancer.total();
   }
 
   private boolean allowed(int[] map) {

@@ -3,67 +3,92 @@ package dev.moe.placement.solve;
 import java.util.Arrays;
 
 /**
- * A proven lower bound on a layer's max GPU load.
+ * A proven lower bound on a layer's max GPU load L.
  *
- * <p>No GPU can carry less than the mean; and since a replica's share of tokens can never exceed
- * the max load L, expert {@code e} needs at least {@code ceil(w_e / L)} slots, so the smallest L
- * with {@code sum_e ceil(w_e / L) <= slots} bounds L from below too.
+ * <p>No GPU can carry less than the mean. A replica's share of tokens can never exceed L, so expert
+ * e needs at least {@code r_e = max(1, ceil(w_e / L))} slots: L is infeasible when those exceed the
+ * slots. And when they fill every slot exactly, no expert has a spare replica: an expert with one
+ * slot sits whole on its GPU, beside slotsPerGpu - 1 pieces of other experts, each at least {@code
+ * w_e - (r_e - 1) L}; so L is infeasible when the heaviest such expert plus the smallest of those
+ * pieces exceeds it. Feasibility only grows with L, so a bisection finds the bound.
  */
 public final class LoadBound {
 
   private LoadBound() {}
 
-  public static double maxLoadLowerBound(double[] load, int gpus, int slots) {
+  public static double maxLoadLowerBound(double[] load, int gpus, int slotsPerGpuTimesGpus) {
+    return maxLoadLowerBound(load, gpus, slotsPerGpuTimesGpus / gpus, slotsPerGpuTimesGpus);
+  }
+
+  private static double maxLoadLowerBound(double[] load, int gpus, int slotsPerGpu, int slots) {
     double total = 0;
+    double max = 0;
     for (double w : load) {
       total += w;
+      max = Math.max(max, w);
     }
     double mean = total / gpus;
-    if (total == 0) {
-      return 0;
-    }
-    if (slotsNeeded(load, mean) <= slots) {
+    if (total == 0 || feasible(load, mean, slotsPerGpu, slots)) {
       return mean;
     }
-    // slotsNeeded(L) only changes at L = w_e / k: search those breakpoints for the smallest feasible
-    // one above the mean. Between breakpoints the count is constant, so the answer is a breakpoint.
     double lo = mean;
-    double hi = Arrays.stream(load).max().orElse(0);
-    for (int iter = 0; iter < 200 && hi - lo > 1e-12 * hi; iter++) {
+    double hi = Math.max(max, mean) * slotsPerGpu;
+    while (!feasible(load, hi, slotsPerGpu, slots)) {
+      hi *= 2;
+    }
+    for (int iter = 0; iter < 200 && hi - lo > 1e-13 * hi; iter++) {
       double mid = 0.5 * (lo + hi);
-      if (slotsNeeded(load, mid) <= slots) {
+      if (feasible(load, mid, slotsPerGpu, slots)) {
         hi = mid;
       } else {
         lo = mid;
       }
     }
-    return snapToBreakpoint(load, lo, hi, slots);
+    // lo is infeasible, so every L <= lo is too: a bound that never overshoots the true threshold.
+    return lo;
   }
 
-  /** Returns the exact breakpoint w_e / k in (lo, hi] that is feasible. */
-  private static double snapToBreakpoint(double[] load, double lo, double hi, int slots) {
-    double best = hi;
-    for (double w : load) {
-      if (w <= 0) {
-        continue;
-      }
-      long k = (long) Math.ceil(w / hi);
-      for (long kk = Math.max(1, k - 1); kk <= k + 1; kk++) {
-        double candidate = w / kk;
-        if (candidate > lo && candidate < best && slotsNeeded(load, candidate) <= slots) {
-          best = candidate;
-        }
-      }
-    }
-    return best;
-  }
-
-  static long slotsNeeded(double[] load, double maxLoad) {
+  static boolean feasible(double[] load, double maxLoad, int slotsPerGpu, int slots) {
     long need = 0;
     for (double w : load) {
-      // An expert with no traffic still needs its one replica.
-      need += Math.max(1, (long) Math.ceil(w / maxLoad - 1e-12));
+      need += replicas(w, maxLoad);
     }
-    return need;
+    if (need > slots) {
+      return false;
+    }
+    if (need < slots || slotsPerGpu == 1) {
+      return true;
+    }
+    double[] pieces = new double[load.length];
+    double heaviestWhole = -1;
+    for (int e = 0; e < load.length; e++) {
+      long r = replicas(load[e], maxLoad);
+      pieces[e] = Math.max(0, load[e] - (r - 1) * maxLoad);
+      if (r == 1) {
+        heaviestWhole = Math.max(heaviestWhole, load[e]);
+      }
+    }
+    if (heaviestWhole < 0) {
+      return true;
+    }
+    Arrays.sort(pieces);
+    // The smallest pieces besides the heaviest whole expert's own (which is among them at most once).
+    double beside = 0;
+    int taken = 0;
+    boolean skipped = false;
+    for (int i = 0; i < pieces.length && taken < slotsPerGpu - 1; i++) {
+      if (!skipped && pieces[i] == heaviestWhole) {
+        skipped = true;
+        continue;
+      }
+      beside += pieces[i];
+      taken++;
+    }
+    return heaviestWhole + beside <= maxLoad;
+  }
+
+  private static long replicas(double w, double maxLoad) {
+    // An expert with no traffic still needs its one replica.
+    return Math.max(1, (long) Math.ceil(w / maxLoad));
   }
 }

@@ -86,13 +86,14 @@ public final class PlacementSolver {
     double[] load = stats.load(layer);
     if (stats.isDense(layer)) {
       int[] map = currentMap != null ? currentMap.clone() : roundRobin(stats.experts(), cluster.slots());
-      return new LayerSolution(map, equalShares(map, stats.experts()), 0);
+      return new LayerSolution(map, Placement.evenShares(map, stats.experts()), 0);
     }
     double bound = LoadBound.maxLoadLowerBound(load, cluster.gpus(), cluster.slots());
     boolean[] hot = HotExperts.hottest(load);
     int minNodes = options.hotExpertMinNodes();
     LayerSearch search = new LayerSearch(load, cluster, currentMap, moveBudget,
-        currentMap == null ? 0 : options.migrationWeight(), hot, minNodes, 31L * layer + 7);
+        currentMap == null ? 0 : options.migrationWeight(), options.crossNodeWeight(), hot, minNodes,
+        31L * layer + 7);
     ShareBalancer balancer = search.balancer();
 
     List<int[]> starts = new ArrayList<>();
@@ -171,6 +172,13 @@ public final class PlacementSolver {
     if (stats.layers() == 0 || stats.experts() == 0) {
       throw new IllegalArgumentException("the statistics hold no layers or no experts");
     }
+    for (int l = 0; l < stats.layers(); l++) {
+      for (double w : stats.load(l)) {
+        if (!(w >= 0) || Double.isInfinite(w)) {
+          throw new IllegalArgumentException("layer " + l + " has a negative or non-finite count: " + w);
+        }
+      }
+    }
     if (cluster.slots() < stats.experts()) {
       throw new IllegalArgumentException("--gpus x --slots-per-gpu = " + cluster.slots()
           + " slots cannot hold " + stats.experts() + " experts: every expert needs a slot");
@@ -202,15 +210,4 @@ public final class PlacementSolver {
     return map;
   }
 
-  static double[] equalShares(int[] map, int experts) {
-    int[] count = new int[experts];
-    for (int e : map) {
-      count[e]++;
-    }
-    double[] shares = new double[map.length];
-    for (int s = 0; s < map.length; s++) {
-      shares[s] = 1.0 / count[map[s]];
-    }
-    return shares;
-  }
 }

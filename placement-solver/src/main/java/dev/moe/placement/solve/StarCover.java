@@ -1,15 +1,14 @@
 package dev.moe.placement.solve;
 
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.TreeMap;
 
-/** Prototype v1. */
+/** Prototype v2. */
 final class StarCover {
 
   private static final double EPS = 1e-12;
+  static boolean DEBUG = false;
 
   private StarCover() {}
 
@@ -40,84 +39,76 @@ final class StarCover {
     return best;
   }
 
-  static boolean DEBUG = false;
   static int[] build(double[] load, int gpus, double maxLoad) {
     Cover cover = new Cover(load, maxLoad);
-    cover.partition();
+    cover.greedy();
+    cover.improve();
     if (DEBUG) cover.debug(gpus);
     return cover.toSlots(gpus);
   }
 
-  /** Multiset of experts keyed by slack. */
-  private static final class Pool {
-    final TreeMap<Double, ArrayDeque<Integer>> map = new TreeMap<>();
-    final double[] x;
-    double sum;
-    int size;
-
-    Pool(double[] x) {
-      this.x = x;
-    }
-
-    void add(int e) {
-      map.computeIfAbsent(x[e], k -> new ArrayDeque<>()).add(e);
-      sum += x[e];
-      size++;
-    }
-
-    int take(double key) {
-      ArrayDeque<Integer> q = map.get(key);
-      int e = q.poll();
-      if (q.isEmpty()) {
-        map.remove(key);
-      }
-      sum -= x[e];
-      size--;
-      return e;
-    }
-
-    /** Smallest slack >= need, else the largest. */
-    int takeClosing(double need) {
-      Double k = map.ceilingKey(need - EPS);
-      return take(k != null ? k : map.lastKey());
-    }
-
-    int takeSmallest() {
-      return take(map.firstKey());
-    }
-  }
-
-  private static final class Cover {
+  static final class Cover {
     final double[] load;
     final double L;
+    final int n;
     final double[] x;
-    final List<List<Integer>> groups = new ArrayList<>();
-    int chain = -1;
+    final int[] group;
+    final double[] gx;
+    final int[] gsize;
+    int groups;
 
     Cover(double[] load, double maxLoad) {
       this.load = load;
       this.L = maxLoad;
-      x = new double[load.length];
-      for (int e = 0; e < load.length; e++) {
+      n = load.length;
+      x = new double[n];
+      for (int e = 0; e < n; e++) {
         x[e] = 1 - load[e] / maxLoad;
       }
+      group = new int[n];
+      gx = new double[n];
+      gsize = new int[n];
     }
 
-    void partition() {
-      int n = load.length;
-      List<Integer> smalls = new ArrayList<>();
+    int newGroup(int... members) {
+      int g = groups++;
+      for (int e : members) {
+        group[e] = g;
+        gx[g] += x[e];
+        gsize[g]++;
+      }
+      return g;
+    }
+
+    void join(int g, int e) {
+      group[e] = g;
+      gx[g] += x[e];
+      gsize[g]++;
+    }
+
+    static double value(double sum, int size, boolean light) {
+      if (size == 0) {
+        return 0;
+      }
+      double v = Math.min(1, Math.floor(sum + 1e-9));
+      return size == 1 && light ? Math.min(0, v) : v;
+    }
+
+    double waste(double sum, int size) {
+      if (size == 0) {
+        return 0;
+      }
+      return sum - value(sum, size, sum >= 0);
+    }
+
+    void greedy() {
+      List<Integer> lows = new ArrayList<>();
       List<Integer> bigs = new ArrayList<>();
       List<Integer> heavies = new ArrayList<>();
       for (int e = 0; e < n; e++) {
-        if (x[e] < 0) {
-          heavies.add(e);
-        } else if (x[e] < 0.5) {
-          smalls.add(e);
-        } else {
-          bigs.add(e);
-        }
+        (x[e] < 0 ? heavies : x[e] < 0.5 ? lows : bigs).add(e);
       }
-      smalls.sort((a, b) -> Double.compare(x[a], x[b]));
+      lows.sort((a, b) -> Double.compare(x[a], x[b]));
       bigs.sort((a, b) -> Double.compare(x[a], x[b]));
       heavies.sort((a, b) -> Double.compare(x[a], x[b]));
       int nb = bigs.size();
@@ -129,83 +120,168 @@ final class StarCover {
       for (int i = 0; i <= nb; i++) {
         next[i] = i;
       }
-      Pool pool = new Pool(x);
+      List<Integer> sink = new ArrayList<>();
+      double sinkSum = 0;
       List<int[]> pairs = new ArrayList<>();
-      for (int a : smalls) {
-        int j = find(next, lowerBound(bx, 1 - x[a] - EPS));
+      for (int a : lows) {
+        int j = find(next, lowerBound(bx, 1 - x[a] - 1e-9));
         if (j < nb) {
           next[j] = j + 1;
           pairs.add(new int[] {a, bigs.get(j)});
         } else {
-          pool.add(a);
-        }
-      }
-      for (int j = 0; j < nb; j++) {
-        if (find(next, j) == j) {
-          pool.add(bigs.get(j));
+          sink.add(a);
+          sinkSum += x[a];
         }
       }
       double need = 0;
       for (int h : heavies) {
-        need -= x[h] - 1;
+        need += 1 - x[h];
+      }
+      List<Integer> rest = new ArrayList<>();
+      for (int j = 0; j < nb; j++) {
+        if (find(next, j) == j) {
+          rest.add(bigs.get(j));
+        }
+      }
+      int top = rest.size();
+      while (top > 0 && sinkSum < need) {
+        int e = rest.get(--top);
+        sink.add(e);
+        sinkSum += x[e];
+      }
+      if (top % 2 == 1) {
+        int e = rest.get(--top);
+        sink.add(e);
+        sinkSum += x[e];
+      }
+      for (int i = 0; i + 1 < top; i += 2) {
+        pairs.add(new int[] {rest.get(i), rest.get(i + 1)});
       }
       pairs.sort((p, q) -> Double.compare(x[q[0]] + x[q[1]], x[p[0]] + x[p[1]]));
       int broken = 0;
-      while (pool.sum < need && broken < pairs.size()) {
+      while (sinkSum < need && broken < pairs.size()) {
         int[] p = pairs.get(broken++);
-        pool.add(p[0]);
-        pool.add(p[1]);
+        sink.add(p[0]);
+        sink.add(p[1]);
+        sinkSum += x[p[0]] + x[p[1]];
       }
       for (int i = broken; i < pairs.size(); i++) {
-        groups.add(new ArrayList<>(List.of(pairs.get(i)[0], pairs.get(i)[1])));
+        newGroup(pairs.get(i));
       }
-      for (int k = 0; k < heavies.size(); k++) {
-        int h = heavies.get(k);
-        List<Integer> g = new ArrayList<>();
-        g.add(h);
-        double rest = 1 - x[h];
-        while (rest > EPS && pool.size > 0) {
-          int e = pool.takeClosing(rest);
-          g.add(e);
-          rest -= x[e];
-        }
-        groups.add(g);
-        if (rest > EPS) {
-          g.addAll(heavies.subList(k + 1, heavies.size()));
-          chain = groups.size() - 1;
-          break;
+      sink.sort((a, b) -> Double.compare(x[b], x[a]));
+      boolean[] used = new boolean[n];
+      for (int h : heavies) {
+        int g = newGroup(h);
+        double open = 1 - x[h];
+        while (open > 1e-9) {
+          int pick = -1;
+          for (int e : sink) {
+            if (!used[e] && x[e] >= open - 1e-9 && (pick < 0 || x[e] < x[pick])) {
+              pick = e;
+            }
+          }
+          if (pick < 0) {
+            for (int e : sink) {
+              if (!used[e]) {
+                pick = e;
+                break;
+              }
+            }
+          }
+          if (pick < 0) {
+            break;
+          }
+          used[pick] = true;
+          join(g, pick);
+          open -= x[pick];
         }
       }
-      while (pool.size > 0) {
-        int c = pool.takeSmallest();
-        List<Integer> g = new ArrayList<>();
-        g.add(c);
-        double rest = 1 - x[c];
-        while (rest > EPS && pool.size > 0) {
-          int e = pool.takeClosing(rest);
-          g.add(e);
-          rest -= x[e];
-        }
-        if (rest > EPS && !groups.isEmpty()) {
-          groups.get(chain >= 0 ? chain : groups.size() - 1).addAll(g);
-        } else {
-          groups.add(g);
+      for (int e : sink) {
+        if (!used[e]) {
+          newGroup(e);
         }
       }
     }
 
-    void debug(int gpus) {
-      double X = 0; for (double v : x) X += v;
-      System.out.printf("L=%.6g budget(X-(E-G))=%.3f%n", L, X - (x.length - gpus));
-      double[] waste = new double[4]; int[] cnt = new int[4];
-      for (List<Integer> g : groups) {
-        double s = 0; boolean hv = false; for (int e : g) { s += x[e]; hv |= x[e] < 0; }
-        int type = hv ? (g.size() > 1 && s < 1 - 1e-9 ? 3 : 2) : g.size() == 2 ? 0 : 1;
-        double val = Math.min(1, Math.floor(s + 1e-12));
-        waste[type] += s - val; cnt[type]++;
+    /** Local search on total waste: move or swap single experts between groups. */
+    void improve() {
+      for (int pass = 0; pass < 50; pass++) {
+        boolean changed = false;
+        for (int e = 0; e < n; e++) {
+          int a = group[e];
+          double baseA = waste(gx[a], gsize[a]);
+          double bestDelta = -1e-9;
+          int bestGroup = -1;
+          int bestSwap = -1;
+          double xa1 = gx[a] - x[e];
+          double wa1 = waste(xa1, gsize[a] - 1);
+          for (int b = 0; b < groups; b++) {
+            if (b == a || gsize[b] == 0) {
+              continue;
+            }
+            double d = wa1 + waste(gx[b] + x[e], gsize[b] + 1) - baseA - waste(gx[b], gsize[b]);
+            if (d < bestDelta) {
+              bestDelta = d;
+              bestGroup = b;
+              bestSwap = -1;
+            }
+          }
+          for (int f = 0; f < n; f++) {
+            int b = group[f];
+            if (b == a || x[f] == x[e]) {
+              continue;
+            }
+            double d = waste(gx[a] - x[e] + x[f], gsize[a]) + waste(gx[b] - x[f] + x[e], gsize[b])
+                - baseA - waste(gx[b], gsize[b]);
+            if (d < bestDelta) {
+              bestDelta = d;
+              bestGroup = b;
+              bestSwap = f;
+            }
+          }
+          if (bestGroup >= 0) {
+            changed = true;
+            int b = bestGroup;
+            gx[a] -= x[e];
+            gsize[a]--;
+            join(b, e);
+            if (bestSwap >= 0) {
+              gx[b] -= x[bestSwap];
+              gsize[b]--;
+              join(a, bestSwap);
+            }
+          }
+        }
+        if (!changed) {
+          break;
+        }
       }
-      System.out.printf("  pairs %d waste %.3f | other light %d waste %.3f | heavy closed %d waste %.3f | chain %d waste %.3f%n",
-        cnt[0], waste[0], cnt[1], waste[1], cnt[2], waste[2], cnt[3], waste[3]);
+    }
+
+    double totalWaste() {
+      double w = 0;
+      for (int g = 0; g < groups; g++) {
+        w += waste(gx[g], gsize[g]);
+      }
+      return w;
+    }
+
+    void debug(int gpus) {
+      double X = 0;
+      for (double v : x) X += v;
+      System.out.printf("L=%.6g budget=%.3f waste=%.3f%n", L, X - (n - gpus), totalWaste());
+      List<String> lines = new ArrayList<>();
+      for (int g = 0; g < groups; g++) {
+        if (gsize[g] == 0) continue;
+        List<Double> xs = new ArrayList<>();
+        for (int e = 0; e < n; e++) if (group[e] == g) xs.add(x[e]);
+        xs.sort(null);
+        StringBuilder b = new StringBuilder();
+        for (double v : xs) b.append(String.format(" %.3f", v));
+        lines.add(String.format("%s waste %.3f :%s", xs.get(0) < 0 ? "H" : "L", waste(gx[g], gsize[g]), b));
+      }
+      lines.sort(null);
+      for (String l : lines) System.out.println(l);
     }
 
     private static int find(int[] next, int i) {
@@ -230,26 +306,33 @@ final class StarCover {
       return lo;
     }
 
-    /** GPUs as (expert, expert) edges, or null when more than {@code gpus} are needed. */
     int[] toSlots(int gpus) {
+      List<List<Integer>> members = new ArrayList<>();
+      for (int g = 0; g < groups; g++) {
+        members.add(new ArrayList<>());
+      }
+      for (int e = 0; e < n; e++) {
+        members.get(group[e]).add(e);
+      }
+      members.removeIf(List::isEmpty);
+      int k = members.size();
       List<int[]> edges = new ArrayList<>();
-      int[] groupOfEdgeStart = new int[groups.size() + 1];
-      for (int i = 0; i < groups.size(); i++) {
-        groupOfEdgeStart[i] = edges.size();
-        realize(groups.get(i), edges);
+      int[] start = new int[k + 1];
+      for (int i = 0; i < k; i++) {
+        start[i] = edges.size();
+        realize(members.get(i), edges);
         if (edges.size() > gpus) {
           return null;
         }
       }
-      groupOfEdgeStart[groups.size()] = edges.size();
+      start[k] = edges.size();
       int spare = gpus - edges.size();
-      // Spare GPUs: self-loops on the centre of the group with the highest load per GPU.
-      int[] extra = new int[groups.size()];
-      double[] weight = new double[groups.size()];
-      int[] centre = new int[groups.size()];
-      for (int i = 0; i < groups.size(); i++) {
+      int[] extra = new int[k];
+      double[] weight = new double[k];
+      int[] centre = new int[k];
+      for (int i = 0; i < k; i++) {
         int c = -1;
-        for (int e : groups.get(i)) {
+        for (int e : members.get(i)) {
           weight[i] += load[e];
           if (c < 0 || load[e] > load[c]) {
             c = e;
@@ -257,11 +340,11 @@ final class StarCover {
         }
         centre[i] = c;
       }
-      for (int k = 0; k < spare; k++) {
+      for (int s = 0; s < spare; s++) {
         int best = 0;
         double bestLoad = -1;
-        for (int i = 0; i < groups.size(); i++) {
-          double per = weight[i] / (groupOfEdgeStart[i + 1] - groupOfEdgeStart[i] + extra[i]);
+        for (int i = 0; i < k; i++) {
+          double per = weight[i] / (start[i + 1] - start[i] + extra[i]);
           if (per > bestLoad) {
             bestLoad = per;
             best = i;
@@ -271,13 +354,13 @@ final class StarCover {
       }
       int[] map = new int[2 * gpus];
       int gpu = 0;
-      for (int i = 0; i < groups.size(); i++) {
-        for (int j = groupOfEdgeStart[i]; j < groupOfEdgeStart[i + 1]; j++) {
+      for (int i = 0; i < k; i++) {
+        for (int j = start[i]; j < start[i + 1]; j++) {
           map[2 * gpu] = edges.get(j)[0];
           map[2 * gpu + 1] = edges.get(j)[1];
           gpu++;
         }
-        for (int k = 0; k < extra[i]; k++) {
+        for (int s = 0; s < extra[i]; s++) {
           map[2 * gpu] = centre[i];
           map[2 * gpu + 1] = centre[i];
           gpu++;
@@ -286,11 +369,10 @@ final class StarCover {
       return map;
     }
 
-    /** A star (no expert above L) or a chain of stars around the experts above L. */
-    void realize(List<Integer> group, List<int[]> edges) {
+    void realize(List<Integer> members, List<int[]> edges) {
       List<Integer> heavy = new ArrayList<>();
       List<Integer> light = new ArrayList<>();
-      for (int e : group) {
+      for (int e : members) {
         (x[e] < 0 ? heavy : light).add(e);
       }
       if (heavy.isEmpty()) {
@@ -311,7 +393,7 @@ final class StarCover {
         if (light.size() == 1) {
           loops = Math.max(1, loops);
         }
-        for (int k = 0; k < loops; k++) {
+        for (int s = 0; s < loops; s++) {
           edges.add(new int[] {c, c});
         }
         return;
@@ -323,7 +405,7 @@ final class StarCover {
         int h = heavy.get(j);
         boolean last = j == heavy.size() - 1;
         double rem = load[h] - in;
-        while (li < light.size() && (last || rem > L * (1 + EPS))) {
+        while (li < light.size() && (last || rem > L * (1 + 1e-9))) {
           int e = light.get(li++);
           edges.add(new int[] {h, e});
           rem -= L - load[e];
@@ -337,14 +419,14 @@ final class StarCover {
           in = L - out;
           edges.add(new int[] {h, heavy.get(j + 1)});
         }
-        for (int k = 0; k < loops; k++) {
+        for (int s = 0; s < loops; s++) {
           edges.add(new int[] {h, h});
         }
       }
     }
 
     private int loopsFor(double rem) {
-      return rem > EPS * L ? (int) Math.ceil(rem / L - 1e-9) : 0;
+      return rem > 1e-9 * L ? (int) Math.ceil(rem / L - 1e-9) : 0;
     }
   }
 }

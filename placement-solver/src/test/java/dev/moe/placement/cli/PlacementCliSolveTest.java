@@ -1,5 +1,6 @@
 package dev.moe.placement.cli;
 
+import dev.moe.SharedData;
 import static dev.moe.placement.cli.PlacementCliTest.assertUserError;
 import static dev.moe.placement.cli.PlacementCliTest.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -23,7 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
 /** The success paths of solve and evaluate: these run the real solver. */
 class PlacementCliSolveTest {
 
-  static final Path DATA = Path.of("").toAbsolutePath().resolve("../../shared/data/routing").normalize();
+  static final Path DATA = SharedData.ROUTING;
 
   /** 3 layers x 8 experts, layer 0 dense. */
   static final String STATS = """

@@ -16,8 +16,15 @@ class LoadBoundTest {
   @Test
   void risesWhenAHotExpertCannotGetEnoughReplicas() {
     // One slot per expert: the hot expert alone sets the bound.
-    assertEquals(9.0, LoadBound.maxLoadLowerBound(new double[] {9, 1, 1, 1}, 2, 4), 1e-9);
     assertEquals(30.0, LoadBound.maxLoadLowerBound(new double[] {30, 1, 1}, 3, 3), 1e-9);
+  }
+
+  @Test
+  void countsTheExpertsBesideAWholeOneWhenNoSlotIsSpare() {
+    // 2 GPUs x 2 slots, 4 experts: 9 sits whole beside at least the smallest other expert.
+    assertEquals(10.0, LoadBound.maxLoadLowerBound(new double[] {9, 1, 1, 1}, 2, 4), 1e-9);
+    // 2 GPUs x 3 slots, 6 experts: 10 beside the two smallest, 1 and 2.
+    assertEquals(13.0, LoadBound.maxLoadLowerBound(new double[] {10, 1, 2, 3, 3, 3}, 2, 6), 1e-9);
   }
 
   @Test
