@@ -5,6 +5,7 @@ import dev.moe.placement.Placement;
 import dev.moe.placement.PlacementEvaluator;
 import dev.moe.placement.PlacementReport;
 import dev.moe.placement.Placer;
+import dev.moe.placement.baseline.ContiguousPlacer;
 import dev.moe.placement.baseline.EplbPlacer;
 import dev.moe.placement.solve.PlacementSolver;
 import dev.moe.placement.solve.SolverOptions;
@@ -71,11 +72,12 @@ public final class PlacementBenchmark {
   private void deepSeekBalance() {
     out.println("## DeepSeek-V3 (58 MoE layers x 256 experts): balancedness");
     out.println();
-    out.println("| file | GPUs x slots | EPLB global | EPLB hier. | ours | bound | gap | cross-node EPLB | cross-node ours | EPLB s | ours s |");
-    out.println("|---|---|---|---|---|---|---|---|---|---|---|");
+    out.println("| file | GPUs x slots | contiguous | EPLB global | EPLB hier. | ours | bound | gap | cross-node EPLB | cross-node ours | EPLB s | ours s |");
+    out.println("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for (Path file : deepSeekFiles()) {
       RoutingStats stats = RoutingStatsReader.read(file);
       for (ClusterSpec cluster : quick ? DEEPSEEK_CLUSTERS.subList(0, 1) : DEEPSEEK_CLUSTERS) {
+        Timed contiguous = timed(new ContiguousPlacer(), stats, cluster);
         Timed eplb = timed(new EplbPlacer(EplbPlacer.Mode.GLOBAL, 1), stats, cluster);
         boolean hierarchical = DEEPSEEK_V3_GROUPS % cluster.nodes() == 0;
         String hier = hierarchical
@@ -83,8 +85,9 @@ public final class PlacementBenchmark {
                 .report().balancedness())
             : "-";
         PlacementReport ours = new PlacementSolver(options()).solve(stats, cluster, null).report();
-        out.printf(Locale.ROOT, "| %s | %d x %d | %s | %s | %s | %s | %.2f%% | %s | %s | %.3f | %.2f |%n",
-            name(file), cluster.gpus(), cluster.slotsPerGpu(), f3(eplb.report().balancedness()), hier,
+        out.printf(Locale.ROOT, "| %s | %d x %d | %s | %s | %s | %s | %s | %.2f%% | %s | %s | %.3f | %.2f |%n",
+            name(file), cluster.gpus(), cluster.slotsPerGpu(), f3(contiguous.report().balancedness()),
+            f3(eplb.report().balancedness()), hier,
             f3(ours.balancedness()), f3(ours.balancednessBound()), 100 * ours.gap(),
             f3(eplb.report().crossNodeFraction()), f3(ours.crossNodeFraction()), eplb.seconds(),
             ours.solveSeconds());

@@ -44,10 +44,6 @@ final class EvaluateCommand implements Callable<Integer> {
   @Option(names = "--current", paramLabel = "FILE", description = "The placement served before, for replicas_moved.")
   Path current;
 
-  @Option(names = "--inter-node-cost", paramLabel = "X", defaultValue = "" + ClusterSpec.DEFAULT_INTER_NODE_COST,
-      description = "Cost of a dispatch that leaves its node, relative to one that only leaves its GPU (default: ${DEFAULT-VALUE}).")
-  double interNodeCost;
-
   @Override
   public Integer call() {
     RoutingStats routing = RoutingStatsReader.readLayerCounts(stats, transitions);
@@ -64,7 +60,7 @@ final class EvaluateCommand implements Callable<Integer> {
       throw new IllegalArgumentException(placement + " is for " + evaluated.gpus()
           + " GPUs, which --gpus-per-node " + gpusPerNode + " does not divide");
     }
-    ClusterSpec cluster = new ClusterSpec(evaluated.gpus(), gpusPerNode, evaluated.slotsPerGpu(), interNodeCost);
+    ClusterSpec cluster = new ClusterSpec(evaluated.gpus(), gpusPerNode, evaluated.slotsPerGpu());
     Placement before = null;
     if (current != null) {
       before = PlacementJson.read(current, routing.experts(), evaluated.slotsPerGpu());

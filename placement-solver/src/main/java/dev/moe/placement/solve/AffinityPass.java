@@ -10,11 +10,13 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 
 /**
  * Co-locates experts that tokens go through one after the other (ExFlow, MoETuner): with layer a
  * placed, layer b is re-placed so that a token leaving expert i on GPU g finds its next expert j on
  * g as often as the transition counts say it will.
+ * Same-layer co-activation counts are used the same way, against the layer's own placement.
  *
  * <p>GPUs are interchangeable within a layer, so the balanced layer's GPU contents are first
  * assigned to physical GPUs by a linear assignment (no balance lost); then pairs of replicas swap
@@ -26,6 +28,7 @@ final class AffinityPass {
   /** Best-gain swaps checked against the load cap per step before the climb stops. */
   private static final int CLIMB_TRIES = 64;
 
+
   static {
     Loader.loadNativeLibraries();
   }
@@ -33,6 +36,40 @@ final class AffinityPass {
   private AffinityPass() {}
 
   static void apply(RoutingStats stats, ClusterSpec cluster, LayerSolution[] solved, double weight, long deadline) {
+    long transitionsDeadline =
+        stats.coactivation() == null ? deadline : System.nanoTime() + (deadline - System.nanoTime()) / 2;
+    applyTransitions(stats, cluster, solved, weight, transitionsDeadline);
+    if (stats.coactivation() != null) {
+      applyCoactivation(stats, cluster, solved, weight, deadline);
+    }
+  }
+
+  /**
+   * Experts that the same tokens choose together, on one GPU, take one dispatch instead of two: the
+   * layer's own placement gives the reward, re-derived after each round of swaps.
+   */
+  private static void applyCoactivation(
+      RoutingStats stats, ClusterSpec cluster, LayerSolution[] solved, double weight, long deadline) {
+    int layers = stats.layers();
+    for (int layer = 0; layer < layers; layer++) {
+      if (stats.isDense(layer)) {
+        continue;
+      }
+      double[] load = stats.load(layer);
+      ShareBalancer balancer = new ShareBalancer(load, cluster.gpus(), cluster.slotsPerGpu());
+      double cap = balancer.maxLoad(solved[layer].map()) * (1 + weight);
+      long layerDeadline = System.nanoTime() + Math.max(0, deadline - System.nanoTime()) / (layers - layer);
+      double[][] counts = stats.coactivation()[layer];
+      // The reward depends on where the layer's own experts sit: re-derive it after every swap.
+      int[] map = climb(solved[layer].map(), m -> reward(counts, m, balancer.balance(m).slotShare(), cluster),
+          balancer, cap, cluster, layerDeadline);
+      solved[layer] = new LayerSolution(
+          map, PlacementSolver.bestShares(load, map, cluster, balancer), solved[layer].maxLoadLowerBound());
+    }
+  }
+
+  private static void applyTransitions(
+      RoutingStats stats, ClusterSpec cluster, LayerSolution[] solved, double weight, long deadline) {
     List<Map.Entry<LayerPair, double[][]>> pairs = stats.transitions().entrySet().stream()
         .sorted(Comparator.comparingInt((Map.Entry<LayerPair, double[][]> p) -> p.getKey().from()))
         .toList();
@@ -42,22 +79,27 @@ final class AffinityPass {
         continue;
       }
       double[] load = stats.load(pair.to());
-      double[][] reward = reward(pairs.get(i).getValue(), solved[pair.from()], cluster, stats.experts());
+      LayerSolution a = solved[pair.from()];
+      double[][] reward = reward(pairs.get(i).getValue(), a.map(), a.shares(), cluster);
       LayerSolution b = solved[pair.to()];
       ShareBalancer balancer = new ShareBalancer(load, cluster.gpus(), cluster.slotsPerGpu());
       int[] map = permute(b.map(), b.shares(), reward, cluster);
       long pairDeadline = System.nanoTime() + Math.max(0, deadline - System.nanoTime()) / (pairs.size() - i);
-      map = climb(map, reward, balancer, balancer.maxLoad(map) * (1 + weight), cluster, pairDeadline);
+      map = climb(map, m -> reward, balancer, balancer.maxLoad(map) * (1 + weight), cluster, pairDeadline);
       solved[pair.to()] = new LayerSolution(
           map, PlacementSolver.bestShares(load, map, cluster, balancer), b.maxLoadLowerBound());
     }
   }
 
-  /** reward[j][g]: tokens that would find expert j on GPU g, given where layer a serves them. */
-  private static double[][] reward(double[][] counts, LayerSolution from, ClusterSpec cluster, int experts) {
+  /**
+   * reward[j][g]: tokens that would find expert j on GPU g, given where {@code from} serves the
+   * experts they came from (or, for co-activation, chose besides j).
+   */
+  private static double[][] reward(double[][] counts, int[] map, double[] shares, ClusterSpec cluster) {
+    int experts = counts.length;
     double[][] shareA = new double[experts][cluster.gpus()];
-    for (int s = 0; s < from.map().length; s++) {
-      shareA[from.map()[s]][cluster.gpuOfSlot(s)] += from.shares()[s];
+    for (int s = 0; s < map.length; s++) {
+      shareA[map[s]][cluster.gpuOfSlot(s)] += shares[s];
     }
     double[][] reward = new double[experts][cluster.gpus()];
     for (int i = 0; i < counts.length; i++) {
@@ -112,14 +154,14 @@ final class AffinityPass {
    * Swaps pairs of slots on different GPUs, best reward gain first, while the layer's max load stays
    * under {@code cap}; stops when no swap gains or time is up.
    */
-  private static int[] climb(
-      int[] start, double[][] reward, ShareBalancer balancer, double cap, ClusterSpec cluster, long deadline) {
+  private static int[] climb(int[] start, Function<int[], double[][]> rewardOf, ShareBalancer balancer, double cap,
+      ClusterSpec cluster, long deadline) {
     int[] map = start.clone();
     int slotsPerGpu = cluster.slotsPerGpu();
     double[] shares = balancer.balance(map).slotShare();
     while (System.nanoTime() < deadline) {
+      double[][] reward = rewardOf.apply(map);
       List<long[]> gains = new ArrayList<>();
-      double top = 0;
       for (int s1 = 0; s1 < map.length; s1++) {
         for (int s2 = (s1 / slotsPerGpu + 1) * slotsPerGpu; s2 < map.length; s2++) {
           int g1 = s1 / slotsPerGpu;
@@ -127,7 +169,6 @@ final class AffinityPass {
           double gain = (reward[map[s1]][g2] - reward[map[s1]][g1]) * shares[s1]
               + (reward[map[s2]][g1] - reward[map[s2]][g2]) * shares[s2];
           if (gain > 0 && map[s1] != map[s2]) {
-            top = Math.max(top, gain);
             gains.add(new long[] {Double.doubleToLongBits(gain), s1, s2});
           }
         }

@@ -70,7 +70,7 @@ public final class PlacementSolver {
       }
       throw new IllegalStateException(e.getCause());
     }
-    if (current == null && options.affinityWeight() > 0 && !stats.transitions().isEmpty()) {
+    if (current == null && options.affinityWeight() > 0 && stats.hasAffinity()) {
       AffinityPass.apply(stats, cluster, solved, options.affinityWeight(), started + limit);
     }
     return assemble(stats, cluster, current, solved, started);
@@ -92,7 +92,8 @@ public final class PlacementSolver {
     boolean[] hot = HotExperts.hottest(load);
     int minNodes = options.hotExpertMinNodes();
     LayerSearch search = new LayerSearch(load, cluster, currentMap, moveBudget,
-        currentMap == null ? 0 : options.migrationWeight(), options.crossNodeWeight(), hot, minNodes,
+        currentMap == null ? 0 : options.migrationWeight(),
+        options.crossNodeWeight() * (cluster.interNodeCost() - 1), hot, minNodes,
         31L * layer + 7);
     ShareBalancer balancer = search.balancer();
 

@@ -8,8 +8,9 @@ import java.time.Duration;
  * @param timeLimit wall time for all layers together
  * @param maxMoves replicas that may move against the current placement, over all layers; negative
  *     means unlimited (and is what a solve without a current placement uses)
- * @param crossNodeWeight weight of cross-node dispatch traffic against max GPU load (both as
- *     fractions of the layer's tokens)
+ * @param crossNodeWeight weight of dispatch traffic against max GPU load (both as fractions of
+ *     the layer's tokens), where a dispatch that stays on its node but leaves its GPU costs 1 and
+ *     one that leaves its node costs the cluster's inter-node cost
  * @param affinityWeight weight of cross-GPU inter-layer transitions and same-layer co-activation
  * @param migrationWeight weight of a moved replica, as a fraction of a layer's mean GPU load
  * @param hotExpertMinNodes the hottest experts keep replicas on at least this many nodes (1: off)

@@ -55,4 +55,20 @@ class PlacementSolverTest {
     }
     assertTrue(p.report().balancedness() <= p.report().balancednessBound() + 1e-12);
   }
+
+  @Test
+  void coLocatesExpertsThatTokensChooseTogether() {
+    // 8 equal experts on 4 GPUs x 2 slots; tokens pick (0,7), (1,6), (2,5), (3,4) together.
+    double[][] counts = {{10, 10, 10, 10, 10, 10, 10, 10}};
+    double[][][] coactivation = new double[1][8][8];
+    for (int e = 0; e < 8; e++) {
+      coactivation[0][e][7 - e] = 10;
+    }
+    RoutingStats stats = new RoutingStats(counts, java.util.Map.of(), coactivation);
+    ClusterSpec cluster = new ClusterSpec(4, 2, 2);
+    int[] map = new PlacementSolver(FAST).solve(stats, cluster, null).physicalToLogical()[0];
+    for (int g = 0; g < 4; g++) {
+      assertEquals(7, map[2 * g] + map[2 * g + 1], "GPU " + g + " holds " + map[2 * g] + " and " + map[2 * g + 1]);
+    }
+  }
 }
