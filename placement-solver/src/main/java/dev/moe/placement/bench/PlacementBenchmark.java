@@ -81,14 +81,14 @@ public final class PlacementBenchmark {
         Timed eplb = timed(new EplbPlacer(EplbPlacer.Mode.GLOBAL, 1), stats, cluster);
         boolean hierarchical = DEEPSEEK_V3_GROUPS % cluster.nodes() == 0;
         String hier = hierarchical
-            ? f3(timed(new EplbPlacer(EplbPlacer.Mode.HIERARCHICAL, DEEPSEEK_V3_GROUPS), stats, cluster)
+            ? f4(timed(new EplbPlacer(EplbPlacer.Mode.HIERARCHICAL, DEEPSEEK_V3_GROUPS), stats, cluster)
                 .report().balancedness())
             : "-";
         PlacementReport ours = new PlacementSolver(options()).solve(stats, cluster, null).report();
         out.printf(Locale.ROOT, "| %s | %d x %d | %s | %s | %s | %s | %s | %.2f%% | %s | %s | %.3f | %.2f |%n",
-            name(file), cluster.gpus(), cluster.slotsPerGpu(), f3(contiguous.report().balancedness()),
-            f3(eplb.report().balancedness()), hier,
-            f3(ours.balancedness()), f3(ours.balancednessBound()), 100 * ours.gap(),
+            name(file), cluster.gpus(), cluster.slotsPerGpu(), f4(contiguous.report().balancedness()),
+            f4(eplb.report().balancedness()), hier,
+            f4(ours.balancedness()), f4(ours.balancednessBound()), 100 * ours.gap(),
             f3(eplb.report().crossNodeFraction()), f3(ours.crossNodeFraction()), eplb.seconds(),
             ours.solveSeconds());
       }
@@ -134,11 +134,11 @@ public final class PlacementBenchmark {
 
   private void row(String label, String plan, String allowed, int moved, int replicas, double balancedness) {
     out.printf(Locale.ROOT, "| %s | %s | %s | %d (%.1f%%) | %s |%n",
-        label, plan, allowed, moved, 100.0 * moved / replicas, f3(balancedness));
+        label, plan, allowed, moved, 100.0 * moved / replicas, f4(balancedness));
   }
 
   private void perDomain() {
-    ClusterSpec cluster = new ClusterSpec(8, 4, 9);
+    ClusterSpec cluster = new ClusterSpec(8, 4, 8);
     out.printf(Locale.ROOT, "## Per-domain statistics, %d GPUs (%d nodes) x %d slots%n%n",
         cluster.gpus(), cluster.nodes(), cluster.slotsPerGpu());
     out.println("| file | layers x experts | EPLB global | ours | bound | gap | ours s |");
@@ -148,7 +148,7 @@ public final class PlacementBenchmark {
       PlacementReport eplb = timed(new EplbPlacer(EplbPlacer.Mode.GLOBAL, 1), stats, cluster).report();
       PlacementReport ours = new PlacementSolver(options()).solve(stats, cluster, null).report();
       out.printf(Locale.ROOT, "| %s | %d x %d | %s | %s | %s | %.2f%% | %.2f |%n", name(file), moeLayers(stats),
-          stats.experts(), f3(eplb.balancedness()), f3(ours.balancedness()), f3(ours.balancednessBound()),
+          stats.experts(), f4(eplb.balancedness()), f4(ours.balancedness()), f4(ours.balancednessBound()),
           100 * ours.gap(), ours.solveSeconds());
     }
     out.println();
@@ -171,7 +171,7 @@ public final class PlacementBenchmark {
         PlacementReport affine = new PlacementSolver(options()).solve(stats, cluster, null).report();
         out.printf(Locale.ROOT, "| %s | %d | %s | %s | %s | %s | %s |%n", domain, slots,
             f3(eplb.crossGpuTransitionFraction()), f3(plain.crossGpuTransitionFraction()),
-            f3(affine.crossGpuTransitionFraction()), f3(plain.balancedness()), f3(affine.balancedness()));
+            f3(affine.crossGpuTransitionFraction()), f4(plain.balancedness()), f4(affine.balancedness()));
       }
     }
     out.println();
@@ -214,5 +214,9 @@ public final class PlacementBenchmark {
 
   private static String f3(double v) {
     return Double.isNaN(v) ? "-" : String.format(Locale.ROOT, "%.3f", v);
+  }
+
+  private static String f4(double v) {
+    return String.format(Locale.ROOT, "%.4f", v);
   }
 }

@@ -84,11 +84,13 @@ final class SolveCommand implements Callable<Integer> {
   Duration timeLimit;
 
   @Option(names = "--cross-node-weight", paramLabel = "W",
-      description = "Weight of cross-node dispatch traffic against max GPU load (default: ${DEFAULT-VALUE}).")
+      description = "Weight of dispatch traffic against max GPU load: a dispatch that leaves its node costs "
+          + "--inter-node-cost, one that only leaves its GPU 1 (default: ${DEFAULT-VALUE}).")
   double crossNodeWeight;
 
   @Option(names = "--affinity-weight", paramLabel = "W",
-      description = "Weight of cross-GPU inter-layer transitions (default: ${DEFAULT-VALUE}).")
+      description = "Share of max GPU load the solver may give up to keep inter-layer transitions and "
+          + "co-activated experts on one GPU (default: ${DEFAULT-VALUE}; 0 turns it off).")
   double affinityWeight;
 
   @Option(names = "--migration-weight", paramLabel = "W",

@@ -29,9 +29,8 @@ final class ExactLayerModel {
   /**
    * @param map the best slot map found (the hint when nothing better was)
    * @param maxLoadLowerBound proven lower bound on the max GPU load (0 when unknown)
-   * @param optimal whether the solver proved {@code map} optimal for its objective
    */
-  record Result(int[] map, double maxLoadLowerBound, boolean optimal) {}
+  record Result(int[] map, double maxLoadLowerBound) {}
 
   static {
     Loader.loadNativeLibraries();
@@ -133,7 +132,7 @@ final class ExactLayerModel {
 
     // Read back.
     if (status != CpSolverStatus.OPTIMAL && status != CpSolverStatus.FEASIBLE) {
-      return new Result(hint, 0, false);
+      return new Result(hint, 0);
     }
     int[] map = new int[hint.length];
     int[] next = new int[gpus];
@@ -149,7 +148,7 @@ final class ExactLayerModel {
     }
     // Each GPU's load may be off by half a unit per expert from rounding the loads.
     double bound = Math.max(0, (solver.bestObjectiveBound() - 0.5 * experts) * unit);
-    return new Result(map, bound, status == CpSolverStatus.OPTIMAL);
+    return new Result(map, bound);
   }
 
   /** Makes each expert's hinted parts add up to its scaled load exactly. */

@@ -11,7 +11,8 @@ import java.time.Duration;
  * @param crossNodeWeight weight of dispatch traffic against max GPU load (both as fractions of
  *     the layer's tokens), where a dispatch that stays on its node but leaves its GPU costs 1 and
  *     one that leaves its node costs the cluster's inter-node cost
- * @param affinityWeight weight of cross-GPU inter-layer transitions and same-layer co-activation
+ * @param affinityWeight share of a layer's max load the solver may give up to keep inter-layer
+ *     transitions and same-layer co-activation on one GPU (0: off)
  * @param migrationWeight weight of a moved replica, as a fraction of a layer's mean GPU load
  * @param hotExpertMinNodes the hottest experts keep replicas on at least this many nodes (1: off)
  * @param threads layers solved in parallel

@@ -39,12 +39,28 @@ final class StarCover {
     return best;
   }
 
+  static int passes = Integer.getInteger("passes", 30);
   static int[] build(double[] load, int gpus, double maxLoad) {
-    Cover cover = new Cover(load, maxLoad);
-    cover.greedy();
-    cover.improve();
-    if (DEBUG) cover.debug(gpus);
-    return cover.toSlots(gpus);
+    for (int strategy = 0; strategy < 2; strategy++) {
+      Cover cover = new Cover(load, maxLoad);
+      if (strategy == 0) {
+        cover.greedyCount();
+      } else {
+        cover.greedyWaste();
+      }
+      int need = load.length - gpus;
+      if (cover.closed() < need) {
+        cover.improve(passes);
+      }
+      if (DEBUG) cover.debug(gpus);
+      if (cover.closed() >= need) {
+        int[] map = cover.toSlots(gpus);
+        if (map != null) {
+          return map;
+        }
+      }
+    }
+    return null;
   }
 
   static final class Cover {
@@ -101,7 +117,7 @@ final class StarCover {
       return sum - value(sum, size, sum >= 0);
     }
 
-    void greedy() {
+    void greedyWaste() {
       List<Integer> lows = new ArrayList<>();
       List<Integer> bigs = new ArrayList<>();
       List<Integer> heavies = new ArrayList<>();
@@ -203,25 +219,159 @@ final class StarCover {
       }
     }
 
-    /** Local search on total waste: move or swap single experts between groups. */
-    void improve() {
-      for (int pass = 0; pass < 50; pass++) {
+    void greedyCount() {
+      List<Integer> lights = new ArrayList<>();
+      List<Integer> heavies = new ArrayList<>();
+      for (int e = 0; e < n; e++) {
+        (x[e] < 0 ? heavies : lights).add(e);
+      }
+      lights.sort((a, b) -> Double.compare(x[b], x[a]));
+      heavies.sort((a, b) -> Double.compare(x[a], x[b]));
+      int m = lights.size();
+      double[] lx = new double[m];
+      for (int i = 0; i < m; i++) {
+        lx[i] = x[lights.get(i)];
+      }
+      boolean[] used = new boolean[m];
+      for (int h : heavies) {
+        int g = newGroup(h);
+        double c = 1 - x[h];
+        int loops = (int) Math.ceil(c - 1e-9);
+        double bestDelta = 1 - loops;
+        int bestJ = loops;
+        int bestK = 0;
+        for (int j = 0; j < loops; j++) {
+          double r = c - j;
+          double sum = 0;
+          int k = 0;
+          for (int i = 0; i < m && sum < r - 1e-9; i++) {
+            if (!used[i]) {
+              sum += lx[i];
+              k++;
+            }
+          }
+          if (sum < r - 1e-9) {
+            continue;
+          }
+          double delta = 1 - j - k / 2.0;
+          if (delta > bestDelta + 1e-9) {
+            bestDelta = delta;
+            bestJ = j;
+            bestK = k;
+          }
+        }
+        if (bestK == 0) {
+          continue;
+        }
+        // The bestK largest free slacks reach the target: lower each pick, largest first, to the
+        // smallest free slack that still reaches it, saving big slacks for later heavies and lows.
+        double r = c - bestJ;
+        List<Integer> pick = new ArrayList<>();
+        for (int i = 0; i < m && pick.size() < bestK; i++) {
+          if (!used[i]) {
+            pick.add(i);
+          }
+        }
+        double sum = 0;
+        for (int i : pick) {
+          sum += lx[i];
+        }
+        for (int p = 0; p < pick.size(); p++) {
+          int cur = pick.get(p);
+          double slack = sum - r;
+          int repl = cur;
+          for (int i = m - 1; i > cur; i--) {
+            if (!used[i] && !pick.contains(i) && lx[i] >= lx[cur] - slack - 1e-12) {
+              repl = i;
+              break;
+            }
+          }
+          if (repl != cur) {
+            sum += lx[repl] - lx[cur];
+            pick.set(p, repl);
+          }
+        }
+        for (int i : pick) {
+          used[i] = true;
+          join(g, lights.get(i));
+        }
+      }
+      // Maximum pairing of the rest: the smallest slack with the largest that closes it.
+      int lo = m - 1;
+      int hi = 0;
+      List<Integer> left = new ArrayList<>();
+      while (true) {
+        while (lo >= 0 && used[lo]) {
+          lo--;
+        }
+        while (hi < m && used[hi]) {
+          hi++;
+        }
+        if (lo <= hi) {
+          if (lo == hi) {
+            left.add(lights.get(lo));
+          }
+          break;
+        }
+        if (lx[lo] + lx[hi] >= 1 - 1e-9) {
+          newGroup(lights.get(lo), lights.get(hi));
+          used[hi] = true;
+        } else {
+          left.add(lights.get(lo));
+        }
+        used[lo] = true;
+      }
+      for (int e : left) {
+        newGroup(e);
+      }
+    }
+
+    /** Surplus: overshoot of a closed group, progress of an open one; concentrating it helps. */
+    double surplus(double sum, int size) {
+      if (size == 0) {
+        return 0;
+      }
+      double v = value(sum, size, sum >= 0);
+      return sum - v;
+    }
+
+    double score(double sum, int size) {
+      double s = surplus(sum, size);
+      return s * s;
+    }
+
+    /** Hill climbing on (closed groups, concentrated surplus) with moves and swaps. */
+    void improve(int maxPasses) {
+      for (int pass = 0; pass < maxPasses; pass++) {
         boolean changed = false;
         for (int e = 0; e < n; e++) {
           int a = group[e];
-          double baseA = waste(gx[a], gsize[a]);
-          double bestDelta = -1e-9;
+          double va = value(gx[a], gsize[a], gx[a] >= 0);
+          double sa = score(gx[a], gsize[a]);
+          double bestDv = 0;
+          double bestDs = 1e-12;
           int bestGroup = -1;
           int bestSwap = -1;
           double xa1 = gx[a] - x[e];
-          double wa1 = waste(xa1, gsize[a] - 1);
-          for (int b = 0; b < groups; b++) {
-            if (b == a || gsize[b] == 0) {
+          double va1 = value(xa1, gsize[a] - 1, xa1 >= 0);
+          double sa1 = score(xa1, gsize[a] - 1);
+          int empty = -1;
+          for (int b = 0; b < Math.min(n, groups + 1); b++) {
+            if (b == a) {
               continue;
             }
-            double d = wa1 + waste(gx[b] + x[e], gsize[b] + 1) - baseA - waste(gx[b], gsize[b]);
-            if (d < bestDelta) {
-              bestDelta = d;
+            if (gsize[b] == 0) {
+              if (empty >= 0) {
+                continue;
+              }
+              empty = b;
+            }
+            double xb1 = gx[b] + x[e];
+            double dv = va1 + value(xb1, gsize[b] + 1, xb1 >= 0) - va - value(gx[b], gsize[b], gx[b] >= 0);
+            double ds = sa1 + score(xb1, gsize[b] + 1) - sa - score(gx[b], gsize[b]);
+            if (dv > bestDv + 1e-9 || (dv > bestDv - 1e-9 && ds > bestDs)) {
+              bestDv = dv;
+              bestDs = ds;
               bestGroup = b;
               bestSwap = -1;
             }
@@ -231,10 +381,14 @@ final class StarCover {
             if (b == a || x[f] == x[e]) {
               continue;
             }
-            double d = waste(gx[a] - x[e] + x[f], gsize[a]) + waste(gx[b] - x[f] + x[e], gsize[b])
-                - baseA - waste(gx[b], gsize[b]);
-            if (d < bestDelta) {
-              bestDelta = d;
+            double xa2 = gx[a] - x[e] + x[f];
+            double xb2 = gx[b] - x[f] + x[e];
+            double dv = value(xa2, gsize[a], xa2 >= 0) + value(xb2, gsize[b], xb2 >= 0) - va
+                - value(gx[b], gsize[b], gx[b] >= 0);
+            double ds = score(xa2, gsize[a]) + score(xb2, gsize[b]) - sa - score(gx[b], gsize[b]);
+            if (dv > bestDv + 1e-9 || (dv > bestDv - 1e-9 && ds > bestDs)) {
+              bestDv = dv;
+              bestDs = ds;
               bestGroup = b;
               bestSwap = f;
             }
@@ -242,6 +396,9 @@ final class StarCover {
           if (bestGroup >= 0) {
             changed = true;
             int b = bestGroup;
+            if (b >= groups) {
+              groups = b + 1;
+            }
             gx[a] -= x[e];
             gsize[a]--;
             join(b, e);
@@ -256,6 +413,14 @@ final class StarCover {
           break;
         }
       }
+    }
+
+    int closed() {
+      double v = 0;
+      for (int g = 0; g < groups; g++) {
+        v += value(gx[g], gsize[g], gx[g] >= 0);
+      }
+      return (int) Math.round(v);
     }
 
     double totalWaste() {
