@@ -6,9 +6,11 @@ import dev.moe.placement.Placer;
 import dev.moe.stats.RoutingStats;
 
 /**
- * Vanilla expert parallelism: GPU g holds a contiguous block of experts, E / G of them (the first E
- * mod G GPUs one more), whatever the traffic. A GPU's spare slots hold further replicas of its own
- * experts in turn, and an expert's tokens split evenly over its replicas.
+ * Vanilla expert parallelism, blind to traffic: GPU g owns a contiguous block of E / G experts in
+ * order (expert e on GPU e / (E / G)). When G does not divide E the first E mod G GPUs own one
+ * expert more, so blocks stay contiguous and differ in size by at most one. A GPU's remaining slots
+ * hold further replicas of its own experts, round-robin in order, and each expert's tokens split
+ * evenly over its replicas. Every layer gets the same map.
  */
 public final class ContiguousPlacer implements Placer {
 
@@ -22,10 +24,15 @@ public final class ContiguousPlacer implements Placer {
     int experts = stats.experts();
     int gpus = cluster.gpus();
     int slotsPerGpu = cluster.slotsPerGpu();
-    int perGpu = (experts + gpus - 1) / gpus;
-    if (perGpu > slotsPerGpu || experts < gpus) {
-      throw new IllegalArgumentException("contiguous placement puts up to " + perGpu + " of " + experts
-          + " experts on each of " + gpus + " GPUs, which hold " + slotsPerGpu + " slots each");
+    if (experts < gpus) {
+      throw new IllegalArgumentException("contiguous placement needs at least one expert per GPU: "
+          + experts + " experts for " + gpus + " GPUs");
+    }
+    int largestBlock = experts / gpus + (experts % gpus == 0 ? 0 : 1);
+    if (largestBlock > slotsPerGpu) {
+      throw new IllegalArgumentException("contiguous placement puts up to " + largestBlock + " of "
+          + experts + " experts on one GPU, but a GPU has " + slotsPerGpu + " slots ("
+          + cluster.slots() + " slots in all)");
     }
     int[] map = new int[cluster.slots()];
     int first = 0;
@@ -36,12 +43,13 @@ public final class ContiguousPlacer implements Placer {
       }
       first += own;
     }
+    double[] shares = Placement.evenShares(map, experts);
     int[][] maps = new int[stats.layers()][];
-    double[][] shares = new double[stats.layers()][];
+    double[][] layerShares = new double[stats.layers()][];
     for (int layer = 0; layer < stats.layers(); layer++) {
       maps[layer] = map.clone();
-      shares[layer] = Placement.evenShares(map, experts);
+      layerShares[layer] = shares.clone();
     }
-    return new Placement(slotsPerGpu, maps, shares, null);
+    return new Placement(slotsPerGpu, maps, layerShares, null);
   }
 }

@@ -84,7 +84,8 @@ final class LayerSearch {
       // Screen each candidate with one max-flow just below the current max load; only those that
       // beat it get balanced in full.
       double level = state.maxLoad() * (1 - 1e-7);
-      for (int[] candidate : candidates(map, state)) {
+      // Each round that finds nothing looks wider: more targets, donors and swaps.
+      for (int[] candidate : candidates(map, state, 1 + stuck)) {
         if (!allowed(candidate)) {
           continue;
         }
@@ -169,7 +170,7 @@ final class LayerSearch {
     return hotMinNodes <= 1 || HotExperts.spreadOk(map, hot, hotMinNodes, cluster);
   }
 
-  private List<int[]> candidates(int[] map, ShareBalancer.Result state) {
+  private List<int[]> candidates(int[] map, ShareBalancer.Result state, int breadth) {
     int gpus = cluster.gpus();
     int slotsPerGpu = cluster.slotsPerGpu();
     boolean[] inX = state.bottleneck();
@@ -203,13 +204,14 @@ final class LayerSearch {
     // A donor replica is cheap to lose when its expert's other replicas can take its load.
     donors.sort(Comparator.comparingDouble(
         s -> load[map[s]] / (count[map[s]] - 1) + gpuLoad[s / slotsPerGpu]));
-    for (int t = 0; t < Math.min(TARGETS, targets.size()); t++) {
+    int donorCount = DONORS * breadth;
+    for (int t = 0; t < Math.min(TARGETS * breadth, targets.size()); t++) {
       int e = targets.get(t);
       boolean[] nodeHas = nodesHolding(map, e);
-      List<Integer> ranked = new ArrayList<>(donors.subList(0, Math.min(4 * DONORS, donors.size())));
+      List<Integer> ranked = new ArrayList<>(donors.subList(0, Math.min(4 * donorCount, donors.size())));
       // Prefer a node that lacks the expert: it keeps more of that expert's traffic on-node.
       ranked.sort(Comparator.comparingInt(s -> nodeHas[cluster.nodeOf(s / slotsPerGpu)] ? 1 : 0));
-      for (int k = 0; k < Math.min(DONORS, ranked.size()); k++) {
+      for (int k = 0; k < Math.min(donorCount, ranked.size()); k++) {
         int[] c = map.clone();
         c[ranked.get(k)] = e;
         out.add(c);
@@ -222,7 +224,7 @@ final class LayerSearch {
           inside.add(s);
         }
       }
-      for (int k = 0; k < SWAPS; k++) {
+      for (int k = 0; k < SWAPS * breadth; k++) {
         int s1 = inside.get(random.nextInt(inside.size()));
         int s2 = outside.get(random.nextInt(outside.size()));
         int[] c = map.clone();
