@@ -1,6 +1,5 @@
 package dev.moe.stats;
 
-import dev.moe.SharedData;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -8,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.moe.SharedData;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.moe.SharedData;
 import dev.moe.placement.ClusterSpec;
 import dev.moe.placement.Placement;
 import java.io.IOException;
@@ -21,8 +22,7 @@ import java.util.stream.Stream;
  */
 final class Baselines {
 
-  /** Surefire runs in the module directory; the shared data sits beside the checkout. */
-  private static final Path DEEPSEEK = Path.of("../../shared/data/routing/deepseek-v3-sglang");
+  private static final Path DEEPSEEK = SharedData.ROUTING.resolve("deepseek-v3-sglang");
 
   private Baselines() {}
 

@@ -1,6 +1,5 @@
 package dev.moe.placement.cli;
 
-import dev.moe.SharedData;
 import static dev.moe.placement.cli.PlacementCliTest.assertUserError;
 import static dev.moe.placement.cli.PlacementCliTest.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -10,6 +9,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.moe.SharedData;
 import dev.moe.placement.Placement;
 import dev.moe.placement.PlacementJson;
 import dev.moe.placement.cli.PlacementCliTest.Result;
