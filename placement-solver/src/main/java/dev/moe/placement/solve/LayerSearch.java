@@ -13,8 +13,10 @@ import java.util.SplittableRandom;
  * <p>{@link ShareBalancer} returns the set X of experts whose GPUs are all saturated at the best
  * max load. Only a move that gives X another GPU can lower it, so candidates are: put a replica of
  * an expert of X on a slot outside X's GPUs (taking it from an expert that has replicas to spare),
- * or swap an expert of X with one outside. Each candidate is scored exactly; the best is kept while
- * it improves the objective and the move budget lasts.
+ * or swap an expert of X with one outside. Each candidate is screened by one max-flow and the
+ * improving ones scored exactly; the best is kept while it improves the objective and the move
+ * budget lasts. Where several tight sets hold the max load up, a move that leaves it equal but
+ * frees GPUs from them is progress too; a round that finds nothing looks wider the next time.
  */
 final class LayerSearch {
 

@@ -109,7 +109,9 @@ public final class PlacementSolver {
     int[] best = null;
     double bestLoad = Double.MAX_VALUE;
     for (int[] start : starts) {
-      int[] map = minNodes > 1 && currentMap == null ? HotExperts.enforce(start, load, hot, minNodes, cluster) : start;
+      // Availability comes first: a served placement that lost the spread gets it back, even
+      // where that takes moves beyond the budget (the search rejects any move that breaks it).
+      int[] map = minNodes > 1 ? HotExperts.enforce(start, load, hot, minNodes, cluster) : start;
       double l = balancer.maxLoad(map);
       if (l < bestLoad) {
         bestLoad = l;
