@@ -16,11 +16,15 @@ public final class LoadBound {
 
   private LoadBound() {}
 
-  public static double maxLoadLowerBound(double[] load, int gpus, int slotsPerGpuTimesGpus) {
-    return maxLoadLowerBound(load, gpus, slotsPerGpuTimesGpus / gpus, slotsPerGpuTimesGpus);
+  /** With two slots per GPU, the tighter of this bound and {@link PairingBound}'s. */
+  public static double maxLoadLowerBound(double[] load, int gpus, int slots) {
+    double bound = slotBound(load, gpus, slots);
+    return slots == 2 * gpus ? Math.max(bound, PairingBound.maxLoadLowerBound(load, gpus)) : bound;
   }
 
-  private static double maxLoadLowerBound(double[] load, int gpus, int slotsPerGpu, int slots) {
+  /** The bound from the mean and the slots each expert needs, whatever the slots per GPU. */
+  static double slotBound(double[] load, int gpus, int slots) {
+    int slotsPerGpu = slots / gpus;
     double total = 0;
     double max = 0;
     for (double w : load) {

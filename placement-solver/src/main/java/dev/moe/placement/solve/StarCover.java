@@ -4,31 +4,64 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
-/** Prototype v2. */
+/**
+ * A construction for two slots per GPU, where a placement is a multigraph (experts are vertices,
+ * each GPU an edge between its two slots' experts).
+ *
+ * <p>With slack x_e = 1 - w_e / L, a connected group C of experts fits on |C| - v GPUs at max load
+ * L, v = min(1, floor(x(C))) (at most 0 for a lone expert): a star, its heaviest expert in the
+ * middle on every GPU of the group, realizes it when the others weigh at most L, and a chain of
+ * stars when several weigh more. Every placement's components obey the same count, so L is
+ * feasible exactly when the experts split into groups whose values v sum to E - G: a bin covering
+ * problem where "closing" a group (x(C) >= 1) saves a GPU.
+ *
+ * <p>Construction: greedy partitions (covering the experts above L with the fewest lights, then
+ * the lights' needs 1 - x with one or two smaller slacks; or pairing by best fit and feeding the
+ * experts above L with the rest), merging groups where that saves a GPU, a bisection on L, then
+ * hill climbing on the partition just below the greedy's best L, since neither is monotone in L.
+ */
 final class StarCover {
 
-  private static final double EPS = 1e-12;
-  static boolean DEBUG = false;
+  /** Relative precision of the bisection on L. */
+  private static final double PRECISION = 1e-4;
+
+  /** The climbing search looks down to this fraction of the greedy's best L. */
+  private static final double CLIMB_FLOOR = 0.95;
+
+  private static final int CLIMB_STEPS = 5;
+
+  private static final int CLIMB_PASSES = 10;
+
+  /** Slack tolerance (in units of L) for a group to count as closed. */
+  private static final double TOL = 1e-9;
 
   private StarCover() {}
 
+  /** The slot map of the best star cover, or null when the layer has fewer GPUs than needed. */
   static int[] place(double[] load, int gpus, double lowerBound, double upperBound) {
     if (lowerBound <= 0) {
       return null;
     }
-    double lo = lowerBound;
     double hi = upperBound;
-    int[] best = build(load, gpus, hi);
+    int[] best = build(load, gpus, hi, false);
     if (best == null) {
       return null;
     }
-    int[] first = build(load, gpus, lo);
-    if (first != null) {
-      return first;
-    }
-    for (int iter = 0; iter < 40 && hi - lo > 1e-7 * hi; iter++) {
+    double lo = lowerBound;
+    while (hi - lo > PRECISION * hi) {
       double mid = 0.5 * (lo + hi);
-      int[] map = build(load, gpus, mid);
+      int[] map = build(load, gpus, mid, false);
+      if (map != null) {
+        best = map;
+        hi = mid;
+      } else {
+        lo = mid;
+      }
+    }
+    lo = Math.max(lowerBound, hi * CLIMB_FLOOR);
+    for (int step = 0; step < CLIMB_STEPS && hi - lo > PRECISION * hi; step++) {
+      double mid = 0.5 * (lo + hi);
+      int[] map = build(load, gpus, mid, true);
       if (map != null) {
         best = map;
         hi = mid;
@@ -39,22 +72,27 @@ final class StarCover {
     return best;
   }
 
-  static int passes = Integer.getInteger("passes", 30);
+  /** A star cover at max load {@code maxLoad}, or null when none was found within {@code gpus}. */
   static int[] build(double[] load, int gpus, double maxLoad) {
-    for (int strategy = 0; strategy < 2; strategy++) {
-      Cover cover = new Cover(load, maxLoad);
-      if (strategy == 0) {
-        cover.greedyCount();
+    return build(load, gpus, maxLoad, true);
+  }
+
+  private static int[] build(double[] load, int gpus, double maxLoad, boolean climb) {
+    int need = load.length - gpus;
+    for (int strategy = 0; strategy < 3; strategy++) {
+      Partition partition = new Partition(load, maxLoad);
+      if (strategy < 2) {
+        partition.coverByCount(strategy == 0);
       } else {
-        cover.greedyWaste();
+        partition.coverBySlack();
+        // Climbing helps the slack cover most: its groups keep spare slack to trade.
+        if (climb && partition.closed() < need) {
+          partition.climb(CLIMB_PASSES);
+        }
       }
-      int need = load.length - gpus;
-      if (cover.closed() < need) {
-        cover.improve(passes);
-      }
-      if (DEBUG) cover.debug(gpus);
-      if (cover.closed() >= need) {
-        int[] map = cover.toSlots(gpus);
+      partition.mergeGroups();
+      if (partition.closed() >= need) {
+        int[] map = partition.toSlots(gpus);
         if (map != null) {
           return map;
         }
@@ -63,145 +101,441 @@ final class StarCover {
     return null;
   }
 
-  static final class Cover {
+  /** Experts split into groups; each group's slack sum decides the GPUs it saves. */
+  private static final class Partition {
     final double[] load;
-    final double L;
+    final double maxLoad;
     final int n;
-    final double[] x;
+    final double[] slack;
     final int[] group;
-    final double[] gx;
-    final int[] gsize;
+    final double[] groupSlack;
+    final int[] groupSize;
     int groups;
 
-    Cover(double[] load, double maxLoad) {
+    Partition(double[] load, double maxLoad) {
       this.load = load;
-      this.L = maxLoad;
+      this.maxLoad = maxLoad;
       n = load.length;
-      x = new double[n];
+      slack = new double[n];
       for (int e = 0; e < n; e++) {
-        x[e] = 1 - load[e] / maxLoad;
+        slack[e] = 1 - load[e] / maxLoad;
       }
       group = new int[n];
-      gx = new double[n];
-      gsize = new int[n];
+      groupSlack = new double[n];
+      groupSize = new int[n];
     }
 
-    int newGroup(int... members) {
+    /** GPUs a group of {@code size} experts with slack sum {@code sum} saves. */
+    static double value(double sum, int size) {
+      if (size == 0) {
+        return 0;
+      }
+      double v = Math.min(1, Math.floor(sum + TOL));
+      // A lone light expert still needs a GPU of its own.
+      return size == 1 && sum >= 0 ? Math.min(0, v) : v;
+    }
+
+    /** Slack a group holds beyond what its value uses: overshoot, or progress to the next GPU. */
+    static double surplus(double sum, int size) {
+      return size == 0 ? 0 : sum - value(sum, size);
+    }
+
+    int closed() {
+      double v = 0;
+      for (int g = 0; g < groups; g++) {
+        v += value(groupSlack[g], groupSize[g]);
+      }
+      return (int) Math.round(v);
+    }
+
+    private int newGroup(int... members) {
       int g = groups++;
       for (int e : members) {
-        group[e] = g;
-        gx[g] += x[e];
-        gsize[g]++;
+        join(g, e);
       }
       return g;
     }
 
-    void join(int g, int e) {
+    private void join(int g, int e) {
       group[e] = g;
-      gx[g] += x[e];
-      gsize[g]++;
+      groupSlack[g] += slack[e];
+      groupSize[g]++;
     }
 
-    static double value(double sum, int size, boolean light) {
-      if (size == 0) {
-        return 0;
+    private void leave(int g, int e) {
+      groupSlack[g] -= slack[e];
+      groupSize[g]--;
+    }
+
+    /**
+     * Fewest experts first: each expert above L takes the fewest lights that close it (or a part
+     * of it, if that saves more), each pick lowered to the smallest free slack that still does,
+     * keeping the big slacks for the rest; the lights then cover each other.
+     */
+    void coverByCount(boolean heaviestFirst) {
+      List<Integer> lights = new ArrayList<>();
+      List<Integer> heavies = new ArrayList<>();
+      for (int e = 0; e < n; e++) {
+        (slack[e] < 0 ? heavies : lights).add(e);
       }
-      double v = Math.min(1, Math.floor(sum + 1e-9));
-      return size == 1 && light ? Math.min(0, v) : v;
-    }
-
-    double waste(double sum, int size) {
-      if (size == 0) {
-        return 0;
+      lights.sort((a, b) -> Double.compare(slack[b], slack[a]));
+      heavies.sort((a, b) -> heaviestFirst
+          ? Double.compare(slack[a], slack[b]) : Double.compare(slack[b], slack[a]));
+      int m = lights.size();
+      double[] lx = new double[m];
+      for (int i = 0; i < m; i++) {
+        lx[i] = slack[lights.get(i)];
       }
-      return sum - value(sum, size, sum >= 0);
+      boolean[] used = new boolean[m];
+      for (int h : heavies) {
+        int g = newGroup(h);
+        double need = -slack[h];
+        // Leaving j GPUs of its own (self-loops) lowers the need to 1 - x_h - j; a light costs 1/2.
+        int loops = (int) Math.ceil(1 + need - TOL);
+        double bestGain = 1 - loops;
+        int bestLoops = loops;
+        int bestCount = 0;
+        for (int j = 0; j < loops; j++) {
+          double target = 1 + need - j;
+          double sum = 0;
+          int count = 0;
+          for (int i = 0; i < m && sum < target - TOL; i++) {
+            if (!used[i]) {
+              sum += lx[i];
+              count++;
+            }
+          }
+          double gain = 1 - j - count / 2.0;
+          if (sum >= target - TOL && gain > bestGain + TOL) {
+            bestGain = gain;
+            bestLoops = j;
+            bestCount = count;
+          }
+        }
+        if (bestCount == 0) {
+          continue;
+        }
+        double target = 1 + need - bestLoops;
+        int[] pick = new int[bestCount];
+        double sum = 0;
+        for (int i = 0, k = 0; k < bestCount; i++) {
+          if (!used[i]) {
+            pick[k++] = i;
+            sum += lx[i];
+          }
+        }
+        for (int p = 0; p < bestCount; p++) {
+          int cur = pick[p];
+          for (int i = m - 1; i > cur; i--) {
+            if (!used[i] && !contains(pick, i) && lx[i] >= lx[cur] - (sum - target) - TOL) {
+              sum += lx[i] - lx[cur];
+              pick[p] = i;
+              break;
+            }
+          }
+        }
+        for (int i : pick) {
+          used[i] = true;
+          join(g, lights.get(i));
+        }
+      }
+      List<Integer> rest = new ArrayList<>();
+      for (int i = m - 1; i >= 0; i--) {
+        if (!used[i]) {
+          rest.add(lights.get(i));
+        }
+      }
+      coverLights(rest);
     }
 
-    void greedyWaste() {
-      List<Integer> lows = new ArrayList<>();
+    private static boolean contains(int[] values, int v) {
+      for (int u : values) {
+        if (u == v) {
+          return true;
+        }
+      }
+      return false;
+    }
+
+    /**
+     * Light groups as covering: a big slack b >= 1/2 leaves a need 1 - b that one or two small
+     * slacks meet; bigs left over pair up (any two close). Covering the k largest bigs is tried
+     * greedily, largest need first (the smallest single small that meets it, else the cheapest two),
+     * and the largest k that works is kept.
+     */
+    private void coverLights(List<Integer> ascending) {
+      List<Integer> smalls = new ArrayList<>();
+      List<Integer> bigs = new ArrayList<>();
+      for (int e : ascending) {
+        (slack[e] < 0.5 ? smalls : bigs).add(e);
+      }
+      int lo = 0;
+      int hi = Math.min(bigs.size(), smalls.size());
+      int[][] plan = new int[0][];
+      while (lo < hi) {
+        int mid = (lo + hi + 1) / 2;
+        int[][] tried = coverBigs(smalls, bigs, mid);
+        if (tried != null) {
+          lo = mid;
+          plan = tried;
+        } else {
+          hi = mid - 1;
+        }
+      }
+      boolean[] usedSmall = new boolean[smalls.size()];
+      for (int[] cover : plan) {
+        int g = newGroup(bigs.get(cover[0]));
+        for (int i = 1; i < cover.length; i++) {
+          join(g, smalls.get(cover[i]));
+          usedSmall[cover[i]] = true;
+        }
+      }
+      List<Integer> rest = new ArrayList<>(bigs.subList(0, bigs.size() - plan.length));
+      for (int i = 0; i < smalls.size(); i++) {
+        if (!usedSmall[i]) {
+          rest.add(smalls.get(i));
+        }
+      }
+      rest.sort((a, b) -> Double.compare(slack[a], slack[b]));
+      groupFromBothEnds(rest);
+    }
+
+    /** Covers of the k largest bigs, {big index, small indices...} each, or null. */
+    private int[][] coverBigs(List<Integer> smalls, List<Integer> bigs, int k) {
+      int ns = smalls.size();
+      double[] sx = new double[ns];
+      for (int i = 0; i < ns; i++) {
+        sx[i] = slack[smalls.get(i)];
+      }
+      boolean[] used = new boolean[ns];
+      int[][] plan = new int[k][];
+      int nb = bigs.size();
+      for (int q = 0; q < k; q++) {
+        int big = nb - k + q;
+        double need = 1 - slack[bigs.get(big)];
+        int single = -1;
+        for (int i = 0; i < ns && single < 0; i++) {
+          if (!used[i] && sx[i] >= need - TOL) {
+            single = i;
+          }
+        }
+        if (single >= 0) {
+          used[single] = true;
+          plan[q] = new int[] {big, single};
+          continue;
+        }
+        // Cheapest two: for each larger small, the smallest partner that completes the need.
+        int bestA = -1;
+        int bestB = -1;
+        double bestSum = Double.MAX_VALUE;
+        int b = 0;
+        for (int a = ns - 1; a >= 0; a--) {
+          if (used[a]) {
+            continue;
+          }
+          while (b < a && (used[b] || sx[a] + sx[b] < need - TOL)) {
+            b++;
+          }
+          if (b >= a) {
+            break;
+          }
+          if (sx[a] + sx[b] < bestSum) {
+            bestSum = sx[a] + sx[b];
+            bestA = a;
+            bestB = b;
+          }
+        }
+        if (bestA < 0) {
+          return null;
+        }
+        used[bestA] = true;
+        used[bestB] = true;
+        plan[q] = new int[] {big, bestA, bestB};
+      }
+      return plan;
+    }
+
+    /**
+     * The most groups of the form "the t smallest left with the largest left" (t = 1..3), by an
+     * interval DP over the ascending slacks; once the two smallest close, all the rest pair up.
+     */
+    private void groupFromBothEnds(List<Integer> ascending) {
+      int m = ascending.size();
+      double[] a = new double[m];
+      for (int i = 0; i < m; i++) {
+        a[i] = slack[ascending.get(i)];
+      }
+      // best[i][j]: most groups from items i..j; move: -1 pair all, 0 drop i, 1 drop j, t+1: t smallest + j
+      int[][] best = new int[m + 1][m + 1];
+      byte[][] move = new byte[m + 1][m + 1];
+      for (int len = 1; len <= m; len++) {
+        for (int i = 0; i + len - 1 < m; i++) {
+          int j = i + len - 1;
+          if (len >= 2 && a[i] + a[i + 1] >= 1 - TOL) {
+            best[i][j] = len / 2;
+            move[i][j] = -1;
+            continue;
+          }
+          int value = best[i + 1][j];
+          byte choice = 0;
+          if (j > i && best[i][j - 1] > value) {
+            value = best[i][j - 1];
+            choice = 1;
+          }
+          double sum = a[j];
+          for (int t = 1; t <= 3 && i + t - 1 < j; t++) {
+            sum += a[i + t - 1];
+            if (sum >= 1 - TOL) {
+              int v = 1 + (i + t <= j - 1 ? best[i + t][j - 1] : 0);
+              if (v > value) {
+                value = v;
+                choice = (byte) (t + 1);
+              }
+              break;
+            }
+          }
+          best[i][j] = value;
+          move[i][j] = choice;
+        }
+      }
+      List<Integer> left = new ArrayList<>();
+      int i = 0;
+      int j = m - 1;
+      while (i <= j) {
+        byte choice = move[i][j];
+        if (choice == -1) {
+          for (int k = i; k + 1 <= j; k += 2) {
+            newGroup(ascending.get(k), ascending.get(k + 1));
+          }
+          if ((j - i + 1) % 2 == 1) {
+            left.add(ascending.get(j));
+          }
+          break;
+        } else if (choice == 0) {
+          left.add(ascending.get(i++));
+        } else if (choice == 1) {
+          left.add(ascending.get(j--));
+        } else {
+          int g = newGroup(ascending.get(j--));
+          for (int k = 0; k < choice - 1; k++) {
+            join(g, ascending.get(i++));
+          }
+        }
+      }
+      attach(left);
+    }
+
+    /** Experts left over join the group they help most (a light never hurts a group). */
+    private void attach(List<Integer> left) {
+      for (int e : left) {
+        int best = -1;
+        double gain = -1;
+        for (int g = 0; g < groups; g++) {
+          if (groupSize[g] == 0) {
+            continue;
+          }
+          double d = value(groupSlack[g] + slack[e], groupSize[g] + 1) - value(groupSlack[g], groupSize[g]);
+          if (d > gain) {
+            gain = d;
+            best = g;
+          }
+        }
+        if (best < 0) {
+          newGroup(e);
+        } else {
+          join(best, e);
+        }
+      }
+    }
+
+    /**
+     * Least overshoot first: each small slack takes the smallest big one that closes it, the
+     * experts above L get what is left (the largest first, then the best closing one), pairs with
+     * the most overshoot broken up when they run short.
+     */
+    void coverBySlack() {
+      List<Integer> smalls = new ArrayList<>();
       List<Integer> bigs = new ArrayList<>();
       List<Integer> heavies = new ArrayList<>();
       for (int e = 0; e < n; e++) {
-        (x[e] < 0 ? heavies : x[e] < 0.5 ? lows : bigs).add(e);
+        (slack[e] < 0 ? heavies : slack[e] < 0.5 ? smalls : bigs).add(e);
       }
-      lows.sort((a, b) -> Double.compare(x[a], x[b]));
-      bigs.sort((a, b) -> Double.compare(x[a], x[b]));
-      heavies.sort((a, b) -> Double.compare(x[a], x[b]));
+      smalls.sort((a, b) -> Double.compare(slack[a], slack[b]));
+      bigs.sort((a, b) -> Double.compare(slack[a], slack[b]));
+      heavies.sort((a, b) -> Double.compare(slack[a], slack[b]));
       int nb = bigs.size();
       double[] bx = new double[nb];
       for (int i = 0; i < nb; i++) {
-        bx[i] = x[bigs.get(i)];
+        bx[i] = slack[bigs.get(i)];
       }
+      // next[i]: the first unused big at or after i (path-compressed).
       int[] next = new int[nb + 1];
       for (int i = 0; i <= nb; i++) {
         next[i] = i;
       }
       List<Integer> sink = new ArrayList<>();
-      double sinkSum = 0;
+      double sinkSlack = 0;
       List<int[]> pairs = new ArrayList<>();
-      for (int a : lows) {
-        int j = find(next, lowerBound(bx, 1 - x[a] - 1e-9));
+      for (int a : smalls) {
+        int j = firstUnused(next, firstAtLeast(bx, 1 - slack[a] - TOL));
         if (j < nb) {
           next[j] = j + 1;
           pairs.add(new int[] {a, bigs.get(j)});
         } else {
           sink.add(a);
-          sinkSum += x[a];
+          sinkSlack += slack[a];
         }
       }
       double need = 0;
       for (int h : heavies) {
-        need += 1 - x[h];
+        need -= slack[h] - 1;
       }
       List<Integer> rest = new ArrayList<>();
       for (int j = 0; j < nb; j++) {
-        if (find(next, j) == j) {
+        if (firstUnused(next, j) == j) {
           rest.add(bigs.get(j));
         }
       }
       int top = rest.size();
-      while (top > 0 && sinkSum < need) {
+      while (top > 0 && sinkSlack < need) {
         int e = rest.get(--top);
         sink.add(e);
-        sinkSum += x[e];
+        sinkSlack += slack[e];
       }
       if (top % 2 == 1) {
         int e = rest.get(--top);
         sink.add(e);
-        sinkSum += x[e];
+        sinkSlack += slack[e];
       }
       for (int i = 0; i + 1 < top; i += 2) {
         pairs.add(new int[] {rest.get(i), rest.get(i + 1)});
       }
-      pairs.sort((p, q) -> Double.compare(x[q[0]] + x[q[1]], x[p[0]] + x[p[1]]));
+      pairs.sort((p, q) -> Double.compare(slack[q[0]] + slack[q[1]], slack[p[0]] + slack[p[1]]));
       int broken = 0;
-      while (sinkSum < need && broken < pairs.size()) {
+      while (sinkSlack < need && broken < pairs.size()) {
         int[] p = pairs.get(broken++);
         sink.add(p[0]);
         sink.add(p[1]);
-        sinkSum += x[p[0]] + x[p[1]];
+        sinkSlack += slack[p[0]] + slack[p[1]];
       }
       for (int i = broken; i < pairs.size(); i++) {
         newGroup(pairs.get(i));
       }
-      sink.sort((a, b) -> Double.compare(x[b], x[a]));
+      sink.sort((a, b) -> Double.compare(slack[b], slack[a]));
       boolean[] used = new boolean[n];
       for (int h : heavies) {
         int g = newGroup(h);
-        double open = 1 - x[h];
-        while (open > 1e-9) {
+        double open = 1 - slack[h];
+        while (open > TOL) {
           int pick = -1;
           for (int e : sink) {
-            if (!used[e] && x[e] >= open - 1e-9 && (pick < 0 || x[e] < x[pick])) {
+            if (!used[e] && slack[e] >= open - TOL && (pick < 0 || slack[e] < slack[pick])) {
               pick = e;
             }
           }
-          if (pick < 0) {
-            for (int e : sink) {
-              if (!used[e]) {
-                pick = e;
-                break;
-              }
+          for (int i = 0; pick < 0 && i < sink.size(); i++) {
+            if (!used[sink.get(i)]) {
+              pick = sink.get(i);
             }
           }
           if (pick < 0) {
@@ -209,7 +543,7 @@ final class StarCover {
           }
           used[pick] = true;
           join(g, pick);
-          open -= x[pick];
+          open -= slack[pick];
         }
       }
       for (int e : sink) {
@@ -219,192 +553,86 @@ final class StarCover {
       }
     }
 
-    void greedyCount() {
-      List<Integer> lights = new ArrayList<>();
-      List<Integer> heavies = new ArrayList<>();
-      for (int e = 0; e < n; e++) {
-        (x[e] < 0 ? heavies : lights).add(e);
+    private static int firstUnused(int[] next, int i) {
+      while (next[i] != i) {
+        next[i] = next[next[i]];
+        i = next[i];
       }
-      lights.sort((a, b) -> Double.compare(x[b], x[a]));
-      heavies.sort((a, b) -> Double.compare(x[a], x[b]));
-      int m = lights.size();
-      double[] lx = new double[m];
-      for (int i = 0; i < m; i++) {
-        lx[i] = x[lights.get(i)];
-      }
-      boolean[] used = new boolean[m];
-      for (int h : heavies) {
-        int g = newGroup(h);
-        double c = 1 - x[h];
-        int loops = (int) Math.ceil(c - 1e-9);
-        double bestDelta = 1 - loops;
-        int bestJ = loops;
-        int bestK = 0;
-        for (int j = 0; j < loops; j++) {
-          double r = c - j;
-          double sum = 0;
-          int k = 0;
-          for (int i = 0; i < m && sum < r - 1e-9; i++) {
-            if (!used[i]) {
-              sum += lx[i];
-              k++;
-            }
-          }
-          if (sum < r - 1e-9) {
-            continue;
-          }
-          double delta = 1 - j - k / 2.0;
-          if (delta > bestDelta + 1e-9) {
-            bestDelta = delta;
-            bestJ = j;
-            bestK = k;
-          }
-        }
-        if (bestK == 0) {
-          continue;
-        }
-        // The bestK largest free slacks reach the target: lower each pick, largest first, to the
-        // smallest free slack that still reaches it, saving big slacks for later heavies and lows.
-        double r = c - bestJ;
-        List<Integer> pick = new ArrayList<>();
-        for (int i = 0; i < m && pick.size() < bestK; i++) {
-          if (!used[i]) {
-            pick.add(i);
-          }
-        }
-        double sum = 0;
-        for (int i : pick) {
-          sum += lx[i];
-        }
-        for (int p = 0; p < pick.size(); p++) {
-          int cur = pick.get(p);
-          double slack = sum - r;
-          int repl = cur;
-          for (int i = m - 1; i > cur; i--) {
-            if (!used[i] && !pick.contains(i) && lx[i] >= lx[cur] - slack - 1e-12) {
-              repl = i;
-              break;
-            }
-          }
-          if (repl != cur) {
-            sum += lx[repl] - lx[cur];
-            pick.set(p, repl);
-          }
-        }
-        for (int i : pick) {
-          used[i] = true;
-          join(g, lights.get(i));
-        }
-      }
-      // Maximum pairing of the rest: the smallest slack with the largest that closes it.
-      int lo = m - 1;
-      int hi = 0;
-      List<Integer> left = new ArrayList<>();
-      while (true) {
-        while (lo >= 0 && used[lo]) {
-          lo--;
-        }
-        while (hi < m && used[hi]) {
-          hi++;
-        }
-        if (lo <= hi) {
-          if (lo == hi) {
-            left.add(lights.get(lo));
-          }
-          break;
-        }
-        if (lx[lo] + lx[hi] >= 1 - 1e-9) {
-          newGroup(lights.get(lo), lights.get(hi));
-          used[hi] = true;
-        } else {
-          left.add(lights.get(lo));
-        }
-        used[lo] = true;
-      }
-      for (int e : left) {
-        newGroup(e);
-      }
+      return i;
     }
 
-    /** Surplus: overshoot of a closed group, progress of an open one; concentrating it helps. */
-    double surplus(double sum, int size) {
-      if (size == 0) {
-        return 0;
+    private static int firstAtLeast(double[] ascending, double v) {
+      int i = Arrays.binarySearch(ascending, v);
+      if (i < 0) {
+        return -i - 1;
       }
-      double v = value(sum, size, sum >= 0);
-      return sum - v;
+      while (i > 0 && ascending[i - 1] >= v) {
+        i--;
+      }
+      return i;
     }
 
-    double score(double sum, int size) {
-      double s = surplus(sum, size);
-      return s * s;
-    }
-
-    /** Hill climbing on (closed groups, concentrated surplus) with moves and swaps. */
-    void improve(int maxPasses) {
-      for (int pass = 0; pass < maxPasses; pass++) {
+    /**
+     * Hill climbing with single moves and swaps of experts between groups (or into a new one):
+     * more GPUs saved first, then a higher sum of squared surpluses, since surplus gathered in a
+     * few groups frees experts to close another.
+     */
+    void climb(int passes) {
+      for (int pass = 0; pass < passes; pass++) {
         boolean changed = false;
         for (int e = 0; e < n; e++) {
           int a = group[e];
-          double va = value(gx[a], gsize[a], gx[a] >= 0);
-          double sa = score(gx[a], gsize[a]);
-          double bestDv = 0;
-          double bestDs = 1e-12;
+          double valueA = value(groupSlack[a], groupSize[a]);
+          double scoreA = square(surplus(groupSlack[a], groupSize[a]));
+          double without = groupSlack[a] - slack[e];
+          double valueA1 = value(without, groupSize[a] - 1);
+          double scoreA1 = square(surplus(without, groupSize[a] - 1));
+          double bestValue = 0;
+          double bestScore = 1e-12;
           int bestGroup = -1;
           int bestSwap = -1;
-          double xa1 = gx[a] - x[e];
-          double va1 = value(xa1, gsize[a] - 1, xa1 >= 0);
-          double sa1 = score(xa1, gsize[a] - 1);
-          int empty = -1;
+          boolean triedEmpty = false;
           for (int b = 0; b < Math.min(n, groups + 1); b++) {
-            if (b == a) {
+            if (b == a || (groupSize[b] == 0 && triedEmpty)) {
               continue;
             }
-            if (gsize[b] == 0) {
-              if (empty >= 0) {
-                continue;
-              }
-              empty = b;
-            }
-            double xb1 = gx[b] + x[e];
-            double dv = va1 + value(xb1, gsize[b] + 1, xb1 >= 0) - va - value(gx[b], gsize[b], gx[b] >= 0);
-            double ds = sa1 + score(xb1, gsize[b] + 1) - sa - score(gx[b], gsize[b]);
-            if (dv > bestDv + 1e-9 || (dv > bestDv - 1e-9 && ds > bestDs)) {
-              bestDv = dv;
-              bestDs = ds;
+            triedEmpty |= groupSize[b] == 0;
+            double with = groupSlack[b] + slack[e];
+            double dv = valueA1 + value(with, groupSize[b] + 1) - valueA - value(groupSlack[b], groupSize[b]);
+            double ds = scoreA1 + square(surplus(with, groupSize[b] + 1)) - scoreA
+                - square(surplus(groupSlack[b], groupSize[b]));
+            if (dv > bestValue + TOL || (dv > bestValue - TOL && ds > bestScore)) {
+              bestValue = dv;
+              bestScore = ds;
               bestGroup = b;
               bestSwap = -1;
             }
           }
           for (int f = 0; f < n; f++) {
             int b = group[f];
-            if (b == a || x[f] == x[e]) {
+            if (b == a || slack[f] == slack[e]) {
               continue;
             }
-            double xa2 = gx[a] - x[e] + x[f];
-            double xb2 = gx[b] - x[f] + x[e];
-            double dv = value(xa2, gsize[a], xa2 >= 0) + value(xb2, gsize[b], xb2 >= 0) - va
-                - value(gx[b], gsize[b], gx[b] >= 0);
-            double ds = score(xa2, gsize[a]) + score(xb2, gsize[b]) - sa - score(gx[b], gsize[b]);
-            if (dv > bestDv + 1e-9 || (dv > bestDv - 1e-9 && ds > bestDs)) {
-              bestDv = dv;
-              bestDs = ds;
+            double newA = groupSlack[a] - slack[e] + slack[f];
+            double newB = groupSlack[b] - slack[f] + slack[e];
+            double dv = value(newA, groupSize[a]) + value(newB, groupSize[b]) - valueA
+                - value(groupSlack[b], groupSize[b]);
+            double ds = square(surplus(newA, groupSize[a])) + square(surplus(newB, groupSize[b])) - scoreA
+                - square(surplus(groupSlack[b], groupSize[b]));
+            if (dv > bestValue + TOL || (dv > bestValue - TOL && ds > bestScore)) {
+              bestValue = dv;
+              bestScore = ds;
               bestGroup = b;
               bestSwap = f;
             }
           }
           if (bestGroup >= 0) {
             changed = true;
-            int b = bestGroup;
-            if (b >= groups) {
-              groups = b + 1;
-            }
-            gx[a] -= x[e];
-            gsize[a]--;
-            join(b, e);
+            groups = Math.max(groups, bestGroup + 1);
+            leave(a, e);
+            join(bestGroup, e);
             if (bestSwap >= 0) {
-              gx[b] -= x[bestSwap];
-              gsize[b]--;
+              leave(bestGroup, bestSwap);
               join(a, bestSwap);
             }
           }
@@ -415,62 +643,42 @@ final class StarCover {
       }
     }
 
-    int closed() {
-      double v = 0;
-      for (int g = 0; g < groups; g++) {
-        v += value(gx[g], gsize[g], gx[g] >= 0);
-      }
-      return (int) Math.round(v);
-    }
-
-    double totalWaste() {
-      double w = 0;
-      for (int g = 0; g < groups; g++) {
-        w += waste(gx[g], gsize[g]);
-      }
-      return w;
-    }
-
-    void debug(int gpus) {
-      double X = 0;
-      for (double v : x) X += v;
-      System.out.printf("L=%.6g budget=%.3f waste=%.3f%n", L, X - (n - gpus), totalWaste());
-      List<String> lines = new ArrayList<>();
-      for (int g = 0; g < groups; g++) {
-        if (gsize[g] == 0) continue;
-        List<Double> xs = new ArrayList<>();
-        for (int e = 0; e < n; e++) if (group[e] == g) xs.add(x[e]);
-        xs.sort(null);
-        StringBuilder b = new StringBuilder();
-        for (double v : xs) b.append(String.format(" %.3f", v));
-        lines.add(String.format("%s waste %.3f :%s", xs.get(0) < 0 ? "H" : "L", waste(gx[g], gsize[g]), b));
-      }
-      lines.sort(null);
-      for (String l : lines) System.out.println(l);
-    }
-
-    private static int find(int[] next, int i) {
-      while (next[i] != i) {
-        next[i] = next[next[i]];
-        i = next[i];
-      }
-      return i;
-    }
-
-    private static int lowerBound(double[] a, double v) {
-      int lo = 0;
-      int hi = a.length;
-      while (lo < hi) {
-        int mid = (lo + hi) >>> 1;
-        if (a[mid] < v) {
-          lo = mid + 1;
-        } else {
-          hi = mid;
+    /**
+     * Merges two groups while that saves a GPU: an open group's missing slack can come from
+     * another's overshoot, and two experts above L can share the GPU that links them.
+     */
+    void mergeGroups() {
+      boolean merged = true;
+      while (merged) {
+        merged = false;
+        for (int a = 0; a < groups && !merged; a++) {
+          if (groupSize[a] == 0 || groupSlack[a] >= 1 - TOL) {
+            continue;
+          }
+          for (int b = 0; b < groups && !merged; b++) {
+            if (b == a || groupSize[b] == 0) {
+              continue;
+            }
+            double together = value(groupSlack[a] + groupSlack[b], groupSize[a] + groupSize[b]);
+            if (together > value(groupSlack[a], groupSize[a]) + value(groupSlack[b], groupSize[b]) + TOL) {
+              for (int e = 0; e < n; e++) {
+                if (group[e] == b) {
+                  leave(b, e);
+                  join(a, e);
+                }
+              }
+              merged = true;
+            }
+          }
         }
       }
-      return lo;
     }
 
+    private static double square(double v) {
+      return v * v;
+    }
+
+    /** The GPUs of every group, spare GPUs as self-loops; null when more than {@code gpus}. */
     int[] toSlots(int gpus) {
       List<List<Integer>> members = new ArrayList<>();
       for (int g = 0; g < groups; g++) {
@@ -491,7 +699,7 @@ final class StarCover {
         }
       }
       start[k] = edges.size();
-      int spare = gpus - edges.size();
+      // Spare GPUs go, one at a time, to the group with the highest load per GPU.
       int[] extra = new int[k];
       double[] weight = new double[k];
       int[] centre = new int[k];
@@ -505,13 +713,13 @@ final class StarCover {
         }
         centre[i] = c;
       }
-      for (int s = 0; s < spare; s++) {
+      for (int s = edges.size(); s < gpus; s++) {
         int best = 0;
         double bestLoad = -1;
         for (int i = 0; i < k; i++) {
-          double per = weight[i] / (start[i + 1] - start[i] + extra[i]);
-          if (per > bestLoad) {
-            bestLoad = per;
+          double perGpu = weight[i] / (start[i + 1] - start[i] + extra[i]);
+          if (perGpu > bestLoad) {
+            bestLoad = perGpu;
             best = i;
           }
         }
@@ -534,54 +742,53 @@ final class StarCover {
       return map;
     }
 
-    void realize(List<Integer> members, List<int[]> edges) {
+    /**
+     * A star around the heaviest light expert, or a chain of stars around the experts above L:
+     * each takes leaves until what it still carries fits on one GPU shared with the next, the
+     * last one self-loops for the rest.
+     */
+    private void realize(List<Integer> members, List<int[]> edges) {
       List<Integer> heavy = new ArrayList<>();
       List<Integer> light = new ArrayList<>();
       for (int e : members) {
-        (x[e] < 0 ? heavy : light).add(e);
+        (slack[e] < 0 ? heavy : light).add(e);
       }
       if (heavy.isEmpty()) {
         int c = light.get(0);
         for (int e : light) {
-          if (x[e] < x[c]) {
+          if (slack[e] < slack[c]) {
             c = e;
           }
         }
-        double cap = 0;
+        double room = 0;
         for (int e : light) {
           if (e != c) {
             edges.add(new int[] {c, e});
-            cap += L - load[e];
+            room += maxLoad - load[e];
           }
         }
-        int loops = loopsFor(load[c] - cap);
-        if (light.size() == 1) {
-          loops = Math.max(1, loops);
-        }
+        int loops = light.size() == 1 ? Math.max(1, loopsFor(load[c])) : loopsFor(load[c] - room);
         for (int s = 0; s < loops; s++) {
           edges.add(new int[] {c, c});
         }
         return;
       }
-      heavy.sort((a, b) -> Double.compare(x[a], x[b]));
-      int li = 0;
-      double in = 0;
+      heavy.sort((a, b) -> Double.compare(slack[a], slack[b]));
+      int next = 0;
+      double fromLink = 0;
       for (int j = 0; j < heavy.size(); j++) {
         int h = heavy.get(j);
         boolean last = j == heavy.size() - 1;
-        double rem = load[h] - in;
-        while (li < light.size() && (last || rem > L * (1 + 1e-9))) {
-          int e = light.get(li++);
+        double rest = load[h] - fromLink;
+        while (next < light.size() && (last || rest > maxLoad * (1 + TOL))) {
+          int e = light.get(next++);
           edges.add(new int[] {h, e});
-          rem -= L - load[e];
+          rest -= maxLoad - load[e];
         }
-        int loops;
-        if (last) {
-          loops = loopsFor(rem);
-        } else {
-          loops = loopsFor(rem - L);
-          double out = Math.max(0, rem - loops * L);
-          in = L - out;
+        int loops = last ? loopsFor(rest) : loopsFor(rest - maxLoad);
+        if (!last) {
+          double onLink = Math.max(0, rest - loops * maxLoad);
+          fromLink = maxLoad - onLink;
           edges.add(new int[] {h, heavy.get(j + 1)});
         }
         for (int s = 0; s < loops; s++) {
@@ -590,8 +797,8 @@ final class StarCover {
       }
     }
 
-    private int loopsFor(double rem) {
-      return rem > 1e-9 * L ? (int) Math.ceil(rem / L - 1e-9) : 0;
+    private int loopsFor(double rest) {
+      return rest > TOL * maxLoad ? (int) Math.ceil(rest / maxLoad - TOL) : 0;
     }
   }
 }
