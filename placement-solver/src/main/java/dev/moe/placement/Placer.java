@@ -5,9 +5,6 @@ import dev.moe.stats.RoutingStats;
 /** Anything that places every layer's experts onto a cluster's slots. */
 public interface Placer {
 
-  /** A short name for tables and logs. */
-  String name();
-
   /** A placement without a report; {@link PlacementEvaluator} adds one. */
   Placement place(RoutingStats stats, ClusterSpec cluster);
 }

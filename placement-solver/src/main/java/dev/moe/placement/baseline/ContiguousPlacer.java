@@ -14,10 +14,6 @@ import dev.moe.stats.RoutingStats;
  */
 public final class ContiguousPlacer implements Placer {
 
-  @Override
-  public String name() {
-    return "contiguous";
-  }
 
   @Override
   public Placement place(RoutingStats stats, ClusterSpec cluster) {

@@ -74,10 +74,6 @@ public final class EplbPlacer implements Placer {
     this.groups = groups;
   }
 
-  @Override
-  public String name() {
-    return mode == Mode.GLOBAL ? "eplb-global" : "eplb-hierarchical";
-  }
 
   @Override
   public Placement place(RoutingStats stats, ClusterSpec cluster) {

@@ -9,6 +9,8 @@ import com.google.ortools.sat.LinearExpr;
 import com.google.ortools.sat.LinearExprBuilder;
 import dev.moe.placement.ClusterSpec;
 import java.time.Duration;
+import java.util.Arrays;
+import java.util.Comparator;
 
 /**
  * One layer as a CP-SAT model, solved to optimality where it fits in the time limit.
@@ -68,7 +70,7 @@ final class ExactLayerModel {
     // Data: the hint, reordered so GPUs go by falling load as the symmetry cut demands.
     int[][] hintCount = new int[experts][gpus];
     long[][] hintLoad = new long[experts][gpus];
-    int[] order = HintOrder.byLoad(hint, hintShares, load, gpus, slotsPerGpu);
+    int[] order = gpuRankByLoad(hint, hintShares, load, gpus, slotsPerGpu);
     for (int s = 0; s < hint.length; s++) {
       int g = order[s / slotsPerGpu];
       hintCount[hint[s]][g]++;
@@ -166,4 +168,21 @@ final class ExactLayerModel {
     }
   }
 
+  /** The hint's GPUs renumbered by falling load, as the symmetry cut expects: {@code result[oldGpu]}. */
+  private static int[] gpuRankByLoad(int[] map, double[] shares, double[] load, int gpus, int slotsPerGpu) {
+    double[] gpuLoad = new double[gpus];
+    for (int s = 0; s < map.length; s++) {
+      gpuLoad[s / slotsPerGpu] += shares[s] * load[map[s]];
+    }
+    Integer[] byLoad = new Integer[gpus];
+    for (int g = 0; g < gpus; g++) {
+      byLoad[g] = g;
+    }
+    Arrays.sort(byLoad, Comparator.comparingDouble(g -> -gpuLoad[g]));
+    int[] rank = new int[gpus];
+    for (int r = 0; r < gpus; r++) {
+      rank[byLoad[r]] = r;
+    }
+    return rank;
+  }
 }

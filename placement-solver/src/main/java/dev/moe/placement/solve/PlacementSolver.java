@@ -205,7 +205,7 @@ public final class PlacementSolver {
     }
   }
 
-  static int[] roundRobin(int experts, int slots) {
+  private static int[] roundRobin(int experts, int slots) {
     int[] map = new int[slots];
     for (int s = 0; s < slots; s++) {
       map[s] = s % experts;
