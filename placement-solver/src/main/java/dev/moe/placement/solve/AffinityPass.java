@@ -10,7 +10,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
-import java.util.function.Function;
+import java.util.function.BiFunction;
 
 /**
  * Co-locates experts that tokens go through one after the other (ExFlow, MoETuner): with layer a
@@ -61,7 +61,7 @@ final class AffinityPass {
       long layerDeadline = System.nanoTime() + Math.max(0, deadline - System.nanoTime()) / (layers - layer);
       double[][] counts = stats.coactivation()[layer];
       // The reward depends on where the layer's own experts sit: re-derive it after every swap.
-      int[] map = climb(solved[layer].map(), m -> reward(counts, m, balancer.balance(m).slotShare(), cluster),
+      int[] map = climb(solved[layer].map(), (m, shares) -> reward(counts, m, shares, cluster),
           balancer, cap, cluster, layerDeadline);
       solved[layer] = new LayerSolution(
           map, PlacementSolver.bestShares(load, map, cluster, balancer), solved[layer].maxLoadLowerBound());
@@ -85,7 +85,7 @@ final class AffinityPass {
       ShareBalancer balancer = new ShareBalancer(load, cluster.gpus(), cluster.slotsPerGpu());
       int[] map = permute(b.map(), b.shares(), reward, cluster);
       long pairDeadline = System.nanoTime() + Math.max(0, deadline - System.nanoTime()) / (pairs.size() - i);
-      map = climb(map, m -> reward, balancer, balancer.maxLoad(map) * (1 + weight), cluster, pairDeadline);
+      map = climb(map, (m, shares) -> reward, balancer, balancer.maxLoad(map) * (1 + weight), cluster, pairDeadline);
       solved[pair.to()] = new LayerSolution(
           map, PlacementSolver.bestShares(load, map, cluster, balancer), b.maxLoadLowerBound());
     }
@@ -152,15 +152,16 @@ final class AffinityPass {
 
   /**
    * Swaps pairs of slots on different GPUs, best reward gain first, while the layer's max load stays
-   * under {@code cap}; stops when no swap gains or time is up.
+   * under {@code cap}; stops when no swap gains or time is up. {@code rewardOf} gives the reward for
+   * the current map and its shares.
    */
-  private static int[] climb(int[] start, Function<int[], double[][]> rewardOf, ShareBalancer balancer, double cap,
-      ClusterSpec cluster, long deadline) {
+  private static int[] climb(int[] start, BiFunction<int[], double[], double[][]> rewardOf,
+      ShareBalancer balancer, double cap, ClusterSpec cluster, long deadline) {
     int[] map = start.clone();
     int slotsPerGpu = cluster.slotsPerGpu();
     double[] shares = balancer.balance(map).slotShare();
     while (System.nanoTime() < deadline) {
-      double[][] reward = rewardOf.apply(map);
+      double[][] reward = rewardOf.apply(map, shares);
       List<long[]> gains = new ArrayList<>();
       for (int s1 = 0; s1 < map.length; s1++) {
         for (int s2 = (s1 / slotsPerGpu + 1) * slotsPerGpu; s2 < map.length; s2++) {

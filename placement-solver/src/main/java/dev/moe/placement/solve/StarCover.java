@@ -42,29 +42,25 @@ final class StarCover {
     if (lowerBound <= 0) {
       return null;
     }
-    double hi = upperBound;
-    int[] best = build(load, gpus, hi, false);
-    if (best == null) {
+    int[] first = build(load, gpus, upperBound, false);
+    if (first == null) {
       return null;
     }
-    double lo = lowerBound;
-    while (hi - lo > PRECISION * hi) {
-      double mid = 0.5 * (lo + hi);
-      int[] map = build(load, gpus, mid, false);
+    Cover greedy = bisect(load, gpus, lowerBound, new Cover(first, upperBound), false, Integer.MAX_VALUE);
+    double floor = Math.max(lowerBound, greedy.maxLoad() * CLIMB_FLOOR);
+    return bisect(load, gpus, floor, greedy, true, CLIMB_STEPS).map();
+  }
+
+  /** A slot map and the max load it was built for. */
+  private record Cover(int[] map, double maxLoad) {}
+
+  /** Bisects L in (lo, best.maxLoad] for at most {@code steps} steps, keeping the lowest cover built. */
+  private static Cover bisect(double[] load, int gpus, double lo, Cover best, boolean improve, int steps) {
+    for (int step = 0; step < steps && best.maxLoad() - lo > PRECISION * best.maxLoad(); step++) {
+      double mid = 0.5 * (lo + best.maxLoad());
+      int[] map = build(load, gpus, mid, improve);
       if (map != null) {
-        best = map;
-        hi = mid;
-      } else {
-        lo = mid;
-      }
-    }
-    lo = Math.max(lowerBound, hi * CLIMB_FLOOR);
-    for (int step = 0; step < CLIMB_STEPS && hi - lo > PRECISION * hi; step++) {
-      double mid = 0.5 * (lo + hi);
-      int[] map = build(load, gpus, mid, true);
-      if (map != null) {
-        best = map;
-        hi = mid;
+        best = new Cover(map, mid);
       } else {
         lo = mid;
       }
