@@ -130,7 +130,18 @@ public final class PlacementJson {
   public static Placement read(Path file, int experts, int defaultSlotsPerGpu) {
     Function<String, InvalidPlacementException> fail =
         problem -> new InvalidPlacementException(file.toString(), problem);
-    JsonNode root = JsonInput.readObject(file, fail);
+    return fromJson(JsonInput.readObject(file, fail), experts, defaultSlotsPerGpu, fail);
+  }
+
+  /** A placement document received over the network; {@code source} names the sender. */
+  public static Placement parse(byte[] json, String source, int experts, int defaultSlotsPerGpu) {
+    Function<String, InvalidPlacementException> fail =
+        problem -> new InvalidPlacementException(source, problem);
+    return fromJson(JsonInput.parseObject(json, fail), experts, defaultSlotsPerGpu, fail);
+  }
+
+  private static Placement fromJson(JsonNode root, int experts, int defaultSlotsPerGpu,
+      Function<String, InvalidPlacementException> fail) {
     JsonInput.checkFields(root, "", FIELDS, fail);
     JsonNode mapNode = root.get("physical_to_logical_map");
     if (mapNode == null) {

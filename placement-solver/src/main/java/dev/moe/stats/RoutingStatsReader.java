@@ -55,6 +55,12 @@ public final class RoutingStatsReader {
     return fromJson(JsonInput.readObject(file, fail), fail);
   }
 
+  /** A JSON statistics document received over the network; {@code source} names the sender. */
+  public static RoutingStats parse(byte[] json, String source) {
+    Function<String, InvalidStatsException> fail = problem -> new InvalidStatsException(source, problem);
+    return fromJson(JsonInput.parseObject(json, fail), fail);
+  }
+
   /**
    * Statistics from a per-layer counts file (any format {@link #read} takes, typically OLMoE's
    * {@code layer_counts}) plus, unless {@code pairsFile} is null, the transitions of a pairs file.

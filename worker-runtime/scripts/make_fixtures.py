@@ -1,0 +1,557 @@
+#!/usr/bin/env python3
+"""Reference fixtures for worker-runtime's MoE layer tests.
+
+Run from the repository root (a few seconds on a CPU, no GPU needed):
+
+    python -m venv /opt/refvenv
+    /opt/refvenv/bin/pip install torch==2.15.0 transformers==4.57.6   # brings safetensors and numpy
+    /opt/refvenv/bin/python worker-runtime/scripts/make_fixtures.py
+
+It rewrites worker-runtime/src/test/resources/fixtures/ (the same bytes on every run: fixed seeds).
+
+Each fixture is a tiny random checkpoint written by transformers' own model class and save_pretrained,
+so tensor names, layouts and config.json are the real ones, plus expected_layer<L>.safetensors holding
+one MoE block's input and transformers' output for it. deepseek_v3_fp8 is the same DeepSeek-V3 model with
+its expert weights stored block-fp8 the way the published DeepSeek-V3 checkpoint stores them.
+
+Every expected output is then recomputed from the files on disk alone by `spec_moe_block`, which is the
+math the Java runtime implements (also written out in fixtures/README.md), and the two must agree.
+"""
+
+import copy
+import dataclasses
+import json
+import math
+import shutil
+import sys
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+import transformers
+from safetensors.torch import load_file, save_file
+from transformers import (
+    DeepseekV3Config,
+    DeepseekV3ForCausalLM,
+    MixtralConfig,
+    MixtralForCausalLM,
+    OlmoeConfig,
+    OlmoeForCausalLM,
+    Qwen2MoeConfig,
+    Qwen2MoeForCausalLM,
+    Qwen3MoeConfig,
+    Qwen3MoeForCausalLM,
+)
+
+TORCH_VERSION = "2.15.0"
+TRANSFORMERS_VERSION = "4.57.6"
+FIXTURES = Path(__file__).resolve().parent.parent / "src" / "test" / "resources" / "fixtures"
+TOKENS = 24
+# Router scores closer than this could order differently in the runtime's fp32 arithmetic.
+MIN_GAP = 1e-4
+SPEC_TOLERANCE = 1e-5
+FP8_BLOCK = 128
+FP8_MAX = 448.0  # largest finite float8_e4m3fn
+
+
+@dataclasses.dataclass
+class Fixture:
+    name: str
+    model_class: type
+    config: transformers.PretrainedConfig
+    layer: int  # the MoE layer whose block the expected file covers
+    seed: int
+    max_shard_size: str | None = None  # None: one model.safetensors
+
+
+def fixtures():
+    common = dict(vocab_size=32, max_position_embeddings=64, num_hidden_layers=2, hidden_act="silu",
+                  initializer_range=0.15, dtype="float32")
+    return [
+        Fixture("mixtral", MixtralForCausalLM, MixtralConfig(
+            hidden_size=64, intermediate_size=32, num_local_experts=8, num_experts_per_tok=2,
+            num_attention_heads=2, num_key_value_heads=1, head_dim=16, **common),
+            layer=1, seed=11),
+        # Qwen's two ways of making a layer dense (decoder_sparse_step, mlp_only_layers), one each:
+        # the runtime must find the MoE layers from config.json, and the fixtures stay small.
+        Fixture("qwen2_moe", Qwen2MoeForCausalLM, Qwen2MoeConfig(
+            hidden_size=64, intermediate_size=48, moe_intermediate_size=32, shared_expert_intermediate_size=64,
+            num_experts=8, num_experts_per_tok=4, norm_topk_prob=False, decoder_sparse_step=2,
+            num_attention_heads=2, num_key_value_heads=1, **common),
+            layer=1, seed=12, max_shard_size="100KB"),
+        Fixture("qwen3_moe", Qwen3MoeForCausalLM, Qwen3MoeConfig(
+            hidden_size=64, intermediate_size=48, moe_intermediate_size=40, num_experts=8, num_experts_per_tok=3,
+            norm_topk_prob=True, mlp_only_layers=[1], num_attention_heads=2, num_key_value_heads=1, head_dim=16,
+            **common),
+            layer=0, seed=13),
+        Fixture("olmoe", OlmoeForCausalLM, OlmoeConfig(
+            hidden_size=64, intermediate_size=32, num_experts=8, num_experts_per_tok=2,
+            num_attention_heads=2, num_key_value_heads=1, pad_token_id=1, eos_token_id=2, **common),
+            layer=0, seed=14),
+        # 136 = one full and one partial 128-block, 32 = one partial block: the fp8 copy exercises both.
+        Fixture("deepseek_v3", DeepseekV3ForCausalLM, DeepseekV3Config(
+            hidden_size=136, intermediate_size=48, moe_intermediate_size=32, n_routed_experts=16,
+            n_shared_experts=1, n_group=4, topk_group=2, num_experts_per_tok=4, routed_scaling_factor=2.5,
+            norm_topk_prob=True, first_k_dense_replace=1, num_attention_heads=2, num_key_value_heads=2,
+            q_lora_rank=16, kv_lora_rank=16, qk_rope_head_dim=8, qk_nope_head_dim=16, v_head_dim=16,
+            **{**common, "initializer_range": 0.1}),
+            layer=1, seed=15, max_shard_size="300KB"),
+    ]
+
+
+# ---------------------------------------------------------------------------------------------------
+# The spec: one MoE block computed from config.json and the checkpoint's tensors only.
+# ---------------------------------------------------------------------------------------------------
+
+def load_checkpoint(directory):
+    """All tensors of a checkpoint (single file or sharded), block-fp8 weights dequantised to fp32."""
+    index = directory / "model.safetensors.index.json"
+    if index.exists():
+        files = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+    else:
+        files = ["model.safetensors"]
+    tensors = {}
+    for f in files:
+        tensors.update(load_file(directory / f))
+    for name in [n for n in tensors if n.endswith("_scale_inv")]:
+        weight = name[: -len("_scale_inv")]
+        tensors[weight] = dequantize_fp8(tensors[weight], tensors.pop(name))
+    return tensors
+
+
+def dequantize_fp8(q, scale_inv):
+    """w[i, j] = float(q[i, j]) * scale_inv[i // 128, j // 128] (the last blocks may be partial)."""
+    rows, cols = q.shape
+    s = scale_inv.repeat_interleave(FP8_BLOCK, 0).repeat_interleave(FP8_BLOCK, 1)[:rows, :cols]
+    return q.to(torch.float32) * s
+
+
+def is_moe_layer(cfg, layer):
+    """Which decoder layers have a MoE block; the others have a dense SwiGLU MLP and no router."""
+    arch = cfg["model_type"]
+    if arch == "deepseek_v3":
+        return layer >= cfg["first_k_dense_replace"]
+    if arch in ("qwen2_moe", "qwen3_moe"):
+        return (layer not in (cfg.get("mlp_only_layers") or []) and cfg["num_experts"] > 0
+                and (layer + 1) % cfg["decoder_sparse_step"] == 0)
+    return True
+
+
+def layer_prefix(arch, layer):
+    return f"model.layers.{layer}.block_sparse_moe." if arch == "mixtral" else f"model.layers.{layer}.mlp."
+
+
+def expert_names(arch):
+    """(gate, up, down) projection names: y = down(silu(gate(x)) * up(x))."""
+    return ("w1", "w3", "w2") if arch == "mixtral" else ("gate_proj", "up_proj", "down_proj")
+
+
+def spec_route(cfg, t, layer, x):
+    """Routing of tokens x [T,H] (float64). Returns ids [T,k], weights [T,k] sorted by descending weight,
+    and the scores the margin checks need."""
+    arch = cfg["model_type"]
+    p = layer_prefix(arch, layer)
+    k = cfg["num_experts_per_tok"]
+    logits = x @ t[p + "gate.weight"].double().T  # [T,E]
+    if arch == "deepseek_v3":
+        groups, keep_groups = cfg["n_group"], cfg["topk_group"]
+        scores = torch.sigmoid(logits)
+        choice = scores + t[p + "gate.e_score_correction_bias"].double()  # the bias steers choice only
+        per_group = choice.view(len(x), groups, -1)
+        group_scores = per_group.topk(2, dim=-1).values.sum(-1)  # [T,G]: sum of each group's best two
+        kept = torch.zeros_like(group_scores, dtype=torch.bool)
+        kept.scatter_(1, group_scores.topk(keep_groups, dim=-1).indices, True)
+        choice = per_group.masked_fill(~kept[:, :, None], -math.inf).view(len(x), -1)
+        ids = choice.topk(k, dim=-1).indices
+        weights = scores.gather(1, ids)
+        if cfg["norm_topk_prob"]:
+            weights = weights / weights.sum(-1, keepdim=True)
+        weights = weights * cfg["routed_scaling_factor"]
+        extra = {"group_scores": group_scores, "groups_kept": keep_groups}
+    else:
+        choice = torch.softmax(logits, dim=-1)
+        ids = choice.topk(k, dim=-1).indices
+        weights = choice.gather(1, ids)
+        if arch == "mixtral" or cfg["norm_topk_prob"]:
+            weights = weights / weights.sum(-1, keepdim=True)
+        extra = {}
+    order = weights.argsort(dim=-1, descending=True)
+    ids, weights = ids.gather(1, order), weights.gather(1, order)
+    return ids, weights, {"choice": choice, **extra}
+
+
+def spec_ffn(t, prefix, names, x):
+    gate, up, down = (t[prefix + n + ".weight"].double() for n in names)
+    g = x @ gate.T
+    return (g * torch.sigmoid(g) * (x @ up.T)) @ down.T
+
+
+def spec_moe_block(cfg, t, layer, x):
+    """The MoE block for tokens x [T,H]: sum_j w_j * expert_{id_j}(x), plus the shared expert."""
+    arch = cfg["model_type"]
+    p = layer_prefix(arch, layer)
+    names = expert_names(arch)
+    if not is_moe_layer(cfg, layer):
+        raise ValueError(f"layer {layer} of {arch} is not a MoE layer")
+    x = x.double()
+    ids, weights, _ = spec_route(cfg, t, layer, x)
+    out = torch.zeros_like(x)
+    for e in ids.unique().tolist():
+        rows, slots = torch.where(ids == e)
+        out.index_add_(0, rows, weights[rows, slots, None] * spec_ffn(t, f"{p}experts.{e}.", names, x[rows]))
+    if arch == "qwen2_moe":
+        gate = torch.sigmoid(x @ t[p + "shared_expert_gate.weight"].double().T)  # [T,1]
+        out += gate * spec_ffn(t, p + "shared_expert.", names, x)
+    elif arch == "deepseek_v3":
+        out += spec_ffn(t, p + "shared_experts.", names, x)
+    return out, ids, weights
+
+
+# ---------------------------------------------------------------------------------------------------
+# Making the fixtures.
+# ---------------------------------------------------------------------------------------------------
+
+def round_bf16(tensors):
+    """The bf16 variant: every weight rounded to bf16 and back; the DeepSeek bias is an fp32 buffer
+    (fp32 in the published checkpoint too) and stays as it is."""
+    return {n: v if n.endswith("e_score_correction_bias") else v.to(torch.bfloat16).to(torch.float32)
+            for n, v in tensors.items()}
+
+
+def rows_with_clear_routing(cfg, t, t_bf16, layer, x):
+    """Tokens whose routing cannot flip under rounding differences: gaps of at least MIN_GAP between
+    the k-th and (k+1)-th choice, between consecutive chosen weights and (DeepSeek) at the group cut;
+    the same experts with bf16 weights. For DeepSeek also a positive k-th choice score, so that masking
+    dropped groups with 0 (transformers) or with -inf (DeepSeek's own code) picks the same experts."""
+    k = cfg["num_experts_per_tok"]
+    x = x.double()
+    ids, weights, s = spec_route(cfg, t, layer, x)
+    ids_bf16, _, _ = spec_route(cfg, t_bf16, layer, x)
+    ranked = s["choice"].sort(dim=-1, descending=True).values
+    ok = ranked[:, k - 1] - ranked[:, k] > MIN_GAP
+    ok &= ((weights[:, :-1] - weights[:, 1:]) > MIN_GAP).all(-1)
+    ok &= (ids.sort(-1).values == ids_bf16.sort(-1).values).all(-1)
+    if "group_scores" in s:
+        g = s["group_scores"].sort(dim=-1, descending=True).values
+        ok &= g[:, s["groups_kept"] - 1] - g[:, s["groups_kept"]] > MIN_GAP
+        ok &= ranked[:, k - 1] > MIN_GAP
+    return ok
+
+
+def draw_input(cfg, t, layer, seed):
+    t_bf16 = round_bf16(t)
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(TOKENS, cfg["hidden_size"], generator=gen)
+    for _ in range(100):
+        bad = ~rows_with_clear_routing(cfg, t, t_bf16, layer, x)
+        if not bad.any():
+            return x
+        x[bad] = torch.randn(int(bad.sum()), cfg["hidden_size"], generator=gen)
+    raise RuntimeError(f"{cfg['model_type']}: no well separated routing after 100 draws")
+
+
+def moe_block(model, layer):
+    decoder = model.model.layers[layer]
+    return decoder.block_sparse_moe if hasattr(decoder, "block_sparse_moe") else decoder.mlp
+
+
+@torch.no_grad()
+def transformers_expected(block, arch, cfg, x):
+    """transformers' block on x (fp32): output, and the routing as the block computes it."""
+    result = block(x[None])
+    out = (result[0] if isinstance(result, tuple) else result)[0]
+    k = cfg["num_experts_per_tok"]
+    if arch == "deepseek_v3":
+        ids, weights = block.gate(x)  # the router returns its top-k (unsorted) directly
+    else:
+        # As the softmax blocks do it in 4.57.6: softmax in fp32 over the gate logits the block returns,
+        # top-k, renormalised always in Mixtral and by norm_topk_prob in the others.
+        probs = F.softmax(result[1], dim=1, dtype=torch.float)
+        weights, ids = torch.topk(probs, k, dim=-1)
+        if arch == "mixtral" or block.norm_topk_prob:
+            weights = weights / weights.sum(dim=-1, keepdim=True)
+    order = weights.argsort(dim=-1, descending=True)
+    return out, ids.gather(1, order).to(torch.int64), weights.gather(1, order)
+
+
+@torch.no_grad()
+def bf16_block(block):
+    rounded = copy.deepcopy(block)
+    for param in rounded.parameters():
+        param.copy_(param.to(torch.bfloat16).to(torch.float32))
+    return rounded
+
+
+def check_close(what, got, want, scale):
+    err = (got.double() - want.double()).abs().max().item()
+    if err > SPEC_TOLERANCE * scale:
+        raise AssertionError(f"{what}: max abs difference {err:.3g} > {SPEC_TOLERANCE} * {scale:.3g}")
+
+
+def verify(directory, layer, expected):
+    """Recomputes the expected file from the checkpoint on disk with the spec."""
+    cfg = json.loads((directory / "config.json").read_text())
+    t = load_checkpoint(directory)
+    x = expected["input"]
+    for key, tensors in (("output", t), ("output_bf16", round_bf16(t))):
+        out, ids, weights = spec_moe_block(cfg, tensors, layer, x)
+        scale = expected[key].abs().max().item()
+        check_close(f"{directory.name} {key}", out, expected[key], scale)
+        if key == "output":
+            if not torch.equal(ids, expected["topk_ids"]):
+                raise AssertionError(f"{directory.name}: spec routing ids differ from transformers'")
+            check_close(f"{directory.name} topk_weights", weights, expected["topk_weights"], 1.0)
+
+
+def write_expected(directory, layer, expected):
+    # No metadata: safetensors writes several keys in a random order, and the README has the versions.
+    save_file({k: v.contiguous() for k, v in expected.items()}, directory / f"expected_layer{layer}.safetensors")
+
+
+def check_deepseek_routing_is_exercised(cfg, t, layer, x):
+    """A runtime that ignored the group limit or the correction bias must fail these fixtures."""
+    x = x.double()
+    ids = spec_route(cfg, t, layer, x)[0].sort(-1).values
+    no_bias = dict(t)
+    no_bias[layer_prefix("deepseek_v3", layer) + "gate.e_score_correction_bias"] = torch.zeros(
+        cfg["n_routed_experts"])
+    if torch.equal(ids, spec_route(cfg, no_bias, layer, x)[0].sort(-1).values):
+        raise AssertionError("deepseek_v3: the correction bias changes no token's experts")
+    one_group = {**cfg, "n_group": 1, "topk_group": 1}
+    if torch.equal(ids, spec_route(one_group, t, layer, x)[0].sort(-1).values):
+        raise AssertionError("deepseek_v3: the group limit changes no token's experts")
+
+
+def make(fx):
+    directory = FIXTURES / fx.name
+    shutil.rmtree(directory, ignore_errors=True)
+    torch.manual_seed(fx.seed)
+    model = fx.model_class(fx.config).eval()
+    if fx.name == "deepseek_v3":
+        for decoder in model.model.layers[fx.config.first_k_dense_replace:]:
+            decoder.mlp.gate.e_score_correction_bias.normal_(0.0, 0.1)  # persistent buffer: saved
+    kwargs = {"max_shard_size": fx.max_shard_size} if fx.max_shard_size else {}
+    model.save_pretrained(directory, safe_serialization=True, **kwargs)
+
+    cfg = json.loads((directory / "config.json").read_text())
+    t = load_checkpoint(directory)
+    x = draw_input(cfg, t, fx.layer, seed=1000 + fx.seed)
+    for layer in range(cfg["num_hidden_layers"]):
+        has_router = layer_prefix(cfg["model_type"], layer) + "gate.weight" in t
+        if has_router != is_moe_layer(cfg, layer):
+            raise AssertionError(f"{fx.name}: is_moe_layer({layer}) disagrees with the checkpoint")
+    if fx.name == "deepseek_v3":
+        check_deepseek_routing_is_exercised(cfg, t, fx.layer, x)
+    block = moe_block(model, fx.layer)
+    expected = expected_for(block, cfg, x)
+    write_expected(directory, fx.layer, expected)
+    verify(directory, fx.layer, expected)
+    return model, x
+
+
+def expected_for(block, cfg, x):
+    out, ids, weights = transformers_expected(block, cfg["model_type"], cfg, x)
+    out_bf16 = transformers_expected(bf16_block(block), cfg["model_type"], cfg, x)[0]
+    return {"input": x, "output": out, "topk_ids": ids, "topk_weights": weights, "output_bf16": out_bf16}
+
+
+def quantize_fp8(w):
+    """Block-fp8 as in DeepSeek-V3's checkpoint: per 128x128 block scale_inv = max|w| / 448,
+    q = w / scale_inv rounded to float8_e4m3fn."""
+    rows, cols = w.shape
+    br, bc = -(-rows // FP8_BLOCK), -(-cols // FP8_BLOCK)
+    padded = torch.zeros(br * FP8_BLOCK, bc * FP8_BLOCK)
+    padded[:rows, :cols] = w
+    amax = padded.view(br, FP8_BLOCK, bc, FP8_BLOCK).abs().amax(dim=(1, 3))
+    scale_inv = (amax / FP8_MAX).to(torch.float32)
+    s = scale_inv.repeat_interleave(FP8_BLOCK, 0).repeat_interleave(FP8_BLOCK, 1)[:rows, :cols]
+    q = (w / s).clamp(-FP8_MAX, FP8_MAX).to(torch.float8_e4m3fn)
+    return q, scale_inv
+
+
+def is_fp8_weight(name):
+    """Routed and shared expert projections, the weights the runtime reads from an fp8 checkpoint."""
+    return ".mlp.experts." in name or ".mlp.shared_experts." in name
+
+
+def make_deepseek_fp8(model, layer, x):
+    source, directory = FIXTURES / "deepseek_v3", FIXTURES / "deepseek_v3_fp8"
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    cfg = json.loads((source / "config.json").read_text())
+    cfg["quantization_config"] = {"activation_scheme": "dynamic", "fmt": "e4m3", "quant_method": "fp8",
+                                  "weight_block_size": [FP8_BLOCK, FP8_BLOCK]}
+    (directory / "config.json").write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
+
+    stored, dequantized = {}, {}
+    for name, w in load_checkpoint(source).items():
+        if is_fp8_weight(name):
+            q, scale_inv = quantize_fp8(w)
+            stored[name], stored[name + "_scale_inv"] = q, scale_inv
+            dequantized[name] = dequantize_fp8(q, scale_inv)
+        else:
+            stored[name] = w
+    write_sharded(directory, stored, max_bytes=120_000)
+
+    # transformers' block with the dequantised weights; the router is not quantised, so the input keeps
+    # its well separated routing.
+    block = copy.deepcopy(moe_block(model, layer))
+    prefix = f"model.layers.{layer}.mlp."
+    block.load_state_dict({n[len(prefix):]: v for n, v in dequantized.items() if n.startswith(prefix)},
+                          strict=False)
+    assert all(torch.equal(block.get_parameter(n[len(prefix):]), v)
+               for n, v in dequantized.items() if n.startswith(prefix))
+    expected = expected_for(block, cfg, x)
+    write_expected(directory, layer, expected)
+    verify(directory, layer, expected)
+
+
+def write_sharded(directory, tensors, max_bytes):
+    """Shards in name order, filled up to max_bytes, with an index like save_pretrained's; a weight and
+    its scale may land in different shards, as in the published checkpoint."""
+    shards, current, size = [], {}, 0
+    for name in sorted(tensors):
+        nbytes = tensors[name].numel() * tensors[name].element_size()
+        if current and size + nbytes > max_bytes:
+            shards.append(current)
+            current, size = {}, 0
+        current[name] = tensors[name].contiguous()
+        size += nbytes
+    shards.append(current)
+    weight_map, total = {}, 0
+    for i, shard in enumerate(shards, 1):
+        file = f"model-{i:05d}-of-{len(shards):05d}.safetensors"
+        save_file(shard, directory / file, metadata={"format": "pt"})
+        for name, v in shard.items():
+            weight_map[name] = file
+            total += v.numel() * v.element_size()
+    index = {"metadata": {"total_size": total}, "weight_map": weight_map}
+    (directory / "model.safetensors.index.json").write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
+
+
+# ---------------------------------------------------------------------------------------------------
+# README
+# ---------------------------------------------------------------------------------------------------
+
+SPEC_TEXT = """\
+## The math (`spec_moe_block` in make_fixtures.py, what the runtime implements)
+
+For tokens x [T,H], one MoE layer L. Every expert (and shared expert) is a SwiGLU FFN:
+`E(x) = W_down (silu(W_gate x) * (W_up x))`, silu(z) = z * sigmoid(z), weights stored [out, in]
+(nn.Linear layout), so `W x` is `x @ W^T`. The block output is `y = sum_j w_j E_{id_j}(x) (+ shared)`.
+
+| arch | router | top-k weights | shared expert |
+|---|---|---|---|
+| mixtral | p = softmax(x G^T) | top-k of p, always renormalised: w_j = p_j / sum p | none |
+| qwen2_moe | p = softmax(x G^T) | top-k of p, renormalised only if `norm_topk_prob` (false here, as in Qwen1.5-MoE) | `sigmoid(x g^T) * S(x)`, g = `shared_expert_gate.weight` [1,H] |
+| qwen3_moe | p = softmax(x G^T) | top-k of p, renormalised if `norm_topk_prob` (true here, as in Qwen3) | none |
+| olmoe | p = softmax(x G^T) | top-k of p, renormalised if `norm_topk_prob` (config default false, as in OLMoE-1B-7B) | none |
+| deepseek_v3 | s = sigmoid(x G^T); c = s + b (b = `e_score_correction_bias`, steers the choice only) | groups: c split in `n_group` consecutive groups, group score = sum of its two largest c; keep the `topk_group` best groups; top-k of c over the kept groups' experts; w_j = s_j (bias-free), / sum s if `norm_topk_prob`, then * `routed_scaling_factor` | `+ S(x)`, ungated (`shared_experts`, `n_shared_experts` * moe_intermediate wide) |
+
+MoE layers (`is_moe_layer`): all in mixtral and olmoe; deepseek_v3 layers >= `first_k_dense_replace`;
+qwen2_moe/qwen3_moe layer l when l is not in `mlp_only_layers`, `num_experts` > 0 and
+(l + 1) % `decoder_sparse_step` == 0. Other layers have a dense `mlp.gate_proj/up_proj/down_proj` and no
+router, and the runtime must refuse them as MoE layers.
+
+In DeepSeek-V3, transformers masks dropped groups with 0 before the top-k and DeepSeek's own code with
+-inf; they agree when the k-th choice score is positive, which every fixture token satisfies.
+
+Block fp8 (`deepseek_v3_fp8`): a weight W [out,in] is stored as float8_e4m3fn `q` plus float32
+`<name>_scale_inv` [ceil(out/128), ceil(in/128)]; W[i,j] = float(q[i,j]) * scale_inv[i/128, j/128]
+(integer division; the last row and column blocks are partial here).
+
+Tensor names, prefix P = `model.layers.L.block_sparse_moe.` (mixtral) or `model.layers.L.mlp.` (others):
+- router G [E,H]: `P gate.weight`; DeepSeek's bias b [E] f32: `P gate.e_score_correction_bias`
+- expert e: mixtral `P experts.e.w1.weight` (gate [I,H]), `w3` (up [I,H]), `w2` (down [H,I]);
+  others `P experts.e.gate_proj.weight`, `up_proj`, `down_proj`
+- shared expert S: qwen2_moe `P shared_expert.{gate,up,down}_proj.weight` and `P shared_expert_gate.weight`;
+  deepseek_v3 `P shared_experts.{gate,up,down}_proj.weight`
+"""
+
+
+def shapes(cfg):
+    arch = cfg["model_type"]
+    experts = cfg.get("num_local_experts") or cfg.get("num_experts") or cfg.get("n_routed_experts")
+    inter = cfg["intermediate_size"] if arch in ("mixtral", "olmoe") else cfg["moe_intermediate_size"]
+    shared = {"qwen2_moe": f"shared {cfg.get('shared_expert_intermediate_size')} (sigmoid gate)",
+              "deepseek_v3": f"shared {cfg.get('n_shared_experts', 0) * inter} (ungated)"}.get(arch, "no shared")
+    return f"H {cfg['hidden_size']}, {experts} experts, top-{cfg['num_experts_per_tok']}, expert I {inter}, {shared}"
+
+
+FFN_NAMES = ("experts", "shared_expert", "shared_experts")
+
+
+def write_readme(made):
+    lines = [
+        "# MoE block fixtures",
+        "",
+        "Made by `worker-runtime/scripts/make_fixtures.py` (see its header to rerun) with "
+        f"torch {torch.__version__.split('+')[0]} and transformers {transformers.__version__}, on CPU, fp32.",
+        "Each directory is a tiny random checkpoint written by transformers' `save_pretrained` "
+        "(deepseek_v3_fp8: requantised by the script) and `expected_layer<L>.safetensors`:",
+        "",
+        f"- `input` [T,H] f32 (T = {TOKENS}, standard normal)",
+        "- `output` [T,H] f32: transformers' MoE block on `input`, fp32",
+        "- `topk_ids` [T,k] i64, `topk_weights` [T,k] f32: the block's routing, sorted by descending weight "
+        f"(consecutive weights differ by more than {MIN_GAP}, so an ordered comparison is safe)",
+        "- `output_bf16` [T,H] f32: the same block with every weight (router, experts, shared expert and its "
+        "gate) rounded to bf16 and back, computed in fp32; DeepSeek's `e_score_correction_bias` stays f32. "
+        "Its routing picks the same experts as fp32.",
+        "",
+        f"Inputs are drawn so that no routing decision is within {MIN_GAP} of flipping (k-th vs (k+1)-th "
+        "choice score, DeepSeek's group cut).",
+        "",
+        "Columns bf16 (a) and (b): max abs difference / max abs(`output`) between `output_bf16` and (a) `output`, "
+        "(b) the block with only the expert FFN weights rounded (router and Qwen's shared gate f32), "
+        "i.e. what tolerance a bf16 comparison needs.",
+        "",
+        "| fixture | class | shapes | layers | MoE layer L | files | bf16 (a) | bf16 (b) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, cls, layer in made:
+        d = FIXTURES / name
+        cfg = json.loads((d / "config.json").read_text())
+        exp = load_file(d / f"expected_layer{layer}.safetensors")
+        scale = exp["output"].abs().max().item()
+        rel = (exp["output_bf16"] - exp["output"]).abs().max().item() / scale
+        t = {n: v.to(torch.bfloat16).to(torch.float32) if any(f".{e}." in n for e in FFN_NAMES) else v
+             for n, v in load_checkpoint(d).items()}
+        experts_only = spec_moe_block(cfg, t, layer, exp["input"])[0]
+        rel_experts = (experts_only - exp["output_bf16"].double()).abs().max().item() / scale
+        shards = sorted(p.name for p in d.glob("model*.safetensors"))
+        files = f"sharded, {len(shards)} files + index" if len(shards) > 1 else "model.safetensors"
+        files += f", {sum(p.stat().st_size for p in d.iterdir()) / 1e6:.2f} MB"
+        dense = [l for l in range(cfg["num_hidden_layers"]) if not is_moe_layer(cfg, l)]
+        layers = f"{cfg['num_hidden_layers']}" + (f" (dense: {dense})" if dense else "")
+        lines.append(f"| `{name}` | {cls} | {shapes(cfg)} | {layers} | {layer} | {files} | {rel:.1e} | {rel_experts:.1e} |")
+    lines += [
+        "",
+        "`deepseek_v3_fp8` is `deepseek_v3` with its routed and shared expert projections stored as block fp8 "
+        "and DeepSeek-V3's `quantization_config` in config.json; the other tensors are the same f32 ones. "
+        "Its expected outputs come from transformers' block holding the dequantised weights; its input and "
+        "routing equal `deepseek_v3`'s (the router is not quantised).",
+        "",
+        SPEC_TEXT,
+    ]
+    (FIXTURES / "README.md").write_text("\n".join(lines))
+
+
+def main():
+    if torch.__version__.split("+")[0] != TORCH_VERSION or transformers.__version__ != TRANSFORMERS_VERSION:
+        sys.exit(f"needs torch=={TORCH_VERSION} transformers=={TRANSFORMERS_VERSION} (the fixtures record "
+                 f"their versions), found torch {torch.__version__}, transformers {transformers.__version__}")
+    torch.use_deterministic_algorithms(True)
+    made = []
+    for fx in fixtures():
+        model, x = make(fx)
+        made.append((fx.name, fx.model_class.__name__, fx.layer))
+        if fx.name == "deepseek_v3":
+            make_deepseek_fp8(model, fx.layer, x)
+            made.append(("deepseek_v3_fp8", "DeepseekV3ForCausalLM (block fp8)", fx.layer))
+    write_readme(made)
+    total = sum(p.stat().st_size for p in FIXTURES.rglob("*") if p.is_file())
+    print(f"wrote {len(made)} fixtures to {FIXTURES} ({total / 1e6:.2f} MB), all verified against the spec")
+
+
+if __name__ == "__main__":
+    main()
