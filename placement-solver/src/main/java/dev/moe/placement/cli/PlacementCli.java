@@ -1,10 +1,7 @@
 package dev.moe.placement.cli;
 
-import dev.moe.stats.JsonInput;
-import java.io.IOException;
+import dev.moe.cli.CliRunner;
 import java.io.PrintStream;
-import java.io.PrintWriter;
-import java.io.UncheckedIOException;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -13,21 +10,14 @@ import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code placement-solver}: solves, evaluates and benchmarks expert placements.
- *
- * <p>Every mistake of the user (options, values, files) ends the run with exit code 2 and one line
- * {@code placement-solver: error: ...} on stderr; anything else that goes wrong, with exit code 1
- * and one line. Never a stack trace: the line is what a user, or the operator's log, gets to see.
+ * {@code placement-solver}: solves, evaluates and benchmarks expert placements. Errors are reported
+ * as {@link CliRunner} says: one line on stderr, exit code 2 for the user's mistakes, 1 otherwise.
  */
 @Command(
     name = "placement-solver",
     description = "Places Mixture-of-Experts expert replicas onto GPUs.",
     subcommands = {SolveCommand.class, EvaluateCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class PlacementCli implements Callable<Integer> {
-
-  static final int USER_ERROR = 2;
-  static final int INTERNAL_ERROR = 1;
-  private static final String PREFIX = "placement-solver: error: ";
 
   @CommandLine.Mixin HelpOption help;
 
@@ -55,37 +45,7 @@ public final class PlacementCli implements Callable<Integer> {
 
   /** Runs the command line and returns its exit code: 0 done, 2 user error, 1 internal error. */
   public static int run(String[] args, PrintStream out, PrintStream err) {
-    PrintWriter errWriter = new PrintWriter(err, true);
-    CommandLine cmd = new CommandLine(new PlacementCli(out));
-    cmd.setOut(new PrintWriter(out, true));
-    cmd.setErr(errWriter);
-    cmd.setParameterExceptionHandler((ex, a) -> error(errWriter, ex.getMessage(), USER_ERROR));
-    cmd.setExecutionExceptionHandler((ex, c, parsed) -> handle(errWriter, ex));
-    try {
-      return cmd.execute(args);
-    } catch (Throwable t) {
-      // Errors (out of memory, OR-Tools natives that fail to load) pass picocli's handlers.
-      return handle(errWriter, t);
-    } finally {
-      out.flush();
-      errWriter.flush();
-    }
-  }
-
-  private static int handle(PrintWriter err, Throwable t) {
-    return switch (t) {
-      case IllegalArgumentException e -> error(err, e.getMessage(), USER_ERROR);
-      case UncheckedIOException e -> error(err, e.getMessage(), USER_ERROR);
-      case IOException e -> error(err, JsonInput.ioReason(e), USER_ERROR);
-      default -> error(err, "internal error: " + t, INTERNAL_ERROR);
-    };
-  }
-
-  private static int error(PrintWriter err, String message, int code) {
-    String line = message == null || message.isBlank() ? "unknown problem" : message;
-    err.println(PREFIX + line.replaceAll("\\s*\\R\\s*", " ").strip());
-    err.flush();
-    return code;
+    return CliRunner.run("placement-solver", new PlacementCli(out), args, out, err);
   }
 
   /** Shared {@code -h/--help}, without picocli's {@code --version}: the jar carries no version to print. */

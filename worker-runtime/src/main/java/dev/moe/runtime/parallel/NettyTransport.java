@@ -1,0 +1,148 @@
+package dev.moe.runtime.parallel;
+
+import dev.moe.runtime.parallel.Message.Dispatch;
+import dev.moe.runtime.parallel.Message.FetchSlot;
+import dev.moe.runtime.parallel.Message.Rows;
+import dev.moe.runtime.parallel.Message.SlotCopy;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * {@link Transport} over TCP with Netty: one {@link FrameServer} per worker (which also takes the
+ * coordinator's requests) and one {@link FrameClient} connection to each peer.
+ *
+ * <p>Two phases, so that a group can be started on ephemeral ports: {@link #listen} binds, the
+ * addresses are shared, then {@link #peers} and {@link #connect}.
+ */
+public final class NettyTransport implements Transport {
+
+  /** Frames up to 1 GiB: one bf16 expert of DeepSeek-V3 is 42 MiB, a batch of rows far less. */
+  public static final int DEFAULT_MAX_FRAME_BYTES = 1 << 30;
+
+  private final int rank;
+  private final int size;
+  private final int maxFrameBytes;
+  private final EventLoopGroup group;
+  private final FrameServer server;
+  private volatile List<InetSocketAddress> peers;
+  private volatile FrameClient[] clients;
+  private boolean closed;
+
+  private NettyTransport(int rank, int size, InetSocketAddress bind, Transport.Handler handler, int maxFrameBytes) {
+    if (size < 1 || rank < 0 || rank >= size) {
+      throw new IllegalArgumentException("rank " + rank + " is not in a group of " + size + " workers");
+    }
+    this.rank = rank;
+    this.size = size;
+    this.maxFrameBytes = maxFrameBytes;
+    this.group = new MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory());
+    try {
+      this.server = FrameServer.bind(group, bind, maxFrameBytes, handler);
+    } catch (RuntimeException e) {
+      group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+      throw e;
+    }
+  }
+
+  /** Binds worker {@code rank}'s server; requests that arrive go to {@code handler}. */
+  public static NettyTransport listen(int rank, int size, InetSocketAddress bind, Transport.Handler handler,
+      int maxFrameBytes) {
+    return new NettyTransport(rank, size, bind, handler, maxFrameBytes);
+  }
+
+  /** Where this worker listens (the bound port when it was given as 0). */
+  public InetSocketAddress address() {
+    return server.address();
+  }
+
+  /** Every worker's address, by rank (this worker's own included). */
+  public void peers(List<InetSocketAddress> addresses) {
+    if (addresses.size() != size) {
+      throw new IllegalArgumentException("got " + addresses.size() + " worker addresses for a group of " + size);
+    }
+    this.peers = List.copyOf(addresses);
+  }
+
+  @Override
+  public int rank() {
+    return rank;
+  }
+
+  @Override
+  public int size() {
+    return size;
+  }
+
+  @Override
+  public void connect(Duration timeout) {
+    if (peers == null) {
+      throw new IllegalStateException("peer addresses not set");
+    }
+    FrameClient[] connected = new FrameClient[size];
+    for (int p = 0; p < size; p++) {
+      if (p != rank) {
+        connected[p] = FrameClient.connect(group, peers.get(p), maxFrameBytes, timeout);
+      }
+    }
+    clients = connected;
+  }
+
+  @Override
+  public boolean connected() {
+    FrameClient[] c = clients;
+    if (c == null) {
+      return false;
+    }
+    for (int p = 0; p < size; p++) {
+      if (p != rank && !c[p].isOpen()) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  @Override
+  public CompletableFuture<Rows> dispatch(int peer, Dispatch dispatch) {
+    return client(peer).call(dispatch, Rows.class);
+  }
+
+  @Override
+  public CompletableFuture<SlotCopy> fetchSlot(int peer, FetchSlot fetch) {
+    return client(peer).call(fetch, SlotCopy.class);
+  }
+
+  private FrameClient client(int peer) {
+    FrameClient[] c = clients;
+    if (c == null) {
+      throw new RemoteException(ErrorCode.UNAVAILABLE, "worker " + rank + " is not connected to its peers yet");
+    }
+    if (peer < 0 || peer >= size || peer == rank) {
+      throw new IllegalArgumentException("worker " + rank + " has no peer " + peer + " in a group of " + size);
+    }
+    return c[peer];
+  }
+
+  @Override
+  public synchronized void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    server.close();
+    FrameClient[] c = clients;
+    if (c != null) {
+      for (FrameClient client : c) {
+        if (client != null) {
+          client.close();
+        }
+      }
+    }
+    group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+  }
+}

@@ -1,0 +1,47 @@
+package dev.moe.runtime.parallel;
+
+import dev.moe.runtime.parallel.Message.Dispatch;
+import dev.moe.runtime.parallel.Message.FetchSlot;
+import dev.moe.runtime.parallel.Message.Rows;
+import dev.moe.runtime.parallel.Message.SlotCopy;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * How a worker reaches the other workers of its group: token rows out to the owners of the chosen
+ * expert replicas and computed rows back, and expert weights moved for a placement change. Replies
+ * come asynchronously; a failure completes the future with a {@link RemoteException}.
+ *
+ * <p>Requests that reach this worker go to the {@link Handler} the implementation was built with.
+ * {@link NettyTransport} carries everything over TCP; an NCCL or RDMA implementation would move
+ * {@link Dispatch} rows and {@link SlotCopy} bytes between device buffers and keep the same
+ * contract.
+ */
+public interface Transport extends AutoCloseable {
+
+  /** Serves the requests that arrive at one worker. */
+  @FunctionalInterface
+  interface Handler {
+    /** The reply to {@code request}; failing with a {@link RemoteException} sends its code back. */
+    CompletableFuture<Message> handle(Message request);
+  }
+
+  int rank();
+
+  int size();
+
+  /** Connects to every peer, waiting up to {@code timeout} for those not listening yet. */
+  void connect(Duration timeout);
+
+  /** Whether {@link #connect} succeeded and no peer connection has been lost since. */
+  boolean connected();
+
+  /** Sends rows to {@code peer} to be computed on its slots. */
+  CompletableFuture<Rows> dispatch(int peer, Dispatch dispatch);
+
+  /** Fetches the weights of one expert from {@code peer}, with the peer's checksum of its copy. */
+  CompletableFuture<SlotCopy> fetchSlot(int peer, FetchSlot fetch);
+
+  @Override
+  void close();
+}

@@ -1,0 +1,711 @@
+package dev.moe.runtime.parallel;
+
+import dev.moe.placement.InvalidPlacementException;
+import dev.moe.placement.Placement;
+import dev.moe.placement.PlacementJson;
+import dev.moe.runtime.layer.Routing;
+import dev.moe.runtime.nativelib.Backend;
+import dev.moe.runtime.nativelib.BackendChoice;
+import dev.moe.runtime.nativelib.ExpertBank;
+import dev.moe.runtime.nativelib.Kernels;
+import dev.moe.runtime.parallel.Message.Ack;
+import dev.moe.runtime.parallel.Message.Dispatch;
+import dev.moe.runtime.parallel.Message.FetchSlot;
+import dev.moe.runtime.parallel.Message.ForcedRouting;
+import dev.moe.runtime.parallel.Message.Release;
+import dev.moe.runtime.parallel.Message.Rows;
+import dev.moe.runtime.parallel.Message.SlotCopy;
+import dev.moe.runtime.parallel.Message.Stage;
+import dev.moe.runtime.parallel.Message.StatusRequest;
+import dev.moe.runtime.parallel.Message.Step;
+import dev.moe.runtime.parallel.Message.StepResult;
+import dev.moe.runtime.parallel.Message.WorkerStatus;
+import dev.moe.runtime.rebalance.PlacementRefusedException;
+import dev.moe.runtime.rebalance.PlacementVersion;
+import dev.moe.runtime.rebalance.ReplicaChooser;
+import dev.moe.runtime.rebalance.SlotFetcher;
+import dev.moe.runtime.rebalance.SlotTable;
+import dev.moe.runtime.rebalance.SlotVersions;
+import dev.moe.runtime.rebalance.Stager;
+import dev.moe.runtime.rebalance.StepBudget;
+import dev.moe.runtime.rebalance.UnknownVersionException;
+import dev.moe.runtime.stats.RoutingRecorder;
+import dev.moe.runtime.stats.WorkerMetrics;
+import dev.moe.stats.RoutingStats;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
+import java.util.logging.Logger;
+
+/**
+ * One worker of an expert-parallel group: one process per GPU, rank = its GPU in the placement.
+ *
+ * <p>It holds, for every MoE layer, an expert bank with its GPU's slots of the served placement
+ * version, and the router and shared experts of every layer. A step gives it a share of the
+ * batch's tokens (data-parallel attention, expert parallelism); for each layer it routes them,
+ * picks for every (token, choice) a replica slot of the chosen expert following the placement's
+ * replica shares, sends the rows to the slots' owners (itself included), combines the returned
+ * rows in choice order, adds the shared experts, and goes on with the next layer. Meanwhile it
+ * computes the rows its peers send to its slots.
+ *
+ * <p>The backend is used by one thread ({@code compute}); no task on it ever blocks, so workers
+ * waiting on each other's rows cannot deadlock.
+ *
+ * <p>Nothing a request carries can crash it: each request is validated and fails alone with an
+ * {@link Message.ErrorReply} naming the problem.
+ */
+public final class WorkerNode implements Transport.Handler, AutoCloseable {
+
+  private static final Logger LOG = Logger.getLogger(WorkerNode.class.getName());
+  private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
+
+  /** Keys of one step's tokens: step-major, so that steps never share keys. */
+  private static final long STEP_KEY_STRIDE = 1L << 32;
+
+  private final int rank;
+  private final int size;
+  private final ExpertModel model;
+  private final WorkerOptions options;
+  private final Backend backend;
+  private final ExecutorService compute;
+  private final ExecutorService control;
+  private final ExpertModel.LayerOps[] ops;
+  private final SlotVersions versions;
+  private final RoutingRecorder recorder;
+  private final WorkerMetrics metrics;
+  /** How long peers must have sent nothing before a stopping worker closes its transport. */
+  static final Duration QUIET = Duration.ofMillis(200);
+
+  private final AtomicInteger stepsInFlight = new AtomicInteger();
+  private final AtomicInteger peerRequestsInFlight = new AtomicInteger();
+  private volatile long lastPeerRequest = System.nanoTime() - QUIET.toNanos();
+  private volatile Transport transport;
+  private volatile StepBudget stagingBudget;
+  private volatile boolean stopping;
+
+  /**
+   * Opens the backend and loads this worker's slots of {@code initial} (placement version 1) from
+   * the model. Serve requests only after {@link #attach}.
+   */
+  public WorkerNode(int rank, int size, ExpertModel model, Placement initial, WorkerOptions options) {
+    this.rank = rank;
+    this.size = size;
+    this.model = model;
+    this.options = options;
+    SlotTable first = SlotTable.of(1, initial, rank, size, model.layers(), model.experts(), model::isMoeLayer,
+        "the initial placement");
+    this.compute = Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, "worker-" + rank + "-compute");
+      t.setDaemon(true);
+      return t;
+    });
+    this.control = Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, "worker-" + rank + "-control");
+      t.setDaemon(true);
+      return t;
+    });
+    this.metrics = new WorkerMetrics(rank, size, options.metricsWindowSeconds());
+    this.versions = new SlotVersions(compute, metrics::placementSwitched);
+    Backend opened = null;
+    RoutingRecorder rec = null;
+    ExpertModel.LayerOps[] layerOps = new ExpertModel.LayerOps[model.layers()];
+    this.ops = layerOps;
+    try {
+      opened = onCompute(() -> Backend.open(options.backend(), options.threads(), cudaDevice(rank, options)));
+      Backend b = opened;
+      this.backend = b;
+      onCompute(() -> {
+        for (int l = 0; l < model.layers(); l++) {
+          if (model.isMoeLayer(l)) {
+            layerOps[l] = model.layerOps(l, b);
+          }
+        }
+        return null;
+      });
+      versions.installFirst(Stager.load(first, model.layers(), model::isMoeLayer, () -> newBank(first.slotsPerGpu()),
+          model::expert, compute));
+      metrics.placementInstalled(first.version());
+      rec = new RoutingRecorder(model.layers(), model.experts(), model.topK(), options.statsSampleEvery(),
+          model::isMoeLayer);
+      this.recorder = rec;
+    } catch (RuntimeException e) {
+      versions.closeAll();
+      if (rec != null) {
+        rec.close();
+      }
+      Backend toClose = opened;
+      compute.execute(() -> {
+        for (ExpertModel.LayerOps op : layerOps) {
+          if (op != null) {
+            op.close();
+          }
+        }
+        if (toClose != null) {
+          toClose.close();
+        }
+      });
+      compute.shutdown();
+      control.shutdown();
+      throw e;
+    }
+  }
+
+  /** One GPU per worker: rank r takes device r, modulo the devices visible (all when several share a host). */
+  private static int cudaDevice(int rank, WorkerOptions options) {
+    int devices = options.backend() == BackendChoice.CPU ? 0 : Backend.cudaDeviceCount();
+    return devices > 0 ? rank % devices : 0;
+  }
+
+  private ExpertBank newBank(int slots) {
+    return ExpertBank.create(backend, slots, model.hidden(), model.inter(), options.weightDtype());
+  }
+
+  /** Connects this worker to its group; requests that need peers fail until then. */
+  public void attach(Transport t) {
+    if (t.rank() != rank || t.size() != size) {
+      throw new IllegalArgumentException("transport of worker " + t.rank() + "/" + t.size() + " given to worker " + rank
+          + "/" + size);
+    }
+    this.transport = t;
+  }
+
+  public int rank() {
+    return rank;
+  }
+
+  public ExpertModel model() {
+    return model;
+  }
+
+  public WorkerMetrics metrics() {
+    return metrics;
+  }
+
+  /** Null when ready: weights loaded (construction) and every peer connected. */
+  public String notReadyReason() {
+    if (stopping) {
+      return "shutting down";
+    }
+    Transport t = transport;
+    if (t == null || !t.connected()) {
+      return "not connected to every peer of the group";
+    }
+    return null;
+  }
+
+  public RoutingStats routingStats(boolean reset) {
+    return recorder.snapshot(reset);
+  }
+
+  public String placementStatusJson() {
+    return versions.statusJson();
+  }
+
+  @Override
+  public CompletableFuture<Message> handle(Message request) {
+    CompletableFuture<? extends Message> reply;
+    try {
+      reply = switch (request) {
+        case Step s -> step(s);
+        case Dispatch d -> fromPeer(() -> dispatch(d));
+        case FetchSlot f -> fromPeer(() -> fetchSlot(f));
+        // Parsing and checking a placement takes a while: not on the transport's I/O thread.
+        case Stage s -> CompletableFuture.supplyAsync(() -> parsePlacement(s), control)
+            .thenCompose(p -> stage(s.version(), s.budgetBytes(), p)).thenApply(v -> new Ack());
+        case Release r -> release(r.version());
+        case StatusRequest r -> CompletableFuture.completedFuture(
+            new WorkerStatus(rank, notReadyReason() == null, versions.active(), versions.servable()));
+        default -> throw new RemoteException(ErrorCode.BAD_REQUEST,
+            "a worker does not take " + request.getClass().getSimpleName() + " requests");
+      };
+    } catch (RuntimeException e) {
+      reply = CompletableFuture.failedFuture(e);
+    }
+    return reply.handle((m, t) -> {
+      if (t != null) {
+        RemoteException e = toRemote(t);
+        metrics.error(e.code().name());
+        throw e;
+      }
+      return (Message) m;
+    });
+  }
+
+  /** A peer's request, tracked so that a stopping worker serves it before closing. */
+  private <T extends Message> CompletableFuture<T> fromPeer(Supplier<CompletableFuture<T>> request) {
+    peerRequestsInFlight.incrementAndGet();
+    lastPeerRequest = System.nanoTime();
+    CompletableFuture<T> reply;
+    try {
+      reply = request.get();
+    } catch (RuntimeException e) {
+      peerRequestsInFlight.decrementAndGet();
+      throw e;
+    }
+    return reply.whenComplete((m, t) -> {
+      lastPeerRequest = System.nanoTime();
+      peerRequestsInFlight.decrementAndGet();
+    });
+  }
+
+  /** The code a failure travels with. */
+  private static RemoteException toRemote(Throwable failure) {
+    Throwable t = failure;
+    while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) {
+      t = t.getCause();
+    }
+    return switch (t) {
+      case RemoteException e -> e;
+      case UnknownVersionException e -> new RemoteException(ErrorCode.UNKNOWN_VERSION, e.getMessage(), e);
+      case PlacementRefusedException e -> new RemoteException(ErrorCode.REFUSED, e.getMessage(), e);
+      case InvalidPlacementException e -> new RemoteException(ErrorCode.REFUSED, e.getMessage(), e);
+      case IllegalArgumentException e -> new RemoteException(ErrorCode.BAD_REQUEST, e.getMessage(), e);
+      // Requests that conflict with the worker's state, e.g. a second placement staged at once.
+      case IllegalStateException e -> new RemoteException(ErrorCode.BAD_REQUEST, e.getMessage(), e);
+      default -> new RemoteException(ErrorCode.INTERNAL, t.toString(), t);
+    };
+  }
+
+  // ---- Steps -------------------------------------------------------------------------------------
+
+  /**
+   * What one step of this worker produced besides its output: each layer's routing, and the rows
+   * sent to and compute nanoseconds spent by each worker.
+   */
+  private record StepTally(int[][] ids, float[][] weights, long[] rowsTo, long[] computeNanos, long[] cpuNanos) {}
+
+  private CompletableFuture<StepResult> step(Step s) {
+    // Counted before the checks, so that a stopping worker that sees no step in flight has none.
+    stepsInFlight.incrementAndGet();
+    PlacementVersion v;
+    try {
+      if (stopping) {
+        throw new RemoteException(ErrorCode.UNAVAILABLE, "worker " + rank + " is shutting down and takes no new steps");
+      }
+      if (transport == null) {
+        throw new RemoteException(ErrorCode.UNAVAILABLE, "worker " + rank + " is not connected to its group yet");
+      }
+      checkStep(s);
+      v = versions.acquire(s.version());
+    } catch (RuntimeException e) {
+      stepsInFlight.decrementAndGet();
+      throw e;
+    }
+    StepBudget budget = stagingBudget;
+    boolean staging = budget != null;
+    if (staging) {
+      budget.stepStarted();
+    }
+    long start = System.nanoTime();
+    int layers = s.layers().length;
+    StepTally tally = new StepTally(new int[layers][], new float[layers][], new long[size], new long[size],
+        new long[size]);
+    CompletableFuture<float[]> out = CompletableFuture.completedFuture(s.x());
+    for (int i = 0; i < s.layers().length; i++) {
+      int index = i;
+      out = out.thenCompose(x -> layer(s, v, index, x, tally));
+    }
+    return out.handle((y, t) -> {
+      versions.release(v);
+      stepsInFlight.decrementAndGet();
+      if (staging) {
+        budget.stepDone();
+      }
+      if (t != null) {
+        throw t instanceof CompletionException c ? c : new CompletionException(t);
+      }
+      metrics.stepDone((System.nanoTime() - start) / 1e9, staging);
+      int k = s.forced() != null ? s.forced().k() : model.topK();
+      for (int i = 0; i < layers; i++) {
+        if (tally.ids()[i] == null) {
+          tally.ids()[i] = new int[0];
+          tally.weights()[i] = new float[0];
+        }
+      }
+      return new StepResult(y, k, tally.ids(), tally.weights(), tally.rowsTo(), tally.computeNanos(),
+          tally.cpuNanos());
+    });
+  }
+
+  private void checkStep(Step s) {
+    if (s.hidden() != model.hidden()) {
+      throw new RemoteException(ErrorCode.BAD_REQUEST, "step " + s.step() + " has hidden size " + s.hidden()
+          + ", the model's is " + model.hidden());
+    }
+    if (s.tokens() < 0 || (long) s.tokens() * s.hidden() != s.x().length) {
+      throw new RemoteException(ErrorCode.BAD_REQUEST, "step " + s.step() + " announces " + s.tokens() + " tokens of "
+          + s.hidden() + " but carries " + s.x().length + " values");
+    }
+    if (s.tokens() > options.maxTokens()) {
+      throw new RemoteException(ErrorCode.OVERSIZE, "step " + s.step() + " gives worker " + rank + " " + s.tokens()
+          + " tokens, over its limit of " + options.maxTokens());
+    }
+    if (s.layers().length == 0) {
+      throw new RemoteException(ErrorCode.BAD_REQUEST, "step " + s.step() + " names no layer");
+    }
+    for (int layer : s.layers()) {
+      checkMoeLayer(layer);
+    }
+    ForcedRouting f = s.forced();
+    if (f != null) {
+      if (f.k() != model.topK()) {
+        throw new RemoteException(ErrorCode.BAD_REQUEST, "forced routing has " + f.k() + " choices per token, the model "
+            + model.topK());
+      }
+      for (int i = 0; i < s.layers().length; i++) {
+        long n = (long) s.tokens() * f.k();
+        if (f.ids()[i].length != n || f.weights()[i].length != n) {
+          throw new RemoteException(ErrorCode.BAD_REQUEST, "forced routing of layer " + s.layers()[i] + " has "
+              + f.ids()[i].length + " ids and " + f.weights()[i].length + " weights for " + n + " (token, choice) pairs");
+        }
+        for (int id : f.ids()[i]) {
+          if (id < 0 || id >= model.experts()) {
+            throw new RemoteException(ErrorCode.BAD_REQUEST, "forced routing of layer " + s.layers()[i]
+                + " names expert " + id + ", the model has " + model.experts());
+          }
+        }
+      }
+    }
+  }
+
+  private void checkMoeLayer(int layer) {
+    if (layer < 0 || layer >= model.layers() || !model.isMoeLayer(layer)) {
+      throw new RemoteException(ErrorCode.UNKNOWN_LAYER, model.moeLayerProblem(layer));
+    }
+  }
+
+  private CompletableFuture<float[]> layer(Step s, PlacementVersion v, int index, float[] x, StepTally tally) {
+    int layer = s.layers()[index];
+    int tokens = s.tokens();
+    if (tokens == 0) {
+      return CompletableFuture.completedFuture(x);
+    }
+    CompletableFuture<Routing> routing = s.forced() != null
+        ? CompletableFuture.completedFuture(
+            new Routing(tokens, s.forced().k(), s.forced().ids()[index], s.forced().weights()[index]))
+        : CompletableFuture.supplyAsync(() -> ops[layer].route(x, tokens), compute);
+    return routing.thenCompose(r -> {
+      tally.ids()[index] = r.ids();
+      tally.weights()[index] = r.weights();
+      return expertsAndCombine(s, v, layer, x, r, tally);
+    });
+  }
+
+  private CompletableFuture<float[]> expertsAndCombine(Step s, PlacementVersion v, int layer, float[] x, Routing r,
+      StepTally tally) {
+    int tokens = s.tokens();
+    int k = r.k();
+    int hidden = model.hidden();
+    int n = tokens * k;
+    long[] keys = new long[tokens];
+    for (int t = 0; t < tokens; t++) {
+      keys[t] = s.step() * STEP_KEY_STRIDE + s.firstKey() + t;
+    }
+    recorder.record(layer, r.ids(), tokens, keys);
+    metrics.routed(layer, n);
+
+    // Replica choice, then the (token, choice) pairs grouped by owner and, within an owner, by slot.
+    ReplicaChooser chooser = v.chooser(layer);
+    SlotTable table = v.table();
+    int slotsPerGpu = table.slotsPerGpu();
+    int[] owner = new int[n];
+    int[] local = new int[n];
+    int[] perSlot = new int[size * slotsPerGpu];
+    for (int i = 0; i < n; i++) {
+      int slot = chooser.choose(r.ids()[i]);
+      owner[i] = table.ownerOf(slot);
+      local[i] = table.localIndex(slot);
+      perSlot[slot]++;
+    }
+    int[] slotStart = new int[perSlot.length + 1];
+    for (int g = 0; g < perSlot.length; g++) {
+      slotStart[g + 1] = slotStart[g] + perSlot[g];
+    }
+    int[] rowOf = new int[n];
+    int[] fill = slotStart.clone();
+    for (int i = 0; i < n; i++) {
+      rowOf[i] = fill[owner[i] * slotsPerGpu + local[i]]++;
+    }
+
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    CompletableFuture<Rows>[] replies = new CompletableFuture[size];
+    long[] rowsTo = new long[size];
+    long bytesSent = 0;
+    for (int o = 0; o < size; o++) {
+      int first = slotStart[o * slotsPerGpu];
+      int rows = slotStart[(o + 1) * slotsPerGpu] - first;
+      rowsTo[o] = rows;
+      if (rows == 0) {
+        replies[o] = CompletableFuture.completedFuture(new Rows(new float[0], 0, 0));
+        continue;
+      }
+      int groups = 0;
+      for (int i = 0; i < slotsPerGpu; i++) {
+        groups += perSlot[o * slotsPerGpu + i] > 0 ? 1 : 0;
+      }
+      int[] slots = new int[groups];
+      int[] offsets = new int[groups + 1];
+      int g = 0;
+      for (int i = 0; i < slotsPerGpu; i++) {
+        int count = perSlot[o * slotsPerGpu + i];
+        if (count > 0) {
+          slots[g] = i;
+          offsets[g + 1] = offsets[g] + count;
+          g++;
+        }
+      }
+      float[] xs = new float[rows * hidden];
+      for (int i = 0; i < n; i++) {
+        if (owner[i] == o) {
+          System.arraycopy(x, (i / k) * hidden, xs, (rowOf[i] - first) * hidden, hidden);
+        }
+      }
+      Dispatch d = new Dispatch(s.step(), layer, v.version(), hidden, slots, offsets, xs);
+      if (o == rank) {
+        replies[o] = computeRows(v, d, false);
+      } else {
+        replies[o] = transport.dispatch(o, d);
+        bytesSent += 4L * xs.length;
+      }
+    }
+    metrics.dispatched(rowsTo, bytesSent);
+    return CompletableFuture.allOf(replies).thenApplyAsync(ignored -> {
+      float[] rows = new float[n * hidden];
+      for (int o = 0; o < size; o++) {
+        Rows reply = replies[o].join();
+        if (reply.y().length != rowsTo[o] * hidden) {
+          throw new RemoteException(ErrorCode.INTERNAL, "worker " + o + " returned " + reply.y().length
+              + " values for " + rowsTo[o] + " rows of " + hidden);
+        }
+        System.arraycopy(reply.y(), 0, rows, slotStart[o * slotsPerGpu] * hidden, reply.y().length);
+        tally.rowsTo()[o] += rowsTo[o];
+        tally.computeNanos()[o] += reply.computeNanos();
+        tally.cpuNanos()[o] += reply.cpuNanos();
+      }
+      float[] out = new float[tokens * hidden];
+      Kernels.combine(rows, rowOf, r.weights(), tokens, k, hidden, out);
+      ops[layer].finish(x, tokens, out);
+      return out;
+    }, compute);
+  }
+
+  // ---- Requests from peers -------------------------------------------------------------------------
+
+  private CompletableFuture<Rows> dispatch(Dispatch d) {
+    checkDispatch(d);
+    PlacementVersion v = versions.acquire(d.version());
+    try {
+      for (int slot : d.slots()) {
+        if (slot < 0 || slot >= v.table().slotsPerGpu()) {
+          throw new RemoteException(ErrorCode.BAD_REQUEST, "dispatch names slot " + slot + "; worker " + rank
+              + " has slots 0.." + (v.table().slotsPerGpu() - 1) + " in placement version " + d.version());
+        }
+      }
+    } catch (RuntimeException e) {
+      versions.release(v);
+      throw e;
+    }
+    return computeRows(v, d, true).whenComplete((rows, t) -> versions.release(v));
+  }
+
+  /** Runs a dispatch on this worker's slots of {@code v}, which the caller holds. */
+  private CompletableFuture<Rows> computeRows(PlacementVersion v, Dispatch d, boolean fromPeer) {
+    ExpertBank bank = v.bank(d.layer());
+    int groups = d.slots().length;
+    long[] offsets = new long[groups + 1];
+    for (int g = 0; g <= groups; g++) {
+      offsets[g] = d.offsets()[g];
+    }
+    return CompletableFuture.supplyAsync(() -> {
+      float[] y = new float[d.x().length];
+      long cpu = THREADS.getCurrentThreadCpuTime();
+      long start = System.nanoTime();
+      bank.ffn(d.x(), d.rows(), d.slots(), offsets, groups, y);
+      long wall = System.nanoTime() - start;
+      cpu = THREADS.getCurrentThreadCpuTime() - cpu;
+      metrics.computed(d.rows(), fromPeer ? 4L * d.x().length : 0);
+      return new Rows(y, wall, cpu);
+    }, compute);
+  }
+
+  private void checkDispatch(Dispatch d) {
+    checkMoeLayer(d.layer());
+    if (d.hidden() != model.hidden()) {
+      throw new RemoteException(ErrorCode.BAD_REQUEST, "dispatch of step " + d.step() + " has hidden size " + d.hidden()
+          + ", the model's is " + model.hidden());
+    }
+    int groups = d.slots().length;
+    if (d.offsets().length != groups + 1 || d.offsets()[0] != 0) {
+      throw new RemoteException(ErrorCode.BAD_REQUEST, "dispatch of step " + d.step() + " has " + groups
+          + " slot groups and " + d.offsets().length + " offsets; expected " + (groups + 1) + " starting at 0");
+    }
+    for (int g = 0; g < groups; g++) {
+      if (d.offsets()[g + 1] < d.offsets()[g]) {
+        throw new RemoteException(ErrorCode.BAD_REQUEST, "dispatch offsets decrease at group " + g);
+      }
+    }
+    long rows = d.offsets()[groups];
+    if (rows * d.hidden() != d.x().length) {
+      throw new RemoteException(ErrorCode.BAD_REQUEST, "dispatch of step " + d.step() + " announces " + rows
+          + " rows of " + d.hidden() + " but carries " + d.x().length + " values");
+    }
+    if (rows > options.maxRows()) {
+      throw new RemoteException(ErrorCode.OVERSIZE, "dispatch of " + rows + " rows is over worker " + rank
+          + "'s limit of " + options.maxRows());
+    }
+  }
+
+  private CompletableFuture<SlotCopy> fetchSlot(FetchSlot f) {
+    checkMoeLayer(f.layer());
+    PlacementVersion v = versions.acquire(f.version());
+    int[] experts = v.table().localExperts(f.layer());
+    int slot = -1;
+    for (int i = 0; i < experts.length && slot < 0; i++) {
+      slot = experts[i] == f.expert() ? i : -1;
+    }
+    if (slot < 0) {
+      versions.release(v);
+      throw new RemoteException(ErrorCode.BAD_REQUEST, "worker " + rank + " holds no slot of expert " + f.expert()
+          + " in layer " + f.layer() + " of placement version " + f.version());
+    }
+    ExpertBank bank = v.bank(f.layer());
+    int held = slot;
+    return CompletableFuture.supplyAsync(() -> new SlotCopy(bank.export(held), bank.checksum(held)), compute)
+        .whenComplete((c, t) -> versions.release(v));
+  }
+
+  // ---- Placement versions ---------------------------------------------------------------------------
+
+  private Placement parsePlacement(Stage s) {
+    try {
+      return PlacementJson.parse(s.placementJson(), "placement version " + s.version(), model.experts(), 0);
+    } catch (InvalidPlacementException e) {
+      versions.refused(s.version(), e.getMessage());
+      metrics.placementRefused();
+      throw e;
+    }
+  }
+
+  /**
+   * Stages placement {@code version} beside the served one, moving at most {@code budgetBytes} of
+   * weights per step; completes when it is ready to serve, or fails with the reason it was
+   * refused (the served version stays).
+   */
+  public CompletableFuture<Long> stage(long version, long budgetBytes, Placement placement) {
+    SlotTable table;
+    try {
+      table = SlotTable.of(version, placement, rank, size, model.layers(), model.experts(), model::isMoeLayer,
+          "placement version " + version);
+    } catch (InvalidPlacementException e) {
+      versions.refused(version, e.getMessage());
+      metrics.placementRefused();
+      throw e;
+    }
+    Transport t = transport;
+    if (t == null) {
+      throw new RemoteException(ErrorCode.UNAVAILABLE, "worker " + rank + " is not connected to its group yet");
+    }
+    PlacementVersion source = versions.beginStaging(version);
+    StepBudget budget = new StepBudget(budgetBytes, options.idleMillis(), TimeUnit.MILLISECONDS);
+    stagingBudget = budget;
+    SlotFetcher fetcher = (worker, from, layer, expert) -> t.fetchSlot(worker, new FetchSlot(from, layer, expert))
+        .thenApply(c -> new SlotFetcher.Copy(c.bytes(), c.checksum()));
+    return Stager.stage(rank, table, source, model.layers(), model::isMoeLayer, () -> newBank(table.slotsPerGpu()),
+        model::expert, fetcher, budget, compute, metrics::staged)
+        .handle((staged, failure) -> {
+          stagingBudget = null;
+          versions.release(source);
+          if (failure != null) {
+            String why = toRemote(failure).getMessage();
+            versions.refused(version, why);
+            metrics.placementRefused();
+            LOG.warning("worker " + rank + ": " + why);
+            throw new PlacementRefusedException(why, failure);
+          }
+          if (!versions.staged(staged)) {
+            throw new PlacementRefusedException("placement version " + version + " was released while being staged");
+          }
+          return version;
+        });
+  }
+
+  private CompletableFuture<Ack> release(long version) {
+    versions.retire(version);
+    return CompletableFuture.completedFuture(new Ack());
+  }
+
+  // ---- Lifecycle ------------------------------------------------------------------------------------
+
+  /**
+   * Graceful stop: refuses new steps, lets its own steps in flight finish, and keeps computing its
+   * peers' rows until they have been quiet for {@link #QUIET} (their steps in flight need this
+   * worker's experts too), for up to {@code grace} in all; then closes the transport and frees
+   * everything.
+   */
+  public void shutdown(Duration grace) {
+    stopping = true;
+    long deadline = System.nanoTime() + grace.toNanos();
+    while (System.nanoTime() < deadline && (stepsInFlight.get() > 0 || peerRequestsInFlight.get() > 0
+        || System.nanoTime() - lastPeerRequest < QUIET.toNanos())) {
+      try {
+        Thread.sleep(10);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      }
+    }
+    if (stepsInFlight.get() > 0 || peerRequestsInFlight.get() > 0) {
+      LOG.warning("worker " + rank + ": " + stepsInFlight.get() + " steps and " + peerRequestsInFlight.get()
+          + " peer requests still in flight after " + grace.toMillis() + " ms; closing anyway");
+    }
+    close();
+  }
+
+  @Override
+  public synchronized void close() {
+    stopping = true;
+    Transport t = transport;
+    transport = null;
+    if (t != null) {
+      t.close();
+    }
+    versions.closeAll();
+    compute.execute(() -> {
+      for (ExpertModel.LayerOps op : ops) {
+        if (op != null) {
+          op.close();
+        }
+      }
+    });
+    compute.execute(recorder::close);
+    compute.execute(backend::close);
+    compute.shutdown();
+    control.shutdown();
+    try {
+      if (!compute.awaitTermination(10, TimeUnit.SECONDS)) {
+        LOG.warning("worker " + rank + ": the compute thread did not finish within 10 s");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private <T> T onCompute(Supplier<T> work) {
+    try {
+      return CompletableFuture.supplyAsync(work, compute).join();
+    } catch (CompletionException e) {
+      if (e.getCause() instanceof RuntimeException r) {
+        throw r;
+      }
+      throw e;
+    }
+  }
+}

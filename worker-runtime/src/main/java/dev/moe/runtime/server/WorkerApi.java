@@ -1,0 +1,29 @@
+package dev.moe.runtime.server;
+
+import dev.moe.stats.RoutingStats;
+
+/** What {@link HttpApi} serves: the worker behind it. */
+public interface WorkerApi {
+
+  /** Null when ready to serve steps; otherwise why not (loading, peers not connected, stopping). */
+  String notReadyReason();
+
+  /** The Prometheus text exposition. */
+  byte[] metrics();
+
+  String metricsContentType();
+
+  /** This worker's routing statistics since the last reset; {@code reset} starts a new period. */
+  RoutingStats routingStats(boolean reset);
+
+  /**
+   * Starts staging placement {@code version} from a placement JSON document; returns at once.
+   *
+   * @throws IllegalArgumentException the document or version is not acceptable (message says why)
+   * @throws IllegalStateException another version is being staged
+   */
+  void stagePlacement(long version, byte[] placementJson);
+
+  /** The placement versions' states as a JSON object. */
+  String placementStatusJson();
+}

@@ -1,0 +1,138 @@
+package dev.moe.runtime.server;
+
+import dev.moe.placement.Placement;
+import dev.moe.runtime.parallel.ExpertModel;
+import dev.moe.runtime.parallel.NettyTransport;
+import dev.moe.runtime.parallel.WorkerNode;
+import dev.moe.runtime.parallel.WorkerOptions;
+import dev.moe.stats.RoutingStats;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.logging.Logger;
+
+/**
+ * One worker as a process serves it ({@code serve}): its HTTP endpoints (up first, so that probes
+ * see it loading), its {@link WorkerNode}, and its transport to the group. {@link #shutdown} is
+ * graceful: not ready, no new steps, the steps in flight finish, then the transport closes.
+ */
+public final class WorkerProcess implements AutoCloseable {
+
+  private static final Logger LOG = Logger.getLogger(WorkerProcess.class.getName());
+
+  /**
+   * @param peers every worker's transport address, by rank
+   * @param listen where this worker's transport listens (usually {@code peers.get(rank)}, or the
+   *     wildcard address with its port)
+   * @param token guards {@code /stats} and {@code /placement}; null disables them
+   * @param stageBudgetBytes weight bytes staged per step when a placement is posted over HTTP
+   */
+  public record Config(int rank, List<InetSocketAddress> peers, InetSocketAddress listen, InetSocketAddress http,
+      Placement placement, WorkerOptions options, BearerToken token, Duration connectTimeout,
+      long stageBudgetBytes) {}
+
+  private final Config config;
+  private final HttpApi http;
+  private final CountDownLatch stopped = new CountDownLatch(1);
+  private volatile WorkerNode node;
+  private volatile String state = "loading weights";
+
+  private WorkerProcess(Config config) {
+    this.config = config;
+    this.http = new HttpApi(config.http(), new Api(), config.token());
+  }
+
+  /** Serves HTTP at once, then loads the weights and connects to the peers; returns when ready. */
+  public static WorkerProcess start(Config config, ExpertModel model) {
+    WorkerProcess p = new WorkerProcess(config);
+    try {
+      int size = config.peers().size();
+      WorkerNode n = new WorkerNode(config.rank(), size, model, config.placement(), config.options());
+      p.node = n;
+      p.state = "connecting to the group's other workers";
+      NettyTransport transport = NettyTransport.listen(config.rank(), size, config.listen(), n,
+          NettyTransport.DEFAULT_MAX_FRAME_BYTES);
+      n.attach(transport);
+      transport.peers(config.peers());
+      transport.connect(config.connectTimeout());
+      p.state = null;
+      return p;
+    } catch (RuntimeException e) {
+      p.close();
+      throw e;
+    }
+  }
+
+  public InetSocketAddress httpAddress() {
+    return http.address();
+  }
+
+  /** Graceful stop; waits up to {@code grace} for the steps in flight. */
+  public void shutdown(Duration grace) {
+    state = "shutting down";
+    WorkerNode n = node;
+    if (n != null) {
+      n.shutdown(grace);
+    }
+    http.stop(1);
+    stopped.countDown();
+    LOG.info("worker " + config.rank() + " stopped");
+  }
+
+  /** Blocks until {@link #shutdown} has finished. */
+  public void awaitShutdown() throws InterruptedException {
+    stopped.await();
+  }
+
+  @Override
+  public void close() {
+    shutdown(Duration.ZERO);
+  }
+
+  /** The node behind the HTTP endpoints, and what they say while there is none yet. */
+  private final class Api implements WorkerApi {
+
+    @Override
+    public String notReadyReason() {
+      String s = state;
+      WorkerNode n = node;
+      return s != null ? s : n == null ? "loading weights" : n.notReadyReason();
+    }
+
+    @Override
+    public byte[] metrics() {
+      WorkerNode n = node;
+      return n == null ? new byte[0] : n.metrics().scrape();
+    }
+
+    @Override
+    public String metricsContentType() {
+      WorkerNode n = node;
+      return n == null ? "text/plain; version=0.0.4; charset=utf-8" : n.metrics().contentType();
+    }
+
+    @Override
+    public RoutingStats routingStats(boolean reset) {
+      return loaded().routingStats(reset);
+    }
+
+    @Override
+    public void stagePlacement(long version, byte[] placementJson) {
+      loaded().stagePlacement(version, placementJson);
+    }
+
+    @Override
+    public String placementStatusJson() {
+      return loaded().placementStatusJson();
+    }
+
+    private NodeApi loaded() {
+      WorkerNode n = node;
+      if (n == null) {
+        throw new IllegalStateException("worker " + config.rank() + " is still loading its weights");
+      }
+      return new NodeApi(n, config.stageBudgetBytes());
+    }
+  }
+}

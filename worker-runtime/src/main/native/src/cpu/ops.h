@@ -1,0 +1,26 @@
+// Backend-independent host operations behind the C API. Arguments arrive validated by api.cpp.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace moe {
+
+void router_softmax_topk(const float *logits, int tokens, int experts, int k, bool normalize, int32_t *ids,
+                         float *weights);
+
+void router_sigmoid_group_topk(const float *logits, const float *bias, int tokens, int experts, int n_group,
+                               int topk_group, int k, bool normalize, float scale, int32_t *ids,
+                               float *weights);
+
+void combine(const float *rows, const int32_t *row_of, const float *weights, int tokens, int k, int hidden,
+             float *out);
+
+// 64-bit FNV-1a, resumable: pass the previous result as `state` to hash a stream in pieces.
+constexpr uint64_t kFnvOffset = 0xcbf29ce484222325ull;
+uint64_t fnv1a(const void *bytes, size_t n, uint64_t state = kFnvOffset);
+
+double bench_fma_peak_gflops(int threads, double seconds);
+double bench_read_bandwidth_gbs(size_t bytes, int threads, double seconds);
+
+}  // namespace moe
