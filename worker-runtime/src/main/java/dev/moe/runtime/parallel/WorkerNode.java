@@ -6,6 +6,7 @@ import dev.moe.placement.PlacementJson;
 import dev.moe.runtime.layer.Routing;
 import dev.moe.runtime.nativelib.Backend;
 import dev.moe.runtime.nativelib.BackendChoice;
+import dev.moe.runtime.nativelib.BackendThread;
 import dev.moe.runtime.nativelib.ExpertBank;
 import dev.moe.runtime.nativelib.Kernels;
 import dev.moe.runtime.parallel.Message.Ack;
@@ -699,13 +700,6 @@ public final class WorkerNode implements Transport.Handler, AutoCloseable {
   }
 
   private <T> T onCompute(Supplier<T> work) {
-    try {
-      return CompletableFuture.supplyAsync(work, compute).join();
-    } catch (CompletionException e) {
-      if (e.getCause() instanceof RuntimeException r) {
-        throw r;
-      }
-      throw e;
-    }
+    return BackendThread.call(compute, work);
   }
 }

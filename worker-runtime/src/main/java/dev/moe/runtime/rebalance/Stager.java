@@ -1,5 +1,6 @@
 package dev.moe.runtime.rebalance;
 
+import dev.moe.runtime.nativelib.BackendThread;
 import dev.moe.runtime.nativelib.ExpertBank;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -188,14 +189,7 @@ public final class Stager {
   }
 
   private <T> T onCompute(Supplier<T> work) {
-    try {
-      return CompletableFuture.supplyAsync(work, compute).join();
-    } catch (CompletionException e) {
-      if (e.getCause() instanceof RuntimeException r) {
-        throw r;
-      }
-      throw e;
-    }
+    return BackendThread.call(compute, work);
   }
 
   private void closeCreated() {
