@@ -1,0 +1,18 @@
+package dev.moe.crds.v1alpha1;
+
+/** The condition types of {@link MoEModelStatus#getConditions()}. */
+public final class Conditions {
+
+  /** All of the below are well: workers serve the current placement. */
+  public static final String READY = "Ready";
+  /** A placement revision exists and is valid for the spec. */
+  public static final String PLACEMENT_READY = "PlacementReady";
+  /** All desired workers are ready. */
+  public static final String WORKERS_READY = "WorkersReady";
+  /** A new placement revision is rolling out. */
+  public static final String REBALANCING = "Rebalancing";
+  /** Serving with lost workers or experts without a replica. */
+  public static final String DEGRADED = "Degraded";
+
+  private Conditions() {}
+}

@@ -1,0 +1,126 @@
+package dev.moe.operator.dependent;
+
+import dev.moe.crds.v1alpha1.MoEModel;
+import dev.moe.crds.v1alpha1.MoEModelSpec;
+import io.fabric8.kubernetes.api.model.ContainerBuilder;
+import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.EnvVarBuilder;
+import io.fabric8.kubernetes.api.model.IntOrString;
+import io.fabric8.kubernetes.api.model.ProbeBuilder;
+import io.fabric8.kubernetes.api.model.VolumeBuilder;
+import io.fabric8.kubernetes.api.model.VolumeMountBuilder;
+import io.fabric8.kubernetes.api.model.apps.StatefulSet;
+import io.fabric8.kubernetes.api.model.apps.StatefulSetBuilder;
+import io.javaoperatorsdk.operator.api.config.informer.Informer;
+import io.javaoperatorsdk.operator.api.reconciler.Context;
+import io.javaoperatorsdk.operator.processing.dependent.kubernetes.CRUDKubernetesDependentResource;
+import io.javaoperatorsdk.operator.processing.dependent.kubernetes.KubernetesDependent;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.StringJoiner;
+
+/**
+ * The worker pods: one StatefulSet, so each worker has a stable ordinal (its rank in the expert
+ * parallel group) and DNS name. The pods run worker-runtime's {@code serve}; the placement reaches
+ * them through {@code POST /placement}, so a placement change never restarts a pod.
+ */
+@KubernetesDependent(informer = @Informer(labelSelector = WorkerLabels.MANAGED))
+public class WorkerStatefulSetDependent extends CRUDKubernetesDependentResource<StatefulSet, MoEModel> {
+
+  public static final int HTTP_PORT = 8080;
+  public static final int TRANSPORT_PORT = 7070;
+  static final String WEIGHTS_DIR = "/weights";
+  static final String TOKEN_DIR = "/var/run/moe/stats";
+
+  public WorkerStatefulSetDependent() {
+    super(StatefulSet.class);
+  }
+
+  public static String name(MoEModel model) {
+    return model.getMetadata().getName() + "-workers";
+  }
+
+  /** The label selector of the model's worker pods (also the scale subresource's). */
+  public static Map<String, String> selector(MoEModel model) {
+    return Map.of(WorkerLabels.MODEL, model.getMetadata().getName(), "app.kubernetes.io/name", "moe-worker");
+  }
+
+  @Override
+  protected StatefulSet desired(MoEModel model, Context<MoEModel> context) {
+    MoEModelSpec spec = model.getSpec();
+    String ns = model.getMetadata().getNamespace();
+    int workers = spec.getParallelism().getWorkers();
+    StringJoiner peers = new StringJoiner(",");
+    for (int w = 0; w < workers; w++) {
+      peers.add(name(model) + "-" + w + "." + name(model) + "." + ns + ".svc:" + TRANSPORT_PORT);
+    }
+    List<String> args = new ArrayList<>(List.of("serve",
+        "--rank=$(POD_INDEX)",
+        "--peers=" + peers,
+        "--listen=0.0.0.0:" + TRANSPORT_PORT,
+        "--http=0.0.0.0:" + HTTP_PORT,
+        "--stats-token-file=" + TOKEN_DIR + "/" + StatsTokenSecretDependent.KEY));
+    var weightsVolume = new VolumeBuilder().withName("weights");
+    if (spec.getWeights().getPvc() != null) {
+      var pvc = spec.getWeights().getPvc();
+      weightsVolume.withNewPersistentVolumeClaim().withClaimName(pvc.getClaimName()).withReadOnly(true)
+          .endPersistentVolumeClaim();
+      args.add("--checkpoint=" + WEIGHTS_DIR + "/" + (pvc.getPath() == null ? "" : pvc.getPath().replaceFirst("^/", "")));
+    } else {
+      // A URI is fetched into this volume before the worker starts (see the README: not built yet).
+      weightsVolume.withNewEmptyDir().endEmptyDir();
+      args.add("--checkpoint=" + WEIGHTS_DIR);
+    }
+    List<EnvVar> env = new ArrayList<>(List.of(new EnvVarBuilder().withName("POD_INDEX").withNewValueFrom()
+        .withNewFieldRef().withFieldPath("metadata.labels['apps.kubernetes.io/pod-index']").endFieldRef()
+        .endValueFrom().build()));
+    if (spec.getWeights().getUri() != null) {
+      env.add(new EnvVarBuilder().withName("MOE_WEIGHTS_URI").withValue(spec.getWeights().getUri()).build());
+    }
+    var container = new ContainerBuilder()
+        .withName("worker")
+        .withImage(spec.getImage())
+        .withArgs(args)
+        .withEnv(env)
+        .addNewPort().withName("http").withContainerPort(HTTP_PORT).endPort()
+        .addNewPort().withName("transport").withContainerPort(TRANSPORT_PORT).endPort()
+        .withResources(spec.getResources())
+        .withReadinessProbe(new ProbeBuilder().withNewHttpGet().withPath("/readyz").withPort(new IntOrString("http"))
+            .endHttpGet().withPeriodSeconds(5).build())
+        .withLivenessProbe(new ProbeBuilder().withNewHttpGet().withPath("/healthz").withPort(new IntOrString("http"))
+            .endHttpGet().withPeriodSeconds(10).withFailureThreshold(6).build())
+        .withVolumeMounts(
+            new VolumeMountBuilder().withName("weights").withMountPath(WEIGHTS_DIR).withReadOnly(true).build(),
+            new VolumeMountBuilder().withName("stats-token").withMountPath(TOKEN_DIR).withReadOnly(true).build())
+        .build();
+    Map<String, String> podLabels = new java.util.HashMap<>(WorkerLabels.of(model));
+    podLabels.putAll(selector(model));
+    return new StatefulSetBuilder()
+        .withNewMetadata().withName(name(model)).withNamespace(ns).withLabels(WorkerLabels.of(model)).endMetadata()
+        .withNewSpec()
+        .withReplicas(workers)
+        .withServiceName(name(model))
+        // All workers start together: expert parallelism needs the whole group.
+        .withPodManagementPolicy("Parallel")
+        .withNewSelector().withMatchLabels(selector(model)).endSelector()
+        .withNewTemplate()
+        .withNewMetadata().withLabels(podLabels)
+        .withAnnotations(Map.of("prometheus.io/scrape", "true", "prometheus.io/port", String.valueOf(HTTP_PORT)))
+        .endMetadata()
+        .withNewSpec()
+        .withServiceAccountName(WorkerServiceAccountDependent.name(model))
+        .withNodeSelector(spec.getNodeSelector())
+        .withTolerations(spec.getTolerations())
+        .withAffinity(spec.getAffinity())
+        .withTerminationGracePeriodSeconds(40L)
+        .withContainers(container)
+        .withVolumes(weightsVolume.build(),
+            new VolumeBuilder().withName("stats-token").withNewSecret().withSecretName(StatsTokenSecretDependent.name(model))
+                .endSecret().build())
+        .endSpec()
+        .endTemplate()
+        .endSpec()
+        .build();
+  }
+}

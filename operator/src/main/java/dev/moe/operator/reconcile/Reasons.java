@@ -1,0 +1,30 @@
+package dev.moe.operator.reconcile;
+
+import java.util.Set;
+
+/** The reasons of a model's conditions and Events: CamelCase, stable, for alerts to match on. */
+final class Reasons {
+
+  static final String PLACED = "Placed";
+  static final String INVALID_SPEC = "InvalidSpec";
+  static final String STATISTICS_INVALID = "InitialStatisticsInvalid";
+  static final String PINNED_REVISION_MISSING = "PinnedRevisionMissing";
+  static final String WORKERS_STARTING = "WorkersStarting";
+  static final String ALL_READY = "AllWorkersReady";
+  static final String ROLLING_OUT = "RollingOut";
+  static final String ROLLOUT_REFUSED = "RolloutRefused";
+  static final String IDLE = "Idle";
+  static final String STATISTICS_UNAVAILABLE = "StatisticsUnavailable";
+  static final String WORKER_LOST = "WorkerLost";
+  static final String HEALTHY = "Healthy";
+
+  /** Reasons that make the model unservable until its spec or data changes. */
+  static final Set<String> FAILED = Set.of(INVALID_SPEC, STATISTICS_INVALID, PINNED_REVISION_MISSING);
+
+  /** Reasons reported as Warning Events. */
+  static final Set<String> WARNINGS =
+      Set.of(INVALID_SPEC, STATISTICS_INVALID, PINNED_REVISION_MISSING, ROLLOUT_REFUSED, STATISTICS_UNAVAILABLE,
+          WORKER_LOST);
+
+  private Reasons() {}
+}

@@ -1,0 +1,173 @@
+package dev.moe.operator.reconcile;
+
+import dev.moe.crds.v1alpha1.Conditions;
+import dev.moe.crds.v1alpha1.CurrentPlacement;
+import dev.moe.crds.v1alpha1.Decision;
+import dev.moe.crds.v1alpha1.MoEModel;
+import dev.moe.crds.v1alpha1.MoEModelStatus;
+import dev.moe.crds.v1alpha1.Phase;
+import dev.moe.crds.v1alpha1.RebalanceDecision;
+import io.fabric8.kubernetes.api.model.Condition;
+import io.fabric8.kubernetes.api.model.ConditionBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * Builds a model's next status from its last one: conditions keep their transition time while
+ * their status holds, every condition carries the generation it describes, and {@code Ready}
+ * carries the reason of the first failing condition. A condition that changes is also an Event.
+ */
+final class StatusWriter {
+
+  private static final List<String> READINESS =
+      List.of(Conditions.PLACEMENT_READY, Conditions.DEGRADED, Conditions.WORKERS_READY);
+
+  private final MoEModel model;
+  private final MoEModelStatus status;
+  private final Clock clock;
+  private final List<Condition> previous;
+  private final List<Condition> conditions = new ArrayList<>();
+  private final Integer previousDesired;
+
+  StatusWriter(MoEModel model, Clock clock) {
+    this.model = model;
+    this.clock = clock;
+    MoEModelStatus old = model.getStatus();
+    this.previous = old == null || old.getConditions() == null ? List.of() : old.getConditions();
+    // Conditions this pass does not look at (e.g. between two statistics checks) keep what they said.
+    previous.stream().filter(c -> !Conditions.READY.equals(c.getType())).forEach(conditions::add);
+    this.status = new MoEModelStatus();
+    this.previousDesired = old == null || old.getWorkers() == null ? null : old.getWorkers().getDesired();
+    if (old != null) {
+      status.setCurrentPlacement(old.getCurrentPlacement());
+      status.setRebalanceHistory(old.getRebalanceHistory());
+    }
+    status.setObservedGeneration(model.getMetadata().getGeneration());
+  }
+
+  /** Whether the condition was True in the status this reconcile started from. */
+  boolean was(String type) {
+    return previous.stream().anyMatch(c -> type.equals(c.getType()) && "True".equals(c.getStatus()));
+  }
+
+  /** The workers desired in the status this reconcile started from; null before the first. */
+  Integer previousDesired() {
+    return previousDesired;
+  }
+
+  MoEModelStatus status() {
+    return status;
+  }
+
+  CurrentPlacement current() {
+    if (status.getCurrentPlacement() == null) {
+      status.setCurrentPlacement(new CurrentPlacement());
+    }
+    return status.getCurrentPlacement();
+  }
+
+  void condition(String type, boolean value, String reason, String message) {
+    Condition before = previous.stream().filter(c -> type.equals(c.getType())).findFirst().orElse(null);
+    String s = value ? "True" : "False";
+    boolean same = before != null && s.equals(before.getStatus());
+    conditions.removeIf(c -> type.equals(c.getType()));
+    conditions.add(new ConditionBuilder().withType(type).withStatus(s).withReason(reason).withMessage(message)
+        .withObservedGeneration(model.getMetadata().getGeneration())
+        .withLastTransitionTime(same ? before.getLastTransitionTime() : clock.instant().toString()).build());
+  }
+
+  /**
+   * Adds a decision to the history; a decline for the same reason as the last entry replaces it,
+   * so steady traffic that keeps being declined does not push the taken decisions out.
+   */
+  void decision(RebalanceDecision d) {
+    List<RebalanceDecision> history = new ArrayList<>(
+        status.getRebalanceHistory() == null ? List.of() : status.getRebalanceHistory());
+    if (!history.isEmpty() && d.getDecision() == Decision.DECLINED
+        && history.getLast().getDecision() == Decision.DECLINED
+        && kind(history.getLast().getReason()).equals(kind(d.getReason()))) {
+      history.removeLast();
+    }
+    history.add(d);
+    while (history.size() > MoEModelStatus.HISTORY) {
+      history.removeFirst();
+    }
+    status.setRebalanceHistory(history);
+  }
+
+  /** The last rebalance that was rolled out; the cool-down counts from it. */
+  Optional<RebalanceDecision> lastTaken() {
+    List<RebalanceDecision> history = status.getRebalanceHistory() == null ? List.of() : status.getRebalanceHistory();
+    return history.reversed().stream().filter(d -> d.getDecision() == Decision.TAKEN).findFirst();
+  }
+
+  private static String kind(String reason) {
+    int colon = reason.indexOf(':');
+    return colon < 0 ? reason : reason.substring(0, colon);
+  }
+
+  /** Sets Ready and the phase from the other conditions; records an Event for each changed one. */
+  MoEModelStatus finish(KubernetesClient client) {
+    Condition failing = null;
+    for (String type : READINESS) {
+      Condition c = find(type);
+      boolean bad = c != null && (Conditions.DEGRADED.equals(type) ? "True".equals(c.getStatus())
+          : !"True".equals(c.getStatus()));
+      if (bad && failing == null) {
+        failing = c;
+      }
+    }
+    if (failing == null) {
+      condition(Conditions.READY, true, "Serving", "all workers serve " + current().getRevision());
+    } else {
+      condition(Conditions.READY, false, failing.getReason(), failing.getMessage());
+    }
+    status.setPhase(phase());
+    status.setConditions(List.copyOf(conditions));
+    for (Condition c : conditions) {
+      Condition before = previous.stream().filter(p -> c.getType().equals(p.getType())).findFirst().orElse(null);
+      boolean changed = before == null || !Objects.equals(before.getStatus(), c.getStatus())
+          || !Objects.equals(before.getReason(), c.getReason());
+      if (changed && !Conditions.READY.equals(c.getType())) {
+        EventRecorder.record(client, model, Reasons.WARNINGS.contains(c.getReason()), c.getReason(),
+            c.getType() + ": " + c.getMessage());
+      }
+    }
+    return status;
+  }
+
+  private Phase phase() {
+    if (is(Conditions.READY)) {
+      return Phase.Running;
+    }
+    Condition placement = find(Conditions.PLACEMENT_READY);
+    if (placement != null && Reasons.FAILED.contains(placement.getReason())) {
+      return Phase.Failed;
+    }
+    if (is(Conditions.DEGRADED)) {
+      return Phase.Degraded;
+    }
+    // Rolling out the first revision is part of starting; a later one is a rebalance.
+    if (is(Conditions.REBALANCING) && status.getCurrentPlacement() != null
+        && status.getCurrentPlacement().getRevision() != null) {
+      return Phase.Rebalancing;
+    }
+    if (!is(Conditions.PLACEMENT_READY)) {
+      return placement == null ? Phase.Pending : Phase.Placing;
+    }
+    return Phase.Starting;
+  }
+
+  private boolean is(String type) {
+    Condition c = find(type);
+    return c != null && "True".equals(c.getStatus());
+  }
+
+  private Condition find(String type) {
+    return conditions.stream().filter(c -> type.equals(c.getType())).findFirst().orElse(null);
+  }
+}

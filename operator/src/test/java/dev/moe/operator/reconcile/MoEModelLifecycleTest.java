@@ -1,0 +1,135 @@
+package dev.moe.operator.reconcile;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.moe.crds.v1alpha1.ExpertPlacement;
+import dev.moe.crds.v1alpha1.MoEModel;
+import dev.moe.crds.v1alpha1.Phase;
+import dev.moe.operator.cluster.ControlPlane;
+import dev.moe.operator.cluster.Kubectl;
+import dev.moe.operator.testing.Models;
+import dev.moe.operator.testing.RunningOperator;
+import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.api.model.ServiceAccount;
+import io.fabric8.kubernetes.api.model.apps.StatefulSet;
+import io.fabric8.kubernetes.api.model.rbac.Role;
+import io.fabric8.kubernetes.api.model.rbac.RoleBinding;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.time.Duration;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** Create, scale and re-apply a MoEModel against the real API server. */
+class MoEModelLifecycleTest {
+
+  private static final String NS = "lifecycle";
+  private static KubernetesClient client;
+  private static RunningOperator operator;
+
+  @BeforeAll
+  static void start() {
+    client = ControlPlane.get().adminClient();
+    Models.namespace(client, NS);
+    operator = new RunningOperator(client);
+  }
+
+  @AfterAll
+  static void stop() {
+    RunningOperator.deleteAllModels(client);
+    operator.close();
+    client.close();
+  }
+
+  private static String manifest(String name, int workers, int slotsPerGpu) {
+    return Models.deepseek(NS, name, workers, slotsPerGpu, """
+        placement: {timeLimit: 2s}
+        rebalancing: {mode: Observe}
+        """);
+  }
+
+  @Test
+  void createMakesTheWorkersTheirCredentialsAndAPlacementThenServes() {
+    Kubectl.Result applied = ControlPlane.get().kubectl(manifest("created", 32, 9), "apply", "-f", "-");
+    assertEquals(0, applied.exitCode(), applied.stderr());
+    MoEModel m = Models.await(client, NS, "created", Duration.ofSeconds(30),
+        x -> Models.condition(x, "PlacementReady", "True"));
+    StatefulSet sts = client.apps().statefulSets().inNamespace(NS).withName("created-workers").get();
+    assertEquals(32, sts.getSpec().getReplicas());
+    assertEquals("created-worker", sts.getSpec().getTemplate().getSpec().getServiceAccountName());
+    assertEquals("None", client.services().inNamespace(NS).withName("created-workers").get().getSpec().getClusterIP());
+    assertNotNull(client.resources(ServiceAccount.class).inNamespace(NS).withName("created-worker").get());
+    assertNotNull(client.resources(Role.class).inNamespace(NS).withName("created-worker").get());
+    assertNotNull(client.resources(RoleBinding.class).inNamespace(NS).withName("created-worker").get());
+    Secret token = client.secrets().inNamespace(NS).withName("created-stats-token").get();
+    assertTrue(token.getData().get("token").length() > 40);
+    ExpertPlacement r1 = client.resources(ExpertPlacement.class).inNamespace(NS).withName("created-r1").get();
+    assertEquals(58, r1.getSpec().getPhysicalToLogicalMap().size());
+    assertEquals(32 * 9, r1.getSpec().getPhysicalToLogicalMap().getFirst().size());
+    assertEquals(m.getMetadata().getUid(), r1.getMetadata().getOwnerReferences().getFirst().getUid());
+    assertEquals("Starting", m.getStatus().getPhase().name());
+    assertEquals("WorkersStarting", reason(m, "Ready"));
+
+    for (int w = 0; w < 32; w++) {
+      Models.readyWorker(client, NS, "created", w);
+    }
+    m = Models.await(client, NS, "created", Duration.ofSeconds(30), x -> Models.condition(x, "Ready", "True"));
+    assertEquals(Phase.Running, m.getStatus().getPhase());
+    assertEquals("created-r1", m.getStatus().getCurrentPlacement().getRevision());
+    assertEquals(32, m.getStatus().getWorkers().getReady());
+    assertTrue(operator.publisher.published(NS, "created").contains(1L));
+    // The token survives reconciles: workers keep theirs.
+    assertEquals(token.getData(), client.secrets().inNamespace(NS).withName("created-stats-token").get().getData());
+  }
+
+  @Test
+  void kubectlScaleMovesTheWorkersAndThePlacement() {
+    Kubectl.Result applied = ControlPlane.get().kubectl(manifest("scaled", 16, 16), "apply", "-f", "-");
+    assertEquals(0, applied.exitCode(), applied.stderr());
+    Models.await(client, NS, "scaled", Duration.ofSeconds(30), x -> Models.condition(x, "PlacementReady", "True"));
+    Kubectl.Result scaled = ControlPlane.get().kubectl(null, "-n", NS, "scale", "moe/scaled", "--replicas=32");
+    assertEquals(0, scaled.exitCode(), scaled.stderr());
+    Models.await(client, NS, "scaled", Duration.ofSeconds(30), x -> x.getStatus().getWorkers().getDesired() == 32
+        && client.resources(ExpertPlacement.class).inNamespace(NS).withName("scaled-r2").get() != null);
+    assertEquals(32, client.apps().statefulSets().inNamespace(NS).withName("scaled-workers").get().getSpec().getReplicas());
+    assertEquals(32 * 16, client.resources(ExpertPlacement.class).inNamespace(NS).withName("scaled-r2").get()
+        .getSpec().getPhysicalToLogicalMap().getFirst().size());
+    Kubectl.Result scale = ControlPlane.get().kubectl(null, "-n", NS, "get", "moe/scaled", "--subresource=scale",
+        "-o", "jsonpath={.spec.replicas}/{.status.replicas}/{.status.selector}");
+    assertEquals("32/32/app.kubernetes.io/name=moe-worker,moe.dev/model=scaled", scale.stdout());
+  }
+
+  @Test
+  void gitOpsReapplyOfTheUsersManifestSeesNoConflictAndNoChange() {
+    String manifest = manifest("gitops", 16, 18);
+    Kubectl.Result applied = ControlPlane.get().kubectl(manifest, "apply", "--server-side",
+        "--field-manager=argocd", "-f", "-");
+    assertEquals(0, applied.exitCode(), applied.stderr());
+    MoEModel before = Models.await(client, NS, "gitops", Duration.ofSeconds(30),
+        x -> Models.condition(x, "PlacementReady", "True"));
+    Kubectl.Result again = ControlPlane.get().kubectl(manifest, "apply", "--server-side", "--field-manager=argocd",
+        "-f", "-");
+    assertEquals(0, again.exitCode(), again.stderr());
+    assertTrue(again.stdout().contains("serverside-applied"), again.stdout());
+    MoEModel after = client.resources(MoEModel.class).inNamespace(NS).withName("gitops").get();
+    assertEquals(before.getMetadata().getGeneration(), after.getMetadata().getGeneration());
+    Kubectl.Result diff = ControlPlane.get().kubectl(manifest, "diff", "--server-side", "--field-manager=argocd",
+        "-f", "-");
+    assertEquals(0, diff.exitCode(), diff.stdout() + diff.stderr());
+    for (var f : after.getMetadata().getManagedFields()) {
+      if ("moe-operator".equals(f.getManager())) {
+        assertEquals("status", f.getSubresource(), "the operator writes only the status of a MoEModel");
+      }
+    }
+    StatefulSet sts = client.apps().statefulSets().inNamespace(NS).withName("gitops-workers").get();
+    assertTrue(sts.getMetadata().getManagedFields().stream().anyMatch(f -> "moe-operator".equals(f.getManager())));
+  }
+
+  private static String reason(MoEModel m, String type) {
+    return m.getStatus().getConditions().stream().filter(c -> type.equals(c.getType())).findFirst().orElseThrow()
+        .getReason();
+  }
+
+}

@@ -1,0 +1,69 @@
+package dev.moe.operator.testing;
+
+import dev.moe.crds.v1alpha1.MoEModel;
+import dev.moe.operator.stats.StatisticsSource;
+import dev.moe.operator.stats.StatisticsUnavailableException;
+import dev.moe.stats.RoutingStats;
+import dev.moe.stats.RoutingStatsReader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+
+/** Statistics fed by a test (recorded ones from the shared data), in place of the workers' endpoints. */
+public final class RecordedStatistics implements StatisticsSource {
+
+  private final AtomicReference<RoutingStats> next = new AtomicReference<>();
+  private final AtomicReference<String> unreachable = new AtomicReference<>();
+  private final AtomicInteger reads = new AtomicInteger();
+  /** Alternates with {@link #next} when set: traffic that flips between two windows. */
+  private final AtomicReference<RoutingStats> alternate = new AtomicReference<>();
+
+  public void serve(RoutingStats stats) {
+    alternate.set(null);
+    next.set(stats);
+  }
+
+  public void alternate(RoutingStats a, RoutingStats b) {
+    next.set(a);
+    alternate.set(b);
+  }
+
+  public void unreachable(String why) {
+    unreachable.set(why);
+  }
+
+  public int reads() {
+    return reads.get();
+  }
+
+  @Override
+  public Optional<RoutingStats> window(MoEModel model, Duration window) {
+    String why = unreachable.get();
+    if (why != null) {
+      throw new StatisticsUnavailableException(why);
+    }
+    int n = reads.getAndIncrement();
+    RoutingStats b = alternate.get();
+    return Optional.ofNullable(b != null && n % 2 == 1 ? b : next.get());
+  }
+
+  public static RoutingStats resource(String name) {
+    try (InputStream in = RecordedStatistics.class.getResourceAsStream("/routing/" + name)) {
+      return RoutingStatsReader.parse(in.readAllBytes(), name);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  public static String resourceText(String name) {
+    try (InputStream in = RecordedStatistics.class.getResourceAsStream("/routing/" + name)) {
+      return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+}

@@ -1,0 +1,49 @@
+package dev.moe.operator.testing;
+
+import dev.moe.crds.v1alpha1.MoEModel;
+import dev.moe.operator.metrics.OperatorMetrics;
+import dev.moe.operator.reconcile.MoEModelReconciler;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.javaoperatorsdk.operator.Operator;
+import io.micrometer.prometheus.PrometheusConfig;
+import io.micrometer.prometheus.PrometheusMeterRegistry;
+import java.time.Clock;
+
+/**
+ * The operator's reconciler and dependents, run by the Java Operator SDK against the test's API
+ * server, as Quarkus runs them in a cluster, with recorded statistics and a recording publisher.
+ */
+public final class RunningOperator implements AutoCloseable {
+
+  public final RecordedStatistics statistics;
+  public final RecordingPublisher publisher;
+  public final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+  private final Operator operator;
+
+  public RunningOperator(KubernetesClient client) {
+    this(client, new RecordedStatistics(), new RecordingPublisher());
+  }
+
+  /** An operator on the statistics and workers of an earlier one: a restart. */
+  public RunningOperator(KubernetesClient client, RecordedStatistics statistics, RecordingPublisher publisher) {
+    this.statistics = statistics;
+    this.publisher = publisher;
+    operator = new Operator(o -> o.withKubernetesClient(client).withCloseClientOnStop(false));
+    operator.register(new MoEModelReconciler(statistics, publisher, new OperatorMetrics(registry), Clock.systemUTC()));
+    operator.start();
+  }
+
+  /** Deletes every MoEModel, so the next test's operator starts on an empty cluster. */
+  public static void deleteAllModels(KubernetesClient client) {
+    client.resources(MoEModel.class).inAnyNamespace().delete();
+  }
+
+  public String scrape() {
+    return registry.scrape();
+  }
+
+  @Override
+  public void close() {
+    operator.stop();
+  }
+}
