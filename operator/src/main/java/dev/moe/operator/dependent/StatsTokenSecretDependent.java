@@ -7,9 +7,12 @@ import io.javaoperatorsdk.operator.api.config.informer.Informer;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.processing.dependent.kubernetes.CRUDKubernetesDependentResource;
 import io.javaoperatorsdk.operator.processing.dependent.kubernetes.KubernetesDependent;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
 import java.util.Base64;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * The bearer token that guards the workers' {@code /stats} and {@code /placement}: made once per
@@ -29,6 +32,13 @@ public class StatsTokenSecretDependent extends CRUDKubernetesDependentResource<S
     return model.getMetadata().getName() + "-stats-token";
   }
 
+  /** The model's token as the workers read it; empty until the Secret exists. */
+  public static Optional<String> token(KubernetesClient client, MoEModel model) {
+    return Optional.ofNullable(client.secrets().inNamespace(model.getMetadata().getNamespace()).withName(name(model)).get())
+        .map(Secret::getData).map(d -> d.get(KEY))
+        .map(b64 -> new String(Base64.getDecoder().decode(b64), StandardCharsets.US_ASCII));
+  }
+
   @Override
   protected Secret desired(MoEModel model, Context<MoEModel> context) {
     String token = context.getSecondaryResource(Secret.class)
@@ -46,6 +56,6 @@ public class StatsTokenSecretDependent extends CRUDKubernetesDependentResource<S
     byte[] bytes = new byte[32];
     RANDOM.nextBytes(bytes);
     String token = Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);
-    return Base64.getEncoder().encodeToString(token.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+    return Base64.getEncoder().encodeToString(token.getBytes(StandardCharsets.US_ASCII));
   }
 }

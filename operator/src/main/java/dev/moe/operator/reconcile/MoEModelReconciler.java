@@ -126,7 +126,8 @@ public class MoEModelReconciler implements Reconciler<MoEModel> {
     WorkerHealth health = WorkerHealth.read(client, model, layout.workers());
     // Lost means: all were ready at this size, or it was degraded already; a scale-up's new workers are starting.
     boolean sameSize = Integer.valueOf(layout.workers()).equals(status.previousDesired());
-    boolean degraded = sameSize && !health.lost().isEmpty()
+    Set<Integer> lost = health.lost();
+    boolean degraded = sameSize && !lost.isEmpty()
         && (status.was(Conditions.WORKERS_READY) || status.was(Conditions.DEGRADED));
     WorkersStatus workers = new WorkersStatus();
     workers.setDesired(layout.workers());
@@ -167,7 +168,6 @@ public class MoEModelReconciler implements Reconciler<MoEModel> {
     status.condition(Conditions.PLACEMENT_READY, true, Reasons.PLACED, describe(target));
 
     // A worker lost: serve on, say so, and re-plan onto the survivors if an expert lost its last replica.
-    Set<Integer> lost = health.lost();
     status.condition(Conditions.DEGRADED, degraded, degraded ? Reasons.WORKER_LOST : Reasons.HEALTHY,
         degraded ? "workers " + lost + " not ready" : "no worker lost");
     if (degraded && pinned == null && health.ready().size() > 0

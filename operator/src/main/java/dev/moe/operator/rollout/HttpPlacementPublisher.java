@@ -6,7 +6,6 @@ import dev.moe.operator.dependent.WorkerStatefulSetDependent;
 import dev.moe.placement.Placement;
 import dev.moe.placement.PlacementJson;
 import io.fabric8.kubernetes.api.model.Pod;
-import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.io.IOException;
 import java.net.URI;
@@ -15,9 +14,9 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.Base64;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -44,12 +43,11 @@ public final class HttpPlacementPublisher implements PlacementPublisher {
       }
       pods.add(pod);
     }
-    Secret secret = client.secrets().inNamespace(ns).withName(StatsTokenSecretDependent.name(model)).get();
-    if (secret == null) {
+    Optional<String> secret = StatsTokenSecretDependent.token(client, model);
+    if (secret.isEmpty()) {
       return false;
     }
-    String token = new String(Base64.getDecoder().decode(secret.getData().get(StatsTokenSecretDependent.KEY)),
-        StandardCharsets.UTF_8);
+    String token = secret.get();
     byte[] body = PlacementJson.toJson(placement).getBytes(StandardCharsets.UTF_8);
     for (Pod pod : pods) {
       URI uri = URI.create("http://" + pod.getStatus().getPodIP() + ":" + WorkerStatefulSetDependent.HTTP_PORT

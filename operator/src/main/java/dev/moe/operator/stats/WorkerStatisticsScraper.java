@@ -5,19 +5,16 @@ import dev.moe.operator.dependent.StatsTokenSecretDependent;
 import dev.moe.operator.dependent.WorkerStatefulSetDependent;
 import dev.moe.stats.RoutingStats;
 import io.fabric8.kubernetes.api.model.Pod;
-import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
-import java.util.Base64;
 import java.util.Deque;
 import java.util.Map;
 import java.util.Optional;
@@ -49,13 +46,8 @@ public final class WorkerStatisticsScraper implements StatisticsSource {
     String name = model.getMetadata().getName();
     int layers = model.getSpec().getModel().getMoeLayers();
     int experts = model.getSpec().getModel().getExpertsPerLayer();
-    Secret secret = client.secrets().inNamespace(ns).withName(StatsTokenSecretDependent.name(model)).get();
-    if (secret == null || secret.getData() == null || !secret.getData().containsKey(StatsTokenSecretDependent.KEY)) {
-      throw new StatisticsUnavailableException("the statistics token Secret " + StatsTokenSecretDependent.name(model)
-          + " is missing");
-    }
-    String token = new String(Base64.getDecoder().decode(secret.getData().get(StatsTokenSecretDependent.KEY)),
-        StandardCharsets.UTF_8);
+    String token = StatsTokenSecretDependent.token(client, model).orElseThrow(() -> new StatisticsUnavailableException(
+        "the statistics token Secret " + StatsTokenSecretDependent.name(model) + " is missing"));
     double[][] sum = new double[layers][experts];
     var pods = client.pods().inNamespace(ns).withLabels(WorkerStatefulSetDependent.selector(model)).list().getItems();
     if (pods.isEmpty()) {

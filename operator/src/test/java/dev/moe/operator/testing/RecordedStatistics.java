@@ -8,6 +8,7 @@ import dev.moe.stats.RoutingStatsReader;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -52,16 +53,12 @@ public final class RecordedStatistics implements StatisticsSource {
   }
 
   public static RoutingStats resource(String name) {
-    try (InputStream in = RecordedStatistics.class.getResourceAsStream("/routing/" + name)) {
-      return RoutingStatsReader.parse(in.readAllBytes(), name);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
+    return RoutingStatsReader.parse(resourceText(name).getBytes(StandardCharsets.UTF_8), name);
   }
 
   public static String resourceText(String name) {
     try (InputStream in = RecordedStatistics.class.getResourceAsStream("/routing/" + name)) {
-      return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
