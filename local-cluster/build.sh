@@ -1,6 +1,14 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver, kubectl and etcd from the upstream Go modules pinned in go.mod, once per
-# set of pins, and installs them where Fabric8's kube-api-test looks for binaries in offline mode.
+# Builds the local cluster's binaries from the upstream Go modules pinned here, once per set of
+# pins, and installs kube-apiserver, etcd and kubectl where Fabric8's kube-api-test looks for
+# binaries in offline mode.
+#
+#   go.mod                 kube-apiserver, kubectl, kube-controller-manager, kube-scheduler
+#                          (k8s.io/kubernetes) and etcd (go.etcd.io/etcd/server/v3)
+#   cmd/kwok/go.mod        kwok (sigs.k8s.io/kwok): its own module, because its release needs
+#                          client-go APIs of another Kubernetes minor
+#   cmd/prometheus/go.mod  prometheus (github.com/prometheus/prometheus): its own module, its
+#                          dependencies are far newer than Kubernetes' ones
 #
 # Environment (all optional):
 #   MOE_LOCAL_CLUSTER_CACHE  base of the build cache
@@ -13,20 +21,31 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$here"
 
-command -v go >/dev/null || { echo "build.sh: go is not on PATH (Go >= 1.24 needed)" >&2; exit 1; }
+command -v go >/dev/null || { echo "build.sh: go is not on PATH (Go >= 1.26.7 needed, for Prometheus)" >&2; exit 1; }
 
-# The pins: one hash over go.mod and go.sum, so the cache is reused while they do not change.
-pin_hash="$(cat go.mod go.sum | sha256sum | cut -c1-16)"
-k8s_version="$(go list -mod=readonly -m -f '{{.Version}}' k8s.io/kubernetes)"   # e.g. v1.34.4
-etcd_version="$(go list -mod=readonly -m -f '{{.Version}}' go.etcd.io/etcd/server/v3)"
-k8s_time="$(go list -mod=readonly -m -f '{{if .Time}}{{.Time.UTC.Format "2006-01-02T15:04:05Z"}}{{end}}' k8s.io/kubernetes)"
+# The pins: one hash over every go.mod and go.sum, so the cache is reused while they do not change.
+pin_hash="$(cat go.mod go.sum cmd/kwok/go.mod cmd/kwok/go.sum cmd/prometheus/go.mod cmd/prometheus/go.sum \
+  | sha256sum | cut -c1-16)"
+# module_field DIR MODULE TEMPLATE: a field of a pinned module, as `go list -m` reads it in DIR.
+module_field() { (cd "$1" && go list -mod=readonly -m -f "$3" "$2"); }
+time_format='{{if .Time}}{{.Time.UTC.Format "2006-01-02T15:04:05Z"}}{{end}}'
+k8s_version="$(module_field . k8s.io/kubernetes '{{.Version}}')"   # e.g. v1.34.4
+k8s_time="$(module_field . k8s.io/kubernetes "$time_format")"
+etcd_version="$(module_field . go.etcd.io/etcd/server/v3 '{{.Version}}')"
+kwok_version="$(module_field cmd/kwok sigs.k8s.io/kwok '{{.Version}}')"
+prom_module_version="$(module_field cmd/prometheus github.com/prometheus/prometheus '{{.Version}}')"   # v0.316.0
+prom_time="$(module_field cmd/prometheus github.com/prometheus/prometheus \
+  '{{if .Time}}{{.Time.UTC.Format "20060102-15:04:05"}}{{end}}')"
 semver="${k8s_version#v}"                  # 1.34.4
 major="${semver%%.*}"
 minor="${semver#*.}"; minor="${minor%%.*}"
+# Prometheus 3.y.z is published as the Go module version v0.3yy.z (v0.316.0 is 3.16.0).
+prom_version="$(sed -E 's/^v0\.3([0-9][0-9])\.([0-9]+)$/3.\1.\2/; s/^3\.0([0-9])/3.\1/' <<<"$prom_module_version")"
 
 cache_base="${MOE_LOCAL_CLUSTER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/moe-operator/local-cluster}"
 bin_dir="$cache_base/$pin_hash/bin"
-binaries=(kube-apiserver kubectl etcd)
+k8s_binaries=(kube-apiserver kubectl etcd kube-controller-manager kube-scheduler)
+binaries=("${k8s_binaries[@]}" kwok prometheus)
 
 have_all() {
   local b
@@ -37,7 +56,7 @@ if [[ "${MOE_LOCAL_CLUSTER_FORCE:-0}" != 1 ]] && have_all; then
   echo "Using cached binaries in $bin_dir"
 else
   # Upstream's own release builds stamp the version in through -X (hack/lib/version.sh); without
-  # it kube-apiserver and kubectl would report v0.0.0-master. buildDate is the release's tag time
+  # it the Kubernetes binaries would report v0.0.0-master. buildDate is the release's tag time
   # from the module proxy, so the build stays reproducible.
   xs=()
   for pkg in k8s.io/client-go/pkg/version k8s.io/component-base/version; do
@@ -47,20 +66,35 @@ else
          "-X" "$pkg.gitTreeState=clean")
     [[ -n "$k8s_time" ]] && xs+=("-X" "$pkg.buildDate=$k8s_time")
   done
-  ldflags="-s ${xs[*]}"
+  k8s_ldflags="-s ${xs[*]}"
+  # Prometheus' release builds (.promu.yml) stamp github.com/prometheus/common/version the same
+  # way; kwok keeps its version in its code (pkg/consts), so it needs none.
+  prom_ldflags="-s -X github.com/prometheus/common/version.Version=$prom_version"
+  [[ -n "$prom_time" ]] && prom_ldflags+=" -X github.com/prometheus/common/version.BuildDate=$prom_time"
+  # Prometheus' own build tags: every service discovery but Kubernetes' (and the always-built
+  # file and http ones) left out. Without the builtinassets tag the web UI is left out too; the
+  # HTTP API (/api/v1/...) is all the dashboards' checks use.
+  prom_tags=remove_all_sd,enable_kubernetes_sd
 
   mkdir -p "$cache_base"
   tmp="$(mktemp -d "$cache_base/.build-XXXXXX")"
   trap 'rm -rf "$tmp"' EXIT
-  echo "Building kube-apiserver, kubectl ($k8s_version) and etcd ($etcd_version) into $bin_dir"
-  echo "(first build: downloads the modules and compiles Kubernetes; takes minutes)"
+  echo "Building ${k8s_binaries[*]} ($k8s_version), etcd $etcd_version, kwok $kwok_version and"
+  echo "prometheus $prom_version into $bin_dir"
+  echo "(first build: downloads the modules and compiles Kubernetes and Prometheus; takes minutes)"
   start=$SECONDS
   go mod download
   echo "  modules ready after $((SECONDS - start))s"
-  for b in "${binaries[@]}"; do
-    CGO_ENABLED=0 go build -mod=readonly -trimpath -ldflags="$ldflags" -o "$tmp/$b" "./cmd/$b"
-    echo "  built $b after $((SECONDS - start))s"
-  done
+  # build DIR LDFLAGS TAGS NAME PACKAGE: builds one binary in the module at DIR.
+  build() {
+    (cd "$1" && CGO_ENABLED=0 go build -mod=readonly -trimpath -ldflags="$2" -tags="$3" -o "$tmp/$4" "$5")
+    echo "  built $4 after $((SECONDS - start))s"
+  }
+  for b in "${k8s_binaries[@]}"; do build . "$k8s_ldflags" "" "$b" "./cmd/$b"; done
+  build cmd/kwok "-s" "" kwok .
+  # Upstream's cmd/prometheus is a 2,000-line package main: go.mod names it as a tool, so it is
+  # built from the module as it is, not copied.
+  build cmd/prometheus "$prom_ldflags" "$prom_tags" prometheus github.com/prometheus/prometheus/cmd/prometheus
   mkdir -p "$bin_dir"
   for b in "${binaries[@]}"; do mv -f "$tmp/$b" "$bin_dir/$b"; done
   echo "Built in $((SECONDS - start))s"
@@ -74,11 +108,11 @@ goarch="$(go env GOARCH)"
 kat_dir="${KUBE_API_TEST_DIR:-$HOME/.kubeapitest}"
 install_dir="$kat_dir/k8s/$semver-$goos-$goarch"
 mkdir -p "$install_dir"
-for b in "${binaries[@]}"; do
+for b in kube-apiserver etcd kubectl; do
   ln -sfn "$bin_dir/$b" "$install_dir/$b"
 done
 
-echo "Kubernetes version: $k8s_version (etcd $etcd_version)"
+echo "Kubernetes version: $k8s_version (etcd $etcd_version, kwok $kwok_version, prometheus $prom_version)"
 echo "Binaries:           $bin_dir"
 echo "kube-api-test dir:  $install_dir (symlinks)"
 echo "Use it offline with KUBE_API_TEST_OFFLINE_MODE=true and KUBE_API_TEST_API_SERVER_VERSION=$semver"

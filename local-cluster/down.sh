@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Stops the local control plane that up.sh started (kube-apiserver, then etcd). With --purge it
-# also deletes the state dir: etcd's data, the certificates and the kubeconfig.
+# Stops the local cluster that up.sh started: Prometheus, kwok, kube-scheduler and
+# kube-controller-manager, then kube-apiserver, then etcd. With --purge it also deletes the state
+# dir: etcd's data, Prometheus' data, the certificates, the kubeconfigs and the logs.
 #
 # Environment: MOE_LOCAL_CLUSTER_STATE, as for up.sh.
 set -euo pipefail
@@ -26,30 +27,42 @@ running_pid() {
   [[ "$args" == *"$state"* ]] && echo "$pid"
 }
 
-# stop NAME: SIGTERM, and SIGKILL if it is still there after 30 s.
+stopped=0
+# stop NAME...: SIGTERM to each, then waits for them all; SIGKILL to any still there after 30 s.
 stop() {
-  local pid i
-  if ! pid="$(running_pid "$1")"; then
-    echo "$1 not running"
-    rm -f "$state/$1.pid"
-    return
-  fi
-  echo "Stopping $1 (pid $pid)"
-  kill "$pid" 2>/dev/null || true
-  for (( i = 0; i < 30; i++ )); do
-    running_pid "$1" >/dev/null || break
-    sleep 1
+  local name pid i left
+  local -a pids=()
+  for name in "$@"; do
+    if pid="$(running_pid "$name")"; then
+      echo "Stopping $name (pid $pid)"
+      kill "$pid" 2>/dev/null || true
+      pids+=("$name")
+      stopped=$((stopped + 1))
+    else
+      rm -f "$state/$name.pid"
+    fi
   done
-  if running_pid "$1" >/dev/null; then
-    echo "$1 still running after 30s; killing it"
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  rm -f "$state/$1.pid"
+  for (( i = 0; i < 300; i++ )); do
+    left=0
+    for name in "${pids[@]}"; do running_pid "$name" >/dev/null && left=1; done
+    (( left )) || break
+    sleep 0.1
+  done
+  for name in "${pids[@]}"; do
+    if pid="$(running_pid "$name")"; then
+      echo "$name still running after 30s; killing it"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+    rm -f "$state/$name.pid"
+  done
 }
 
-# The API server first, so that it does not fill its log with errors about a vanished etcd.
+# The API server's clients first, then the API server, so that none of them fills its log with
+# errors about a vanished API server or etcd.
+stop prometheus kwok kube-scheduler kube-controller-manager
 stop kube-apiserver
 stop etcd
+(( stopped )) || echo "No process of the local cluster in $state was running"
 
 if (( purge )) && [[ -d "$state" ]]; then
   # Only a dir that up.sh made: MOE_LOCAL_CLUSTER_STATE could point anywhere.

@@ -1,6 +1,7 @@
 package dev.moe.placement;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moe.stats.JsonInput;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -138,6 +139,21 @@ public final class PlacementJson {
     Function<String, InvalidPlacementException> fail =
         problem -> new InvalidPlacementException(source, problem);
     return fromJson(JsonInput.parseObject(json, fail), experts, defaultSlotsPerGpu, fail);
+  }
+
+  /**
+   * A placement embedded in a larger document (an ExpertPlacement's spec), whose {@code others}
+   * fields sit beside the placement's and are not read.
+   */
+  public static Placement parseEmbedded(byte[] json, String source, int experts, int defaultSlotsPerGpu,
+      Set<String> others) {
+    Function<String, InvalidPlacementException> fail =
+        problem -> new InvalidPlacementException(source, problem);
+    JsonNode root = JsonInput.parseObject(json, fail);
+    if (root instanceof ObjectNode object) {
+      object.remove(others);
+    }
+    return fromJson(root, experts, defaultSlotsPerGpu, fail);
   }
 
   private static Placement fromJson(JsonNode root, int experts, int defaultSlotsPerGpu,

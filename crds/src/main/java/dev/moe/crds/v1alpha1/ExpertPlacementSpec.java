@@ -7,6 +7,7 @@ import io.fabric8.generator.annotation.Min;
 import io.fabric8.generator.annotation.Required;
 import io.fabric8.generator.annotation.ValidationRule;
 import java.util.List;
+import java.util.Set;
 
 /**
  * A placement: the fields after {@code model} and {@code revision} have the JSON names of
@@ -15,6 +16,10 @@ import java.util.List;
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public class ExpertPlacementSpec {
+
+  /** The fields that are not the placement file's. */
+  public static final Set<String> OTHER_FIELDS = Set.of("model", "revision");
+
 
   @Required
   @ValidationRule(value = "self == oldSelf",

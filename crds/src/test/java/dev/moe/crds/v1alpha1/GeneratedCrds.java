@@ -17,6 +17,7 @@ import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Pattern;
 
 /** Generates the CRD YAML from the Java types, as committed in {@code crds/generated/}. */
 final class GeneratedCrds {
@@ -28,6 +29,10 @@ final class GeneratedCrds {
 
   private static final Map<String, Class<? extends HasMetadata>> RESOURCES =
       Map.of("MoEModel", MoEModel.class, "ExpertPlacement", ExpertPlacement.class);
+
+  /** A plain scalar that YAML 1.1 reads as a boolean and YAML 1.2 as a string (see {@link #quoteYaml11Booleans}). */
+  private static final Pattern YAML11_BOOLEAN = Pattern.compile(
+      "(?m)^(\\s*(?:- |[\\w.-]+: ))(y|Y|n|N|yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF)$");
 
   private static Path generatedDir;
 
@@ -69,9 +74,25 @@ final class GeneratedCrds {
           })
           .customResourceClasses(List.copyOf(RESOURCES.values()))
           .generate();
+      for (String file : FILES) {
+        quoteYaml11Booleans(dir.resolve(file));
+      }
       generatedDir = dir;
     }
     return generatedDir;
+  }
+
+  /**
+   * The generator's minimal quoting follows YAML 1.2, where {@code Off} is a string; kubectl, Helm
+   * and Argo CD read YAML 1.1, where an unquoted {@code Off} (also y/n, yes/no, on) is the boolean
+   * false, which would turn the enum value "Off" into "false". Quoted, both read a string.
+   */
+  private static void quoteYaml11Booleans(Path file) {
+    try {
+      Files.writeString(file, YAML11_BOOLEAN.matcher(Files.readString(file)).replaceAll("$1\"$2\""));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
   }
 
   /**

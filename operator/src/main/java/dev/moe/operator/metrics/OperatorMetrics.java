@@ -10,17 +10,43 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * The operator's metrics (in Prometheus: moe_rebalances_total, moe_placement_solve_seconds, ...), one
+ * The operator's metrics (in Prometheus: moe_rebalances_total, moe_placement_solve_seconds,
+ * moe_workers_ready, ...; charts/moe-operator/dashboards/moe-operator.json queries them), one
  * series per model (namespace and name labels), never per layer or GPU: per-layer detail lives in
  * the ExpertPlacement and the workers' statistics.
  */
 public final class OperatorMetrics {
+
+  private record CounterName(String name, String help) {}
+
+  private static final CounterName REBALANCES =
+      new CounterName("moe.rebalances", "Placements rolled out by a rebalance");
+  private static final CounterName DECLINED =
+      new CounterName("moe.rebalances.declined", "Rebalances considered and declined");
+  private static final CounterName MOVED = new CounterName("moe.replicas.moved", "Expert replicas moved by rebalances");
+  private static final CounterName ERRORS = new CounterName("moe.reconcile.errors", "Reconciles that failed");
 
   private final MeterRegistry registry;
   private final Map<String, AtomicReference<Double>> gauges = new ConcurrentHashMap<>();
 
   public OperatorMetrics(MeterRegistry registry) {
     this.registry = registry;
+  }
+
+  /**
+   * On every reconcile: the workers' gauges, and the model's counters and solve timer at 0 from
+   * its first reconcile on, so that Prometheus' increase() sees the first rebalance (a series that
+   * appears at 1 has no increase) and dashboards find every series of a model that is running.
+   */
+  public void reconciled(String ns, String model, int readyWorkers, int desiredWorkers) {
+    gauge("moe.workers.ready", "Worker pods ready", ns, model).set((double) readyWorkers);
+    gauge("moe.workers.desired", "Workers the model asks for (spec.parallelism.workers)", ns, model)
+        .set((double) desiredWorkers);
+    counter(REBALANCES, ns, model);
+    counter(DECLINED, ns, model);
+    counter(MOVED, ns, model);
+    counter(ERRORS, ns, model);
+    solveTimer(ns, model);
   }
 
   public void predictedBalancedness(String ns, String model, double v) {
@@ -34,24 +60,27 @@ public final class OperatorMetrics {
   }
 
   public void rebalance(String ns, String model, boolean taken, int replicasMoved) {
-    counter(taken ? "moe.rebalances" : "moe.rebalances.declined",
-        taken ? "Placements rolled out by a rebalance" : "Rebalances considered and declined", ns, model).increment();
+    counter(taken ? REBALANCES : DECLINED, ns, model).increment();
     if (taken) {
-      counter("moe.replicas.moved", "Expert replicas moved by rebalances", ns, model).increment(replicasMoved);
+      counter(MOVED, ns, model).increment(replicasMoved);
     }
   }
 
   public void solve(String ns, String model, double seconds) {
-    Timer.builder("moe.placement.solve").description("Wall time of placement solves")
-        .tags("namespace", ns, "model", model).register(registry).record(Duration.ofNanos((long) (seconds * 1e9)));
+    solveTimer(ns, model).record(Duration.ofNanos((long) (seconds * 1e9)));
   }
 
   public void reconcileError(String ns, String model) {
-    counter("moe.reconcile.errors", "Reconciles that failed", ns, model).increment();
+    counter(ERRORS, ns, model).increment();
   }
 
-  private Counter counter(String name, String help, String ns, String model) {
-    return Counter.builder(name).description(help).tags("namespace", ns, "model", model).register(registry);
+  private Timer solveTimer(String ns, String model) {
+    return Timer.builder("moe.placement.solve").description("Wall time of placement solves")
+        .tags("namespace", ns, "model", model).register(registry);
+  }
+
+  private Counter counter(CounterName c, String ns, String model) {
+    return Counter.builder(c.name()).description(c.help()).tags("namespace", ns, "model", model).register(registry);
   }
 
   private AtomicReference<Double> gauge(String name, String help, String ns, String model) {

@@ -1,6 +1,5 @@
 package dev.moe.operator.placement;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moe.crds.v1alpha1.ExpertPlacement;
 import dev.moe.crds.v1alpha1.ExpertPlacementSpec;
 import dev.moe.crds.v1alpha1.ModelReference;
@@ -103,10 +102,8 @@ public final class PlacementRevisions {
 
   /** The placement of a revision, with every check of the placement reader. */
   public Placement toPlacement(ExpertPlacement revision, int experts) {
-    ObjectNode node = json.convertValue(revision.getSpec(), ObjectNode.class);
-    node.remove(List.of("model", "revision"));
     String source = "ExpertPlacement " + revision.getMetadata().getNamespace() + "/" + revision.getMetadata().getName();
-    return PlacementJson.parse(json.asJson(node).getBytes(StandardCharsets.UTF_8), source, experts,
-        revision.getSpec().getSlotsPerGpu());
+    return PlacementJson.parseEmbedded(json.asJson(revision.getSpec()).getBytes(StandardCharsets.UTF_8), source,
+        experts, revision.getSpec().getSlotsPerGpu(), ExpertPlacementSpec.OTHER_FIELDS);
   }
 }

@@ -133,6 +133,7 @@ public class MoEModelReconciler implements Reconciler<MoEModel> {
     workers.setDesired(layout.workers());
     workers.setReady(health.ready().size());
     status.status().setWorkers(workers);
+    metrics.reconciled(ns, name, workers.getReady(), workers.getDesired());
     status.status().setSelector(WorkerStatefulSetDependent.selector(model).entrySet().stream()
         .sorted(Map.Entry.comparingByKey()).map(e -> e.getKey() + "=" + e.getValue()).collect(Collectors.joining(",")));
     status.condition(Conditions.WORKERS_READY, health.allReady(),
@@ -183,6 +184,10 @@ public class MoEModelReconciler implements Reconciler<MoEModel> {
       return rollout(model, status, target, placement, health, degraded);
     }
     status.condition(Conditions.REBALANCING, false, Reasons.IDLE, "serving " + target.getMetadata().getName());
+    if (current.getPredictedBalancedness() != null) {
+      // Also after a restart of the operator, which starts with no gauges.
+      metrics.predictedBalancedness(ns, name, current.getPredictedBalancedness());
+    }
     revisions.prune(list, target.getSpec().getRevision(), pinned == null ? -1 : pinned);
     if (pinned != null || rules.mode() == RebalancingMode.Off || !health.allReady()) {
       return RECHECK;

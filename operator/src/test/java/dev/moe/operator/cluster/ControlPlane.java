@@ -122,7 +122,8 @@ public final class ControlPlane {
     return Kubectl.run(binaries.binaries().getKubectl().toPath(), kubeconfig, stdin, args);
   }
 
-  private void installCrds() {
+  /** Applies the CRDs of crds/generated and waits until they are Established (again, after a test removed them). */
+  public void installCrds() {
     try (KubernetesClient client = adminClient()) {
       for (Path file : crdFiles()) {
         CustomResourceDefinition crd = client.getKubernetesSerialization()

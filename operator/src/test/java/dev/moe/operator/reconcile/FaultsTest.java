@@ -3,9 +3,12 @@ package dev.moe.operator.reconcile;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moe.crds.v1alpha1.ExpertPlacement;
 import dev.moe.crds.v1alpha1.MoEModel;
 import dev.moe.operator.cluster.ControlPlane;
+import dev.moe.operator.testing.ArgoCdHealth;
+import dev.moe.operator.testing.ArgoCdHealth.Health;
 import dev.moe.operator.testing.Models;
 import dev.moe.operator.testing.OperatorTestBase;
 import dev.moe.operator.testing.RecordedStatistics;
@@ -18,7 +21,10 @@ import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** The operator under faults: lost workers, its own restart, the API server's, missing statistics, bad input. */
+/**
+ * The operator under faults: lost workers, its own restart, the API server's, missing statistics, bad input;
+ * and Argo CD's view of them.
+ */
 class FaultsTest extends OperatorTestBase {
 
 
@@ -52,6 +58,9 @@ class FaultsTest extends OperatorTestBase {
     assertTrue(Models.condition(m, "Degraded", "True"));
     assertEquals("WorkerLost", reason(m, "Ready"));
     assertTrue(message(m, "Degraded").contains("dsv3-r2 serves every expert from the 7 left"), message(m, "Degraded"));
+    Health health = ArgoCdHealth.of(client, s.ns, "dsv3");
+    assertEquals("Degraded", health.status());
+    assertTrue(health.message().startsWith("workers [2] not ready"), health.message());
     ExpertPlacement r2 = client.resources(ExpertPlacement.class).inNamespace(s.ns).withName("dsv3-r2").get();
     int slotsPerWorker = 48;
     for (int l = 0; l < 58; l++) {
@@ -133,6 +142,19 @@ class FaultsTest extends OperatorTestBase {
     assertEquals("parallelism.gpuMemory (1Gi) must exceed the 2Gi the runtime keeps for itself",
         message(m, "PlacementReady"));
     assertEquals("Failed", m.getStatus().getPhase().name());
+    assertEquals(new Health("Degraded", message(m, "PlacementReady")), ArgoCdHealth.of(client, s.ns, "tiny-gpus"));
+    // Every reason the operator counts as failed reads Degraded, whatever the phase says.
+    for (String failed : Reasons.FAILED) {
+      ObjectNode object = ArgoCdHealth.live(client, s.ns, "tiny-gpus");
+      ObjectNode status = (ObjectNode) object.get("status");
+      status.put("phase", "Placing");
+      for (var c : status.get("conditions")) {
+        if ("Ready".equals(c.get("type").asText())) {
+          ((ObjectNode) c).put("reason", failed);
+        }
+      }
+      assertEquals("Degraded", ArgoCdHealth.of(object).status(), failed);
+    }
     assertTrue(events(s.ns, "tiny-gpus").stream().anyMatch(e -> "InvalidSpec".equals(e.getReason())
         && "Warning".equals(e.getType())));
     assertEquals(0, s.revisions("tiny-gpus").size());

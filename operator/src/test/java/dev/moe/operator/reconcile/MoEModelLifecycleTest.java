@@ -4,11 +4,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moe.crds.v1alpha1.ExpertPlacement;
 import dev.moe.crds.v1alpha1.MoEModel;
 import dev.moe.crds.v1alpha1.Phase;
 import dev.moe.operator.cluster.ControlPlane;
 import dev.moe.operator.cluster.Kubectl;
+import dev.moe.operator.testing.ArgoCdHealth;
+import dev.moe.operator.testing.ArgoCdHealth.Health;
 import dev.moe.operator.testing.Models;
 import dev.moe.operator.testing.RunningOperator;
 import io.fabric8.kubernetes.api.model.Secret;
@@ -22,7 +25,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-/** Create, scale and re-apply a MoEModel against the real API server. */
+/** Create, scale and re-apply a MoEModel against the real API server; Argo CD's view of its health. */
 class MoEModelLifecycleTest {
 
   private static final String NS = "lifecycle";
@@ -71,6 +74,8 @@ class MoEModelLifecycleTest {
     assertEquals(m.getMetadata().getUid(), r1.getMetadata().getOwnerReferences().getFirst().getUid());
     assertEquals("Starting", m.getStatus().getPhase().name());
     assertEquals("WorkersStarting", reason(m, "Ready"));
+    assertEquals(new Health("Progressing", "WorkersStarting: 0 of 32 workers ready"),
+        ArgoCdHealth.of(client, NS, "created"));
 
     for (int w = 0; w < 32; w++) {
       Models.readyWorker(client, NS, "created", w);
@@ -80,6 +85,13 @@ class MoEModelLifecycleTest {
     assertEquals("created-r1", m.getStatus().getCurrentPlacement().getRevision());
     assertEquals(32, m.getStatus().getWorkers().getReady());
     assertTrue(operator.publisher.published(NS, "created").contains(1L));
+    assertEquals(new Health("Healthy", "all workers serve created-r1"), ArgoCdHealth.of(client, NS, "created"));
+    // A spec the operator has not seen yet: its status says nothing about it.
+    ObjectNode edited = ArgoCdHealth.live(client, NS, "created");
+    long generation = edited.get("metadata").get("generation").asLong();
+    ((ObjectNode) edited.get("metadata")).put("generation", generation + 1);
+    assertEquals(new Health("Progressing", "Waiting for the operator to reconcile generation " + (generation + 1)),
+        ArgoCdHealth.of(edited));
     // The token survives reconciles: workers keep theirs.
     assertEquals(token.getData(), client.secrets().inNamespace(NS).withName("created-stats-token").get().getData());
   }

@@ -54,7 +54,8 @@ public final class ServeCommand implements Callable<Integer> {
   Path checkpoint;
 
   @Option(names = "--placement", paramLabel = "P.json",
-      description = "Initial placement (placement-solver's JSON); default: round robin, one slot per expert.")
+      description = "Initial placement (placement-solver's JSON), served as version 1; default: round robin,"
+          + " one slot per expert, as version 0.")
   Path placement;
 
   @Option(names = "--stats-token-file", paramLabel = "FILE",
@@ -111,8 +112,11 @@ public final class ServeCommand implements Callable<Integer> {
       Placement initial = placement == null
           ? Placements.roundRobin(model.layers(), model.experts(), addresses.size())
           : PlacementJson.read(placement, model.experts(), 0);
+      // A placement given here is version 1; the default round robin is version 0, a stand-in that
+      // the operator's first revision (version 1) replaces.
       WorkerProcess.Config config = new WorkerProcess.Config(rank, addresses,
-          listen == null ? addresses.get(rank) : address(listen, "--listen"), address(http, "--http"), initial, options,
+          listen == null ? addresses.get(rank) : address(listen, "--listen"), address(http, "--http"), initial,
+          placement == null ? 0 : 1, options,
           token, Duration.ofSeconds(connectTimeout), stageBudgetBytes);
       WorkerProcess process = WorkerProcess.start(config, model);
       Thread hook = new Thread(() -> process.shutdown(Duration.ofSeconds(grace)), "worker-" + rank + "-shutdown");

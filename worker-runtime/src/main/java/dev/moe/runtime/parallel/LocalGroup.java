@@ -32,7 +32,7 @@ public final class LocalGroup implements AutoCloseable {
     List<NettyTransport> transports = new ArrayList<>();
     try {
       for (int r = 0; r < workers; r++) {
-        WorkerNode node = new WorkerNode(r, workers, model, placement, options);
+        WorkerNode node = new WorkerNode(r, workers, model, placement, 1, options);
         nodes.add(node);
         transports.add(NettyTransport.listen(r, workers, LOOPBACK, node, NettyTransport.DEFAULT_MAX_FRAME_BYTES));
       }

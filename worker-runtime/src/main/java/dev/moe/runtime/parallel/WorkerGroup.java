@@ -66,7 +66,7 @@ public final class WorkerGroup implements AutoCloseable {
     this.hidden = hidden;
   }
 
-  /** Connects to the workers (by rank), which serve placement version 1. */
+  /** Connects to the workers (by rank); new steps carry the placement version they all serve. */
   public static WorkerGroup connect(List<InetSocketAddress> addresses, int hidden, Duration timeout) {
     EventLoopGroup group = new MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory());
     List<FrameClient> clients = new ArrayList<>();
@@ -79,7 +79,16 @@ public final class WorkerGroup implements AutoCloseable {
       group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
       throw e;
     }
-    return new WorkerGroup(group, clients, hidden);
+    WorkerGroup connected = new WorkerGroup(group, clients, hidden);
+    long[] served = connected.status().stream().mapToLong(WorkerStatus::activeVersion).distinct().toArray();
+    if (served.length != 1) {
+      connected.close();
+      throw new IllegalStateException("the workers serve different placement versions " + Arrays.toString(served)
+          + "; connect when they agree");
+    }
+    connected.active = served[0];
+    connected.highest = served[0];
+    return connected;
   }
 
   public synchronized long activeVersion() {

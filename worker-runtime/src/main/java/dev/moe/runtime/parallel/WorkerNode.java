@@ -93,15 +93,16 @@ public final class WorkerNode implements Transport.Handler, AutoCloseable {
   private volatile boolean stopping;
 
   /**
-   * Opens the backend and loads this worker's slots of {@code initial} (placement version 1) from
-   * the model. Serve requests only after {@link #attach}.
+   * Opens the backend and loads this worker's slots of {@code initial} (placement version {@code
+   * initialVersion}) from the model. Serve requests only after {@link #attach}.
    */
-  public WorkerNode(int rank, int size, ExpertModel model, Placement initial, WorkerOptions options) {
+  public WorkerNode(int rank, int size, ExpertModel model, Placement initial, long initialVersion,
+      WorkerOptions options) {
     this.rank = rank;
     this.size = size;
     this.model = model;
     this.options = options;
-    SlotTable first = SlotTable.of(1, initial, rank, size, model.layers(), model.experts(), model::isMoeLayer,
+    SlotTable first = SlotTable.of(initialVersion, initial, rank, size, model.layers(), model.experts(), model::isMoeLayer,
         "the initial placement");
     this.compute = Executors.newSingleThreadExecutor(r -> {
       Thread t = new Thread(r, "worker-" + rank + "-compute");

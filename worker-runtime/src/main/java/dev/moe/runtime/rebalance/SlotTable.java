@@ -36,6 +36,7 @@ public final class SlotTable {
    */
   public static SlotTable of(long version, Placement placement, int rank, int workers, int layers, int experts,
       IntPredicate isMoeLayer, String source) {
+    placement = withDenseRows(placement, layers, isMoeLayer);
     if (placement.gpus() != workers || placement.slots() != workers * placement.slotsPerGpu()) {
       throw new InvalidPlacementException(source, "it places " + placement.slots() + " slots at "
           + placement.slotsPerGpu() + " per GPU, for " + placement.slots() / (double) placement.slotsPerGpu()
@@ -43,7 +44,8 @@ public final class SlotTable {
     }
     if (placement.layers() != layers) {
       throw new InvalidPlacementException(source, "it has " + placement.layers() + " layers, the model has " + layers
-          + " (dense layers included, as in SGLang's files)");
+          + " (dense layers included, as in SGLang's files) of which " + moeLayers(layers, isMoeLayer)
+          + " are MoE layers (the operator's form)");
     }
     int[][][] replicas = new int[layers][][];
     double[][][] shares = new double[layers][][];
@@ -88,6 +90,35 @@ public final class SlotTable {
       }
     }
     return new SlotTable(version, placement, rank, replicas, shares);
+  }
+
+  /**
+   * A placement of the MoE layers only (as the operator solves it: its statistics drop the all-zero
+   * dense rows), given the first MoE row again at each dense layer (rows of dense layers are
+   * ignored) so that it is indexed by model layer; any other placement as is.
+   */
+  private static Placement withDenseRows(Placement placement, int layers, IntPredicate isMoeLayer) {
+    int moe = moeLayers(layers, isMoeLayer);
+    if (moe == layers || placement.layers() != moe) {
+      return placement;
+    }
+    int[][] map = new int[layers][];
+    double[][] shares = new double[layers][];
+    int next = 0;
+    for (int l = 0; l < layers; l++) {
+      boolean isMoe = isMoeLayer.test(l);
+      map[l] = placement.physicalToLogical()[isMoe ? next : 0];
+      shares[l] = placement.replicaShares()[isMoe ? next++ : 0];
+    }
+    return new Placement(placement.slotsPerGpu(), map, shares, placement.report());
+  }
+
+  private static int moeLayers(int layers, IntPredicate isMoeLayer) {
+    int n = 0;
+    for (int l = 0; l < layers; l++) {
+      n += isMoeLayer.test(l) ? 1 : 0;
+    }
+    return n;
   }
 
   public long version() {

@@ -25,11 +25,12 @@ public final class WorkerProcess implements AutoCloseable {
    * @param peers every worker's transport address, by rank
    * @param listen where this worker's transport listens (usually {@code peers.get(rank)}, or the
    *     wildcard address with its port)
+   * @param placementVersion the version {@code placement} is served as
    * @param token guards {@code /stats} and {@code /placement}; null disables them
    * @param stageBudgetBytes weight bytes staged per step when a placement is posted over HTTP
    */
   public record Config(int rank, List<InetSocketAddress> peers, InetSocketAddress listen, InetSocketAddress http,
-      Placement placement, WorkerOptions options, BearerToken token, Duration connectTimeout,
+      Placement placement, long placementVersion, WorkerOptions options, BearerToken token, Duration connectTimeout,
       long stageBudgetBytes) {}
 
   private final Config config;
@@ -48,7 +49,8 @@ public final class WorkerProcess implements AutoCloseable {
     WorkerProcess p = new WorkerProcess(config);
     try {
       int size = config.peers().size();
-      WorkerNode n = new WorkerNode(config.rank(), size, model, config.placement(), config.options());
+      WorkerNode n = new WorkerNode(config.rank(), size, model, config.placement(), config.placementVersion(),
+          config.options());
       p.node = n;
       p.state = "connecting to the group's other workers";
       NettyTransport transport = NettyTransport.listen(config.rank(), size, config.listen(), n,

@@ -258,7 +258,7 @@ class LiveSwitchTest {
     List<NettyTransport> transports = new ArrayList<>();
     try {
       for (int r = 0; r < WORKERS; r++) {
-        WorkerNode node = new WorkerNode(r, WORKERS, model, FIRST, WorkerOptions.defaults());
+        WorkerNode node = new WorkerNode(r, WORKERS, model, FIRST, 1, WorkerOptions.defaults());
         nodes.add(node);
         transports.add(NettyTransport.listen(r, WORKERS, new InetSocketAddress("127.0.0.1", 0), node,
             NettyTransport.DEFAULT_MAX_FRAME_BYTES));

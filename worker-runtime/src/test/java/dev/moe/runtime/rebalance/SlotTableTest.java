@@ -58,6 +58,14 @@ class SlotTableTest {
         .getMessage().contains("physical_to_logical_map[0][2] is 4, but the model has 4 experts"));
     // A dense layer's row is not looked at.
     SlotTable.of(2, p, 0, 2, 2, 16, l -> false, "v2");
+    // The operator's form: rows for the MoE layers only (here layers 1 and 3 of 4), indexed by model layer.
+    Placement moeOnly = new Placement(4, new int[][] {{0, 1, 2, 3, 4, 5, 6, 7}, {7, 6, 5, 4, 3, 2, 1, 0}},
+        new double[][] {{1, 1, 1, 1, 1, 1, 1, 1}, {1, 1, 1, 1, 1, 1, 1, 1}}, null);
+    SlotTable t = SlotTable.of(2, moeOnly, 1, 2, 4, 8, l -> l % 2 == 1, "v2");
+    assertArrayEquals(new int[] {4, 5, 6, 7}, t.localExperts(1));
+    assertArrayEquals(new int[] {3, 2, 1, 0}, t.localExperts(3));
+    assertTrue(assertThrows(InvalidPlacementException.class, () -> SlotTable.of(2, moeOnly, 0, 2, 3, 8, l -> true, "v2"))
+        .getMessage().contains("it has 2 layers, the model has 3 (dense layers included, as in SGLang's files) of which 3"));
     int[] map = {0, 1, 2, 3, 0, 1, 2, 3};
     double[] shares = {.5, .5, .5, .5, .5, .5, .5, .4};
     Placement off = new Placement(4, new int[][] {map}, new double[][] {shares}, null);

@@ -1,0 +1,97 @@
+package dev.moe.localcluster.cli;
+
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import dev.moe.localcluster.demo.Demo;
+import dev.moe.localcluster.system.DashboardCheck;
+import dev.moe.localcluster.system.LocalSystem;
+import java.io.IOException;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicBoolean;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code demo}: the whole system on the local cluster, with a traffic shift and the rebalance that answers it. */
+@Command(name = "demo", mixinStandardHelpOptions = true,
+    description = "Installs the chart, applies the example model, replays DeepSeek-V3's decode then prefill routing "
+        + "through its workers, and reports the operator's rebalance (run by local-cluster/run.sh).")
+final class DemoCommand implements Callable<Integer> {
+
+  @Mixin ClusterOptions cluster;
+
+  @Option(names = "--statistics", paramLabel = "DIR",
+      description = "DeepSeek-V3's SGLang statistics (default: ../shared/data/routing/deepseek-v3-sglang beside the repository).")
+  Path statistics;
+
+  @Option(names = "--decode", defaultValue = "90s", converter = DurationConverter.class,
+      description = "Decode traffic before the shift (default: ${DEFAULT-VALUE}).")
+  Duration decode;
+
+  @Option(names = "--prefill-limit", defaultValue = "4m", converter = DurationConverter.class,
+      description = "The longest prefill traffic runs (default: ${DEFAULT-VALUE}).")
+  Duration prefillLimit;
+
+  @Option(names = "--after-rebalance", defaultValue = "45s", converter = DurationConverter.class,
+      description = "Prefill traffic once the rebalanced placement serves (default: ${DEFAULT-VALUE}).")
+  Duration afterRebalance;
+
+  @Option(names = "--tokens", defaultValue = "128", description = "Tokens per step (default: ${DEFAULT-VALUE}).")
+  int tokens;
+
+  @Option(names = "--out", paramLabel = "DIR", description = "Where the report goes (default: <state-dir>/demo).")
+  Path out;
+
+  @Option(names = "--prometheus", paramLabel = "URL",
+      description = "A Prometheus scraping the cluster: every dashboard panel's query is run on it at the end.")
+  URI prometheus;
+
+  @Option(names = "--exit", description = "Exit after the report instead of keeping the cluster up until Ctrl-C.")
+  boolean exit;
+
+  @Override
+  public Integer call() throws IOException, InterruptedException {
+    Path repo = cluster.repo();
+    Path stats = statistics != null ? statistics : repo.resolve("../shared/data/routing/deepseek-v3-sglang").normalize();
+    if (!Files.isRegularFile(stats.resolve("decode_in1000out1000.json"))) {
+      throw new IllegalArgumentException("no DeepSeek-V3 statistics in " + stats + ": pass --statistics DIR");
+    }
+    Path report = out != null ? out : cluster.stateDir().resolve("demo");
+    AtomicBoolean stop = new AtomicBoolean();
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> stop.set(true)));
+    try (LocalSystem system = LocalSystem.start(repo, cluster.kubeconfig(), cluster.stateDir(), System.out)) {
+      Demo.Options options = new Demo.Options(repo, stats, cachedWeights(), report, decode, prefillLimit,
+          afterRebalance, tokens);
+      boolean rebalanced = new Demo(system.client(), options, System.out).run(stop::get);
+      boolean panels = true;
+      if (prometheus != null) {
+        List<DashboardCheck.PanelResult> results =
+            DashboardCheck.run(repo.resolve("charts/moe-operator/dashboards/moe-operator.json"), prometheus);
+        panels = DashboardCheck.print(results, System.out);
+        JsonMapper.builder().build().writerWithDefaultPrettyPrinter()
+            .writeValue(report.resolve("dashboard.json").toFile(), results);
+      }
+      System.out.println();
+      System.out.println("export KUBECONFIG=" + cluster.kubeconfig());
+      System.out.println("kubectl get moe -A; kubectl -n moe-demo get expertplacements; kubectl get nodes,pods -A");
+      if (!exit) {
+        System.out.println("The cluster stays up; Ctrl-C stops every process this run started.");
+        while (!stop.get()) {
+          Thread.sleep(500);
+        }
+      }
+      return rebalanced && panels ? 0 : 1;
+    }
+  }
+
+  /** Generated weights outlive a run: they depend on nothing but their shape. */
+  private static Path cachedWeights() {
+    String xdg = System.getenv("XDG_CACHE_HOME");
+    Path base = xdg != null && !xdg.isEmpty() ? Path.of(xdg) : Path.of(System.getProperty("user.home"), ".cache");
+    return base.resolve("moe-operator").resolve("demo-weights");
+  }
+}

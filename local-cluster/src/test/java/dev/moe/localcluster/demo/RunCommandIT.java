@@ -1,0 +1,93 @@
+package dev.moe.localcluster.demo;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The README's run command, end to end with a short replay: a real control plane, the process
+ * node, the chart, the operator, eight workers, DeepSeek-V3's routing with a decode -> prefill
+ * shift, and Prometheus. The operator must rebalance after the shift, balancedness must recover,
+ * every dashboard panel must have data, and nothing may be left running afterwards.
+ */
+class RunCommandIT {
+
+  private static final Path REPO = Path.of(System.getProperty("moe.repo.root", "..")).toAbsolutePath().normalize();
+  /** The shared DeepSeek-V3 statistics, else the operator tests' copies of the same two files. */
+  private static final Path STATISTICS = Files.isDirectory(REPO.resolve("../shared/data/routing/deepseek-v3-sglang"))
+      ? REPO.resolve("../shared/data/routing/deepseek-v3-sglang").normalize()
+      : REPO.resolve("operator/src/test/resources/routing");
+  /** Ports of their own, so that a cluster a developer left running does not get in the way. */
+  private static final Map<String, String> PORTS = Map.of("MOE_LOCAL_CLUSTER_PORT", "16443",
+      "MOE_LOCAL_CLUSTER_ETCD_PORT", "12379", "MOE_LOCAL_CLUSTER_CONTROLLER_MANAGER_PORT", "20257",
+      "MOE_LOCAL_CLUSTER_SCHEDULER_PORT", "20259", "MOE_LOCAL_CLUSTER_KWOK_PORT", "20247",
+      "MOE_LOCAL_CLUSTER_PROMETHEUS_PORT", "19090");
+
+  @Test
+  void shiftIsAnsweredByARebalanceAndBalancednessRecovers(@TempDir Path tmp) throws Exception {
+    Path state = tmp.resolve("state");
+    Path report = tmp.resolve("report");
+    Path log = tmp.resolve("run.log");
+    ProcessBuilder run = new ProcessBuilder(List.of(REPO.resolve("local-cluster/run.sh").toString(), "--",
+        "--exit", "--decode", "75s", "--after-rebalance", "25s", "--out", report.toString(), "--statistics",
+        STATISTICS.toString()))
+        .directory(REPO.toFile()).redirectErrorStream(true).redirectOutput(log.toFile());
+    run.environment().putAll(PORTS);
+    run.environment().put("MOE_SKIP_BUILD", "1");
+    run.environment().put("MOE_LOCAL_CLUSTER_STATE", state.toString());
+    Process p = run.start();
+    boolean ended = p.waitFor(20, TimeUnit.MINUTES);
+    if (!ended) {
+      p.destroy();
+      p.waitFor(1, TimeUnit.MINUTES);
+    }
+    String output = Files.readString(log);
+    System.out.println(output);
+    assertTrue(ended, "run.sh did not finish within 20 minutes");
+    assertEquals(0, p.exitValue(), "run.sh failed; its output is above");
+
+    JsonNode summary = JsonMapper.builder().build().readTree(report.resolve("summary.json").toFile());
+    assertTrue(summary.path("rebalanced").asBoolean(), "no rebalanced placement served after the shift");
+    assertTrue(summary.path("replicasMoved").asLong() > 0, "the rebalance moved no replica");
+    JsonNode stretches = summary.path("stretches");
+    double decode = stretches.get(0).path("observedBalancedness").asDouble();
+    double shifted = stretches.get(1).path("observedBalancedness").asDouble();
+    double recovered = stretches.get(2).path("observedBalancedness").asDouble();
+    assertTrue(decode > 0.95, "placed on decode, decode traffic should be balanced: " + decode);
+    assertTrue(shifted < 0.9, "prefill on the decode placement should fall below the trigger: " + shifted);
+    assertTrue(recovered > 0.95 && recovered > shifted + 0.05, "balancedness did not recover: " + shifted + " -> "
+        + recovered);
+    assertTrue(Files.size(report.resolve("balancedness.svg")) > 1000, "no plot");
+
+    for (JsonNode panel : JsonMapper.builder().build().readTree(report.resolve("dashboard.json").toFile())) {
+      assertTrue(panel.path("series").asInt() > 0, "dashboard panel without data: " + panel);
+    }
+    assertTrue(output.contains("kubectl get moe"), "the kubectl hint is missing");
+    for (String port : PORTS.values()) {
+      assertTrue(!listening(Integer.parseInt(port)), "something still listens on port " + port + " after the run");
+    }
+    assertTrue(ProcessHandle.allProcesses().noneMatch(h -> h.info().commandLine().orElse("").contains(state.toString())),
+        "a process of the run is still alive");
+  }
+
+  private static boolean listening(int port) {
+    try (Socket s = new Socket()) {
+      s.connect(new InetSocketAddress("127.0.0.1", port), 200);
+      return true;
+    } catch (IOException e) {
+      return false;
+    }
+  }
+}
