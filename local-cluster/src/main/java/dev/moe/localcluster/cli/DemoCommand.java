@@ -28,7 +28,7 @@ final class DemoCommand implements Callable<Integer> {
       description = "DeepSeek-V3's SGLang statistics (default: ../shared/data/routing/deepseek-v3-sglang beside the repository).")
   Path statistics;
 
-  @Option(names = "--decode", defaultValue = "90s", converter = DurationConverter.class,
+  @Option(names = "--decode", defaultValue = "150s", converter = DurationConverter.class,
       description = "Decode traffic before the shift (default: ${DEFAULT-VALUE}).")
   Duration decode;
 

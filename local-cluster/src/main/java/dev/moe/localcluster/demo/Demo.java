@@ -33,6 +33,8 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.IntStream;
 
 /**
@@ -95,6 +97,7 @@ public final class Demo {
         options.tokensPerStep(), 42)) {
       // Placement versions are revision numbers (<model>-r<N> is version N).
       long servedAtStart = Long.parseLong(before.substring(before.lastIndexOf("-r") + 2));
+      replay.awaitVersion(servedAtStart, Duration.ofMinutes(2));
       sampler.scheduleAtFixedRate(() -> sample(samples, steps, startNanos), 0, 1, TimeUnit.SECONDS);
       replay.run(List.of(new Phase("decode", decode, options.decode()),
               new Phase("prefill", prefill, options.prefillLimit())),
@@ -107,8 +110,10 @@ public final class Demo {
             }
             steps.add(s);
           },
+          // Ends once the new placement has served for afterRebalance and the operator has observed it.
           () -> stop.getAsBoolean() || (!Double.isNaN(switchAt[0])
-              && (System.nanoTime() - startNanos) / 1e9 > switchAt[0] + options.afterRebalance().toSeconds()));
+              && (System.nanoTime() - startNanos) / 1e9 > switchAt[0] + options.afterRebalance().toSeconds()
+              && observedOtherThan(samples, before)));
     } finally {
       sampler.shutdownNow();
     }
@@ -119,8 +124,8 @@ public final class Demo {
     double decisionAt = taken == null ? Double.NaN
         : Duration.between(start, Instant.parse(taken.getTime())).toMillis() / 1e3;
     DemoReport.Run run = new DemoReport.Run(List.copyOf(steps), List.copyOf(samples), shiftAt[0], decisionAt,
-        switchAt[0], taken == null || taken.getReplicasMoved() == null ? 0 : taken.getReplicasMoved(), before,
-        last.getStatus().getCurrentPlacement().getRevision());
+        switchAt[0], taken == null || taken.getReplicasMoved() == null ? 0 : taken.getReplicasMoved(),
+        taken == null ? Double.NaN : observedIn(taken), before, last.getStatus().getCurrentPlacement().getRevision());
     DemoReport.write(run, options.outDir(), out);
     return DemoReport.rebalanced(run);
   }
@@ -217,6 +222,18 @@ public final class Demo {
     return model.getStatus().getRebalanceHistory().stream()
         .filter(d -> d.getDecision() == Decision.TAKEN && Instant.parse(d.getTime()).isAfter(after))
         .min(Comparator.comparing(d -> Instant.parse(d.getTime()))).orElse(null);
+  }
+
+  private static boolean observedOtherThan(List<StatusSample> samples, String revision) {
+    synchronized (samples) {
+      return samples.stream().anyMatch(x -> !revision.equals(x.revision()) && !Double.isNaN(x.observed()));
+    }
+  }
+
+  /** The balancedness a decision was taken on, from its reason ("Rebalanced: balancedness 0.8660 -> 1.0000"). */
+  private static double observedIn(RebalanceDecision d) {
+    Matcher m = Pattern.compile("balancedness ([0-9.]+) ->").matcher(d.getReason());
+    return m.find() ? Double.parseDouble(m.group(1)) : Double.NaN;
   }
 
   private static String fixed(double v) {

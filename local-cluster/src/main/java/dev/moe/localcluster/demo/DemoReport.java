@@ -37,9 +37,10 @@ public final class DemoReport {
    * @param switchAt when the first step ran on a placement rolled out after the shift, or NaN
    * @param decisionAt when the operator took its first rebalance after the shift, or NaN
    * @param replicasMoved the replicas that rebalance moved
+   * @param observedAtDecision the balancedness the operator observed when it decided, or NaN
    */
   public record Run(List<StepRecord> steps, List<StatusSample> status, double shiftAt, double decisionAt,
-      double switchAt, long replicasMoved, String before, String after) {}
+      double switchAt, long replicasMoved, double observedAtDecision, String before, String after) {}
 
   private record Stretch(String name, int steps, double observed, double rowsBalance, double slowestMs,
       double wallMs) {}
@@ -57,11 +58,11 @@ public final class DemoReport {
     double warm = 5;
     List<Stretch> stretches = List.of(
         stretch("decode, placed on decode", run, s -> s.phase().equals("decode") && s.atSeconds() > warm,
-            lastObserved(run, run.shiftAt())),
+            lastObserved(run, run.shiftAt(), run.before())),
         stretch("prefill, same placement", run, s -> s.phase().equals("prefill") && s.version() == versionAtShift,
-            firstObservedAfter(run, run.shiftAt(), run.before())),
+            run.observedAtDecision()),
         stretch("prefill, after the rebalance", run, s -> s.phase().equals("prefill") && s.version() > versionAtShift,
-            lastObserved(run, Double.MAX_VALUE)));
+            lastObserved(run, Double.MAX_VALUE, run.after())));
     out.println();
     out.printf(Locale.ROOT, "%-30s %7s %12s %13s %16s %12s%n", "", "steps", "balancedness", "rows max/mean",
         "slowest worker", "step (wall)");
@@ -101,20 +102,11 @@ public final class DemoReport {
         median(steps, StepRecord::slowestWorkerMs), median(steps, StepRecord::wallMs));
   }
 
-  private static double lastObserved(Run run, double before) {
-    return run.status().stream().filter(s -> s.t() <= before && !Double.isNaN(s.observed()))
+  /** The operator's last observation of {@code revision} up to {@code before} seconds. */
+  private static double lastObserved(Run run, double before, String revision) {
+    return run.status().stream().filter(s -> s.t() <= before && revision.equals(s.revision())
+            && !Double.isNaN(s.observed()))
         .mapToDouble(StatusSample::observed).reduce((a, b) -> b).orElse(Double.NaN);
-  }
-
-  /**
-   * The first observation of {@code revision} made wholly after {@code t}: the operator's window is
-   * as long as its interval, so the second new value after the shift is the first on prefill only.
-   */
-  private static double firstObservedAfter(Run run, double t, String revision) {
-    double[] values = run.status().stream().filter(s -> s.t() > t && revision.equals(s.revision())
-        && !Double.isNaN(s.observed())).mapToDouble(StatusSample::observed).toArray();
-    double[] changes = Arrays.stream(values).distinct().toArray();
-    return changes.length >= 2 ? changes[1] : changes.length == 1 ? changes[0] : Double.NaN;
   }
 
   private static double median(List<StepRecord> steps, ToDoubleFunction<StepRecord> f) {

@@ -100,6 +100,24 @@ public final class TrafficReplay implements AutoCloseable {
     }
   }
 
+  /** Waits until every worker has staged {@code version} (the rollout's weights are in place), then serves it. */
+  public void awaitVersion(long version, Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (group.activeVersion() < version) {
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException("the workers did not stage placement version " + version + " within "
+            + timeout.toSeconds() + " s");
+      }
+      adoptStagedVersion();
+      try {
+        Thread.sleep(ADOPT_CHECK);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException("interrupted", e);
+      }
+    }
+  }
+
   /** Switches new steps to the newest version every worker has staged, if newer than the active one. */
   private void adoptStagedVersion() {
     List<WorkerStatus> status = group.status();

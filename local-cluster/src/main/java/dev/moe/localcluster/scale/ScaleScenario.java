@@ -124,7 +124,7 @@ public final class ScaleScenario {
       out.printf(Locale.ROOT, "observed on decode %.4f; traffic shifted to prefill, where %s gives %.4f%n",
           decodeObserved, first, onPrefill);
       // Settled: the newest revision, observed on a window wholly after its rollout, is above the trigger,
-      // or the operator declined to move further from it (too little predicted gain).
+      // or the operator declined to move further from it for too little predicted gain.
       Set<String> reported = ConcurrentHashMap.newKeySet();
       MoEModel settled = await("the placement to settle on prefill", m -> {
         decisions(m).filter(d -> Instant.parse(d.getTime()).isAfter(shift))
@@ -138,13 +138,16 @@ public final class ScaleScenario {
         }
         Instant rollout = Instant.parse(c.getRolledOutAt());
         boolean declined = decisions(m).anyMatch(d -> d.getDecision() == Decision.DECLINED
-            && Instant.parse(d.getTime()).isAfter(rollout));
+            && d.getReason().startsWith("GainBelowThreshold") && Instant.parse(d.getTime()).isAfter(rollout));
         return declined || c.getObservedBalancedness() >= m.getSpec().getRebalancing().getTriggerBalancedness();
       }, stop);
       List<RebalanceDecision> taken = takenSince(settled, shift).toList();
       var current = settled.getStatus().getCurrentPlacement();
       long version = Long.parseLong(current.getRevision().substring(current.getRevision().lastIndexOf("-r") + 2));
-      out.printf(Locale.ROOT, "settled on %s, posted to %d of %d workers%n", current.getRevision(),
+      var report = client.resources(ExpertPlacement.class).inNamespace(NAMESPACE).withName(current.getRevision()).get()
+          .getSpec().getReport();
+      out.printf(Locale.ROOT, "settled on %s (predicted %.4f, the solver's bound on its window %.4f), posted to %d of"
+          + " %d workers%n", current.getRevision(), report.getBalancedness(), report.getBalancednessBound(),
           workers.posts(version), gpus);
       String hpa = autoscaler(stop);
       double scaled = scaleTo(SCALED_WORKERS, stop);
@@ -216,8 +219,10 @@ public final class ScaleScenario {
   /** Scales through the scale subresource, as kubectl scale does; seconds until the model is Ready again. */
   private double scaleTo(int workers, BooleanSupplier stop) {
     Instant start = Instant.now();
+    String before = model.get().getStatus().getCurrentPlacement().getRevision();
     client.resources(MoEModel.class).inNamespace(NAMESPACE).withName(MODEL).scale(workers);
-    await(workers + " workers Ready", m -> m.getStatus().getWorkers() != null
+    await(workers + " workers Ready on a new placement", m -> m.getStatus().getWorkers() != null
+        && !before.equals(m.getStatus().getCurrentPlacement().getRevision())
         && Integer.valueOf(workers).equals(m.getStatus().getWorkers().getReady())
         && Integer.valueOf(workers).equals(m.getStatus().getWorkers().getDesired()) && ModelClient.isTrue(m, Conditions.READY)
         && client.pods().inNamespace(NAMESPACE).withLabel("moe.dev/model", MODEL).list().getItems().size() == workers,

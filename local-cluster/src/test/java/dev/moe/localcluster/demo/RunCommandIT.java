@@ -41,7 +41,7 @@ class RunCommandIT {
     Path report = tmp.resolve("report");
     Path log = tmp.resolve("run.log");
     ProcessBuilder run = new ProcessBuilder(List.of(REPO.resolve("local-cluster/run.sh").toString(), "--",
-        "--exit", "--decode", "75s", "--after-rebalance", "25s", "--out", report.toString(), "--statistics",
+        "--exit", "--decode", "120s", "--after-rebalance", "25s", "--out", report.toString(), "--statistics",
         STATISTICS.toString()))
         .directory(REPO.toFile()).redirectErrorStream(true).redirectOutput(log.toFile());
     run.environment().putAll(PORTS);

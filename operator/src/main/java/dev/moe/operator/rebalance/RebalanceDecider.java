@@ -46,7 +46,8 @@ public final class RebalanceDecider {
     }
     if (lastRebalance != null && Duration.between(lastRebalance, now).compareTo(rules.coolDown()) < 0) {
       return new Outcome(observed, Optional.of(new Verdict(Decision.DECLINED,
-          "CoolDown: the last rebalance was less than " + rules.coolDown().toMinutes() + "m ago", 0, 0, null, 0)));
+          "CoolDown: the last rebalance was less than " + (rules.coolDown().toSeconds() % 60 == 0
+              ? rules.coolDown().toMinutes() + "m" : rules.coolDown().toSeconds() + "s") + " ago", 0, 0, null, 0)));
     }
     Placement plan = new PlacementSolver(solverOptions.withMaxMoves(rules.moveBudget()))
         .solve(window, cluster, current);

@@ -252,7 +252,7 @@ public class MoEModelReconciler implements Reconciler<MoEModel> {
           "keeping " + current.getRevision() + ": " + e.getMessage());
       return RECHECK;
     }
-    if (window.isEmpty()) {
+    if (window.isEmpty() || ModelStatistics.isEmpty(window.get())) {
       return min(rules.minInterval(), RECHECK);
     }
     Instant lastRebalance = status.lastTaken().map(d -> Instant.parse(d.getTime())).orElse(null);
@@ -305,7 +305,11 @@ public class MoEModelReconciler implements Reconciler<MoEModel> {
     try {
       Optional<RoutingStats> window = statistics.window(model, rules.window());
       if (window.isPresent()) {
-        return ModelStatistics.fit(window.get(), "the workers' statistics", layout.layers(), layout.experts());
+        RoutingStats fitted = ModelStatistics.fit(window.get(), "the workers' statistics", layout.layers(),
+            layout.experts());
+        if (!ModelStatistics.isEmpty(fitted)) {
+          return fitted;
+        }
       }
     } catch (StatisticsUnavailableException e) {
       // Placing without traffic data is still better than not serving.
@@ -326,8 +330,12 @@ public class MoEModelReconciler implements Reconciler<MoEModel> {
       throw new StatisticsUnavailableException("placement.initialStatistics: " + where
           + (cm == null ? " does not exist" : " is missing"));
     }
-    return ModelStatistics.parse(bytes, "placement.initialStatistics (" + where + ")", layout.layers(),
-        layout.experts());
+    RoutingStats stats = ModelStatistics.parse(bytes, "placement.initialStatistics (" + where + ")",
+        layout.layers(), layout.experts());
+    if (ModelStatistics.isEmpty(stats)) {
+      throw new StatisticsUnavailableException("placement.initialStatistics: " + where + " counts no token");
+    }
+    return stats;
   }
 
   private void recordSolve(String ns, String name, ExpertPlacement target) {

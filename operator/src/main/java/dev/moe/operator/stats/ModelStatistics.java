@@ -41,11 +41,25 @@ public final class ModelStatistics {
         rows.add(stats.load(l));
       }
     }
+    if (rows.isEmpty()) {
+      // A recorder that has seen no token yet: all rows zero, dense or not.
+      return RoutingStats.ofCounts(new double[moeLayers][experts]);
+    }
     if (rows.size() != moeLayers) {
       throw new StatisticsUnavailableException(source + " has " + rows.size() + " MoE layers (of " + stats.layers()
           + "), the model " + moeLayers);
     }
     return new RoutingStats(rows.toArray(double[][]::new), Map.of(), null);
+  }
+
+  /** Whether {@code stats} counts no token at all (a window without traffic). */
+  public static boolean isEmpty(RoutingStats stats) {
+    for (int l = 0; l < stats.layers(); l++) {
+      if (!stats.isDense(l)) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** Every expert of every layer equally loaded: what a model without statistics is placed for. */

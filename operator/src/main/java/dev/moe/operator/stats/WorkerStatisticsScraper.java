@@ -23,7 +23,7 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * Reads each worker pod's {@code /stats} (cumulative counts since the worker started) with the
  * model's bearer token, sums them, and keeps timestamped sums: a window is the newest sum minus the
- * newest one at least a window older. A worker restart (a count going down) starts the history over.
+ * newest one at least nine tenths of a window older. A worker restart (a count going down) starts the history over.
  */
 public final class WorkerStatisticsScraper implements StatisticsSource {
 
@@ -99,7 +99,9 @@ public final class WorkerStatisticsScraper implements StatisticsSource {
         snapshots.clear();
       }
       snapshots.addLast(now);
-      Instant start = now.at().minus(window);
+      // A snapshot taken up to a tenth of the window late still opens it: reconciles rescheduled one
+      // window apart land a little early or late, and an exact edge would skip every other window.
+      Instant start = now.at().minus(window.multipliedBy(9).dividedBy(10));
       Snapshot base = null;
       for (Snapshot s : snapshots) {
         if (!s.at().isAfter(start)) {

@@ -14,16 +14,22 @@ import dev.moe.operator.testing.ArgoCdHealth;
 import dev.moe.operator.testing.ArgoCdHealth.Health;
 import dev.moe.operator.testing.Models;
 import dev.moe.operator.testing.RunningOperator;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.ServiceAccount;
 import io.fabric8.kubernetes.api.model.apps.StatefulSet;
 import io.fabric8.kubernetes.api.model.rbac.Role;
 import io.fabric8.kubernetes.api.model.rbac.RoleBinding;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.time.Duration;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** Create, scale and re-apply a MoEModel against the real API server; Argo CD's view of its health. */
 class MoEModelLifecycleTest {
@@ -137,6 +143,28 @@ class MoEModelLifecycleTest {
     }
     StatefulSet sts = client.apps().statefulSets().inNamespace(NS).withName("gitops-workers").get();
     assertTrue(sts.getMetadata().getManagedFields().stream().anyMatch(f -> "moe-operator".equals(f.getManager())));
+  }
+
+  /** The manifests users copy (the examples, the demo's and the scale scenario's models, the HPA): no drift either. */
+  @ParameterizedTest
+  @ValueSource(strings = {"crds/examples/moemodel-small.yaml", "local-cluster/demo/deepseek-v3-mini.yaml",
+      "local-cluster/scale/deepseek-v3.yaml", "charts/moe-operator/examples/hpa.yaml"})
+  void exampleManifestsReappliedServerSideChangeNothing(String file) throws IOException {
+    String manifest = Files.readString(ControlPlane.repoRoot().resolve(file));
+    String ns = client.getKubernetesSerialization().unmarshal(manifest, HasMetadata.class).getMetadata().getNamespace();
+    client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(ns).endMetadata().build())
+        .serverSideApply();
+    Kubectl.Result applied = ControlPlane.get().kubectl(manifest, "apply", "--server-side", "--field-manager=argocd",
+        "-f", "-");
+    assertEquals(0, applied.exitCode(), applied.stderr());
+    Kubectl.Result again = ControlPlane.get().kubectl(manifest, "apply", "--server-side", "--field-manager=argocd",
+        "-f", "-");
+    assertEquals(0, again.exitCode(), again.stderr());
+    Kubectl.Result diff = ControlPlane.get().kubectl(manifest, "diff", "--server-side", "--field-manager=argocd",
+        "-f", "-");
+    assertEquals(0, diff.exitCode(), file + " drifts after a second server-side apply:\n" + diff.stdout()
+        + diff.stderr());
+    assertEquals(0, ControlPlane.get().kubectl(manifest, "delete", "-f", "-").exitCode());
   }
 
   private static String reason(MoEModel m, String type) {

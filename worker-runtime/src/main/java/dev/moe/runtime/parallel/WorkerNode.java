@@ -596,6 +596,11 @@ public final class WorkerNode implements Transport.Handler, AutoCloseable {
     }
   }
 
+  /** Whether this worker is staging or holds placement {@code version}. */
+  public boolean hasVersion(long version) {
+    return versions.has(version);
+  }
+
   /**
    * Stages placement {@code version} beside the served one, moving at most {@code budgetBytes} of
    * weights per step; completes when it is ready to serve, or fails with the reason it was

@@ -66,6 +66,11 @@ public final class SlotVersions {
    * @throws IllegalArgumentException the version is not newer than every version seen
    * @throws IllegalStateException another version is being staged
    */
+  /** Whether {@code version} is being staged or held (staged or serving). */
+  public synchronized boolean has(long version) {
+    return version == staging || held.containsKey(version);
+  }
+
   public synchronized PlacementVersion beginStaging(long version) {
     if (staging >= 0) {
       throw new IllegalStateException("placement version " + staging + " is still being staged; stage " + version

@@ -44,6 +44,10 @@ public final class NodeApi implements WorkerApi {
   /** Staging goes on in the background; its outcome shows in {@link #placementStatusJson}. */
   @Override
   public void stagePlacement(long version, byte[] placementJson) {
+    // Versions are immutable revisions: posting one again (an operator resuming a rollout) is a no-op.
+    if (node.hasVersion(version)) {
+      return;
+    }
     Placement p = PlacementJson.parse(placementJson, "POST /placement", node.model().experts(), 0);
     try {
       node.stage(version, stageBudgetBytes, p).exceptionally(t -> {

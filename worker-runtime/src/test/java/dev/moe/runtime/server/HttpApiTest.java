@@ -146,10 +146,14 @@ class HttpApiTest {
     HttpResponse<String> bad = send(0, "POST", "/placement?version=9", TOKEN, "{\"physical_to_logical_map\": 3}");
     assertEquals(400, bad.statusCode());
     assertTrue(bad.body().contains("physical_to_logical_map is"), bad.body());
-    HttpResponse<String> old = send(0, "POST", "/placement?version=1", TOKEN,
+    HttpResponse<String> old = send(0, "POST", "/placement?version=0", TOKEN,
         PlacementJson.toJson(Placements.roundRobin(2, 8, 2)));
     assertEquals(400, old.statusCode());
     assertTrue(old.body().contains("not newer"), old.body());
+    // The version it serves, posted again (an operator resuming a rollout): accepted, nothing changes.
+    assertEquals(202, send(0, "POST", "/placement?version=1", TOKEN,
+        PlacementJson.toJson(Placements.roundRobin(2, 8, 2))).statusCode());
+    awaitHeld(0, "[1]");
 
     // Expert 0 moves to worker 1, expert 1 to worker 0, plus replicas: every worker fetches.
     int[] map = {1, 2, 4, 6, 0, 3, 5, 7, 0, 1};
