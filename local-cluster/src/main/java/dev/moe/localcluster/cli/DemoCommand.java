@@ -6,7 +6,6 @@ import dev.moe.localcluster.system.DashboardCheck;
 import dev.moe.localcluster.system.LocalSystem;
 import java.io.IOException;
 import java.net.URI;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -24,9 +23,7 @@ final class DemoCommand implements Callable<Integer> {
 
   @Mixin ClusterOptions cluster;
 
-  @Option(names = "--statistics", paramLabel = "DIR",
-      description = "DeepSeek-V3's SGLang statistics (default: ../shared/data/routing/deepseek-v3-sglang beside the repository).")
-  Path statistics;
+  @Mixin StatisticsOption statistics;
 
   @Option(names = "--decode", defaultValue = "150s", converter = DurationConverter.class,
       description = "Decode traffic before the shift (default: ${DEFAULT-VALUE}).")
@@ -56,10 +53,7 @@ final class DemoCommand implements Callable<Integer> {
   @Override
   public Integer call() throws IOException, InterruptedException {
     Path repo = cluster.repo();
-    Path stats = statistics != null ? statistics : repo.resolve("../shared/data/routing/deepseek-v3-sglang").normalize();
-    if (!Files.isRegularFile(stats.resolve("decode_in1000out1000.json"))) {
-      throw new IllegalArgumentException("no DeepSeek-V3 statistics in " + stats + ": pass --statistics DIR");
-    }
+    Path stats = statistics.dir(repo);
     Path report = out != null ? out : cluster.stateDir().resolve("demo");
     AtomicBoolean stop = new AtomicBoolean();
     Runtime.getRuntime().addShutdownHook(new Thread(() -> stop.set(true)));

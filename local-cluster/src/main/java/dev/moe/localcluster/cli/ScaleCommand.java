@@ -2,7 +2,6 @@ package dev.moe.localcluster.cli;
 
 import dev.moe.localcluster.scale.ScaleScenario;
 import dev.moe.localcluster.system.LocalSystem;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
@@ -20,9 +19,7 @@ final class ScaleCommand implements Callable<Integer> {
 
   @Mixin ClusterOptions cluster;
 
-  @Option(names = "--statistics", paramLabel = "DIR",
-      description = "DeepSeek-V3's SGLang statistics (default: ../shared/data/routing/deepseek-v3-sglang beside the repository).")
-  Path statistics;
+  @Mixin StatisticsOption statistics;
 
   @Option(names = "--nodes", defaultValue = "18", description = "kwok nodes (default: ${DEFAULT-VALUE}).")
   int nodes;
@@ -41,10 +38,7 @@ final class ScaleCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     Path repo = cluster.repo();
-    Path stats = statistics != null ? statistics : repo.resolve("../shared/data/routing/deepseek-v3-sglang").normalize();
-    if (!Files.isRegularFile(stats.resolve("prefill_in1000out1000.json"))) {
-      throw new IllegalArgumentException("no DeepSeek-V3 statistics in " + stats + ": pass --statistics DIR");
-    }
+    Path stats = statistics.dir(repo);
     if (nodes * gpusPerNode != 144) {
       throw new IllegalArgumentException("the scenario's model (local-cluster/scale/deepseek-v3.yaml) has 144 workers: "
           + "--nodes x --gpus-per-node must be 144, got " + nodes * gpusPerNode);

@@ -1,0 +1,24 @@
+package dev.moe.localcluster.cli;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import picocli.CommandLine.Option;
+
+/** Where DeepSeek-V3's measured routing statistics are (SGLang's dumps: decode and prefill). */
+public final class StatisticsOption {
+
+  @Option(names = "--statistics", paramLabel = "DIR",
+      description = "DeepSeek-V3's SGLang statistics (default: ../shared/data/routing/deepseek-v3-sglang beside the repository).")
+  Path statistics;
+
+  /** The directory, checked to hold the decode and prefill files both scenarios replay. */
+  Path dir(Path repo) {
+    Path dir = statistics != null ? statistics : repo.resolve("../shared/data/routing/deepseek-v3-sglang").normalize();
+    for (String f : new String[] {"decode_in1000out1000.json", "prefill_in1000out1000.json"}) {
+      if (!Files.isRegularFile(dir.resolve(f))) {
+        throw new IllegalArgumentException("no " + f + " in " + dir + ": pass --statistics DIR");
+      }
+    }
+    return dir;
+  }
+}
