@@ -16,6 +16,9 @@ public class RebalanceDecision {
   @JsonPropertyDescription("Why, in a few words (e.g. GainBelowThreshold, CoolDown, Observe mode).")
   private String reason;
 
+  @JsonPropertyDescription("Balancedness of the serving placement on the window the decision was made on.")
+  private Double observedBalancedness;
+
   @JsonPropertyDescription("Predicted balancedness gain of the new plan over the current one.")
   private Double predictedGain;
 
@@ -28,6 +31,14 @@ public class RebalanceDecision {
 
   public void setTime(String time) {
     this.time = time;
+  }
+
+  public Double getObservedBalancedness() {
+    return observedBalancedness;
+  }
+
+  public void setObservedBalancedness(Double observedBalancedness) {
+    this.observedBalancedness = observedBalancedness;
   }
 
   public Decision getDecision() {

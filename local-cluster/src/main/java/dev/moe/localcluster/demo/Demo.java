@@ -33,8 +33,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import java.util.stream.IntStream;
 
 /**
@@ -125,7 +123,7 @@ public final class Demo {
         : Duration.between(start, Instant.parse(taken.getTime())).toMillis() / 1e3;
     DemoReport.Run run = new DemoReport.Run(List.copyOf(steps), List.copyOf(samples), shiftAt[0], decisionAt,
         switchAt[0], taken == null || taken.getReplicasMoved() == null ? 0 : taken.getReplicasMoved(),
-        taken == null ? Double.NaN : observedIn(taken), before, last.getStatus().getCurrentPlacement().getRevision());
+        taken == null || taken.getObservedBalancedness() == null ? Double.NaN : taken.getObservedBalancedness(), before, last.getStatus().getCurrentPlacement().getRevision());
     DemoReport.write(run, options.outDir(), out);
     return DemoReport.rebalanced(run);
   }
@@ -169,10 +167,10 @@ public final class Demo {
     }, timeout, stop);
   }
 
-  private List<InetSocketAddress> workerAddresses(MoEModel model) {
+  private List<InetSocketAddress> workerAddresses(MoEModel ready) {
     List<Pod> pods = client.pods().inNamespace(NAMESPACE).withLabel("moe.dev/model", MODEL).list().getItems()
         .stream().sorted(Comparator.comparingInt(p -> ordinal(p.getMetadata().getName()))).toList();
-    int workers = model.getSpec().getParallelism().getWorkers();
+    int workers = ready.getSpec().getParallelism().getWorkers();
     if (pods.size() != workers) {
       throw new IllegalStateException("expected " + workers + " worker pods, found " + pods.size());
     }
@@ -228,12 +226,6 @@ public final class Demo {
     synchronized (samples) {
       return samples.stream().anyMatch(x -> !revision.equals(x.revision()) && !Double.isNaN(x.observed()));
     }
-  }
-
-  /** The balancedness a decision was taken on, from its reason ("Rebalanced: balancedness 0.8660 -> 1.0000"). */
-  private static double observedIn(RebalanceDecision d) {
-    Matcher m = Pattern.compile("balancedness ([0-9.]+) ->").matcher(d.getReason());
-    return m.find() ? Double.parseDouble(m.group(1)) : Double.NaN;
   }
 
   private static String fixed(double v) {

@@ -269,6 +269,7 @@ public class MoEModelReconciler implements Reconciler<MoEModel> {
     d.setTime(now.toString());
     d.setDecision(verdict.decision());
     d.setReason(verdict.reason());
+    d.setObservedBalancedness(outcome.observed());
     d.setPredictedGain(verdict.predictedGain());
     d.setReplicasMoved(verdict.replicasMoved());
     status.decision(d);

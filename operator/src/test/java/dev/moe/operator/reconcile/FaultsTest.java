@@ -36,6 +36,10 @@ class FaultsTest extends OperatorTestBase {
   }
 
   private static String reason(MoEModel m, String type) {
+    // Awaited predicates see the model before the operator's first status too.
+    if (m.getStatus() == null || m.getStatus().getConditions() == null) {
+      return "";
+    }
     return m.getStatus().getConditions().stream().filter(c -> type.equals(c.getType())).findFirst()
         .map(c -> c.getReason()).orElse("");
   }
