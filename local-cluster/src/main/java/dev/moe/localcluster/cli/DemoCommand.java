@@ -25,8 +25,9 @@ final class DemoCommand implements Callable<Integer> {
 
   @Mixin StatisticsOption statistics;
 
-  @Option(names = "--decode", defaultValue = "150s", converter = DurationConverter.class,
-      description = "Decode traffic before the shift (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--decode", defaultValue = "90s", converter = DurationConverter.class,
+      description = "Decode traffic before the shift, at least (default: ${DEFAULT-VALUE}); the shift also waits, "
+          + "up to " + Demo.OBSERVATION_LIMIT_MINUTES + " minutes more, until the operator has observed decode traffic.")
   Duration decode;
 
   @Option(names = "--prefill-limit", defaultValue = "4m", converter = DurationConverter.class,

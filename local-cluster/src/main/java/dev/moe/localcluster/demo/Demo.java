@@ -44,7 +44,9 @@ import java.util.stream.IntStream;
 public final class Demo {
 
   /**
-   * @param decode how long decode traffic runs before the shift
+   * @param decode how long decode traffic runs before the shift, at least: the shift also waits (up
+   *     to {@link #OBSERVATION_LIMIT_MINUTES} more) for the operator's first observation of decode traffic,
+   *     the "before" of the comparison
    * @param prefillLimit the longest prefill traffic runs
    * @param afterRebalance how long prefill traffic runs once a rebalanced placement serves
    */
@@ -58,6 +60,8 @@ public final class Demo {
   private static final int HIDDEN = 32;
   private static final int INTER = 16;
   private static final int TRANSPORT_PORT = 7070;
+  /** How much longer than {@code decode} the shift waits for the operator's first observation. */
+  public static final int OBSERVATION_LIMIT_MINUTES = 4;
 
   private final KubernetesClient client;
   private final ModelClient model;
@@ -85,20 +89,22 @@ public final class Demo {
         ready.getStatus().getCurrentPlacement().getPredictedBalancedness());
     List<StepRecord> steps = Collections.synchronizedList(new ArrayList<>());
     List<StatusSample> samples = Collections.synchronizedList(new ArrayList<>());
+    String before = ready.getStatus().getCurrentPlacement().getRevision();
+    // Placement versions are revision numbers (<model>-r<N> is version N).
+    long servedAtStart = Long.parseLong(before.substring(before.lastIndexOf("-r") + 2));
+    TrafficReplay replay = connect(ready, moeLayers(decode), servedAtStart);
+    // One clock for the steps, the status samples and the operator's decisions: from the first step.
     long startNanos = System.nanoTime();
     Instant start = Instant.now();
     ScheduledExecutorService sampler = Executors.newSingleThreadScheduledExecutor();
-    String before = ready.getStatus().getCurrentPlacement().getRevision();
     double[] shiftAt = {Double.NaN};
     double[] switchAt = {Double.NaN};
-    try (TrafficReplay replay = new TrafficReplay(workerAddresses(ready), HIDDEN, moeLayers(decode), SyntheticCheckpoint.TOP_K,
-        options.tokensPerStep(), 42)) {
-      // Placement versions are revision numbers (<model>-r<N> is version N).
-      long servedAtStart = Long.parseLong(before.substring(before.lastIndexOf("-r") + 2));
-      replay.awaitVersion(servedAtStart, Duration.ofMinutes(2));
+    try (replay) {
       sampler.scheduleAtFixedRate(() -> sample(samples, steps, startNanos), 0, 1, TimeUnit.SECONDS);
-      replay.run(List.of(new Phase("decode", decode, options.decode()),
-              new Phase("prefill", prefill, options.prefillLimit())),
+      long decodeLimit = options.decode().plusMinutes(OBSERVATION_LIMIT_MINUTES).toSeconds();
+      replay.run(startNanos, List.of(new Phase("decode", decode, t -> t >= options.decode().toSeconds()
+                  && (observed(samples, before) || t >= decodeLimit)),
+              new Phase("prefill", prefill, t -> t >= options.prefillLimit().toSeconds())),
           s -> {
             if (Double.isNaN(shiftAt[0]) && s.phase().equals("prefill")) {
               shiftAt[0] = s.atSeconds();
@@ -126,6 +132,19 @@ public final class Demo {
         taken == null || taken.getObservedBalancedness() == null ? Double.NaN : taken.getObservedBalancedness(), before, last.getStatus().getCurrentPlacement().getRevision());
     DemoReport.write(run, options.outDir(), out);
     return DemoReport.rebalanced(run);
+  }
+
+  /** Connects to the workers and waits until they serve {@code version}. */
+  private TrafficReplay connect(MoEModel ready, int[] layers, long version) {
+    TrafficReplay replay = new TrafficReplay(workerAddresses(ready), HIDDEN, layers, SyntheticCheckpoint.TOP_K,
+        options.tokensPerStep(), 42);
+    try {
+      replay.awaitVersion(version, Duration.ofMinutes(2));
+      return replay;
+    } catch (RuntimeException e) {
+      replay.close();
+      throw e;
+    }
   }
 
   /** Generates the weights once per shape; later runs reuse them. */
@@ -220,6 +239,12 @@ public final class Demo {
     return model.getStatus().getRebalanceHistory().stream()
         .filter(d -> d.getDecision() == Decision.TAKEN && Instant.parse(d.getTime()).isAfter(after))
         .min(Comparator.comparing(d -> Instant.parse(d.getTime()))).orElse(null);
+  }
+
+  private static boolean observed(List<StatusSample> samples, String revision) {
+    synchronized (samples) {
+      return samples.stream().anyMatch(x -> revision.equals(x.revision()) && !Double.isNaN(x.observed()));
+    }
   }
 
   private static boolean observedOtherThan(List<StatusSample> samples, String revision) {

@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.SplittableRandom;
 import java.util.function.Consumer;
 import java.util.function.BooleanSupplier;
+import java.util.function.DoublePredicate;
 
 /**
  * Real traffic for the demo's workers: it plays the serving engine's scheduler, sending batches
@@ -23,8 +24,8 @@ import java.util.function.BooleanSupplier;
  */
 public final class TrafficReplay implements AutoCloseable {
 
-  /** One phase of traffic: routing drawn from {@code stats} for {@code length}. */
-  public record Phase(String name, RoutingStats stats, Duration length) {}
+  /** One phase of traffic: routing drawn from {@code stats} until {@code over}, given the seconds it has run. */
+  public record Phase(String name, RoutingStats stats, DoublePredicate over) {}
 
   /**
    * One step as measured.
@@ -59,18 +60,12 @@ public final class TrafficReplay implements AutoCloseable {
     this.seed = seed;
   }
 
-  /** The placement version new steps carry. */
-  public long activeVersion() {
-    return group.activeVersion();
-  }
-
   /**
    * Plays the phases one after the other, calling {@code sink} after every step, until they are
-   * over or {@code stop} says so.
+   * over or {@code stop} says so. Steps are timed from {@code originNanos} ({@link System#nanoTime()}).
    */
-  public void run(List<Phase> phases, Consumer<StepRecord> sink, BooleanSupplier stop) {
-    long start = System.nanoTime();
-    long nextAdoptCheck = start;
+  public void run(long originNanos, List<Phase> phases, Consumer<StepRecord> sink, BooleanSupplier stop) {
+    long nextAdoptCheck = System.nanoTime();
     SplittableRandom random = new SplittableRandom(seed);
     float[] x = new float[tokensPerStep * hidden];
     int[][] ids = new int[layers.length][tokensPerStep * topK];
@@ -78,8 +73,8 @@ public final class TrafficReplay implements AutoCloseable {
     for (int p = 0; p < phases.size() && !stop.getAsBoolean(); p++) {
       Phase phase = phases.get(p);
       TraceGenerator trace = new TraceGenerator(phase.stats(), layers, topK, seed + p);
-      long end = System.nanoTime() + phase.length().toNanos();
-      while (System.nanoTime() < end && !stop.getAsBoolean()) {
+      long phaseStart = System.nanoTime();
+      while (!phase.over().test((System.nanoTime() - phaseStart) / 1e9) && !stop.getAsBoolean()) {
         if (System.nanoTime() >= nextAdoptCheck) {
           adoptStagedVersion();
           nextAdoptCheck = System.nanoTime() + ADOPT_CHECK.toNanos();
@@ -94,8 +89,8 @@ public final class TrafficReplay implements AutoCloseable {
         double slowest = Arrays.stream(out.cpuNanosPerWorker()).max().orElse(0) / 1e6;
         double mean = Arrays.stream(out.rowsPerWorker()).average().orElse(0);
         double max = Arrays.stream(out.rowsPerWorker()).max().orElse(0);
-        sink.accept(new StepRecord((System.nanoTime() - start) / 1e9, phase.name(), out.version(), out.nanos() / 1e6,
-            slowest, mean == 0 ? 1 : max / mean));
+        sink.accept(new StepRecord((System.nanoTime() - originNanos) / 1e9, phase.name(), out.version(),
+            out.nanos() / 1e6, slowest, mean == 0 ? 1 : max / mean));
       }
     }
   }

@@ -41,7 +41,7 @@ class RunCommandIT {
     Path report = tmp.resolve("report");
     Path log = tmp.resolve("run.log");
     ProcessBuilder run = new ProcessBuilder(List.of(REPO.resolve("local-cluster/run.sh").toString(), "--",
-        "--exit", "--decode", "120s", "--after-rebalance", "25s", "--out", report.toString(), "--statistics",
+        "--exit", "--decode", "60s", "--after-rebalance", "25s", "--out", report.toString(), "--statistics",
         STATISTICS.toString()))
         .directory(REPO.toFile()).redirectErrorStream(true).redirectOutput(log.toFile());
     run.environment().putAll(PORTS);
@@ -67,7 +67,9 @@ class RunCommandIT {
     double recovered = stretches.get(2).path("observedBalancedness").asDouble();
     assertTrue(decode > 0.95, "placed on decode, decode traffic should be balanced: " + decode);
     assertTrue(shifted < 0.9, "prefill on the decode placement should fall below the trigger: " + shifted);
-    assertTrue(recovered > 0.95 && recovered > shifted + 0.05, "balancedness did not recover: " + shifted + " -> "
+    // Not always back to decode's 0.98-0.99: the rebalance may be fitted on a window that straddles the
+    // shift, part decode (seen: 0.959 after deciding 15 s into prefill on a 20 s window, 0.993 after 24 s).
+    assertTrue(recovered > 0.93 && recovered > shifted + 0.04, "balancedness did not recover: " + shifted + " -> "
         + recovered);
     assertTrue(Files.size(report.resolve("balancedness.svg")) > 1000, "no plot");
 

@@ -19,7 +19,8 @@ import java.util.Optional;
 /**
  * Builds a model's next status from its last one: conditions keep their transition time while
  * their status holds, every condition carries the generation it describes, and {@code Ready}
- * carries the reason of the first failing condition. A condition that changes is also an Event.
+ * carries the reason of the first failing condition, and needs a revision served. A condition
+ * that changes is also an Event.
  */
 final class StatusWriter {
 
@@ -120,6 +121,11 @@ final class StatusWriter {
       if (bad && failing == null) {
         failing = c;
       }
+    }
+    if (failing == null && current().getRevision() == null) {
+      // Placed and every worker up, but no revision served yet: the rollout says why.
+      failing = Optional.ofNullable(find(Conditions.REBALANCING)).orElseGet(() -> new ConditionBuilder()
+          .withReason(Reasons.ROLLING_OUT).withMessage("no placement served yet").build());
     }
     if (failing == null) {
       condition(Conditions.READY, true, "Serving", "all workers serve " + current().getRevision());

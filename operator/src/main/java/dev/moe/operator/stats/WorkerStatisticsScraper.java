@@ -21,9 +21,10 @@ import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * Reads each worker pod's {@code /stats} (cumulative counts since the worker started) with the
- * model's bearer token, sums them, and keeps timestamped sums: a window is the newest sum minus the
- * newest one at least nine tenths of a window older. A worker restart (a count going down) starts the history over.
+ * Reads each worker pod's {@code /stats} (cumulative counts since the worker started, without the
+ * transitions) with the model's bearer token, sums them, and keeps timestamped sums: a window is the
+ * newest sum minus the newest one at least nine tenths of a window older. A worker restart (a count
+ * going down) starts the history over.
  */
 public final class WorkerStatisticsScraper implements StatisticsSource {
 
@@ -65,7 +66,8 @@ public final class WorkerStatisticsScraper implements StatisticsSource {
     if (ip == null) {
       throw new StatisticsUnavailableException("worker " + podName + " has no IP yet");
     }
-    URI uri = URI.create("http://" + ip + ":" + WorkerStatefulSetDependent.HTTP_PORT + "/stats");
+    // The counts only: the transitions (megabytes at DeepSeek-V3's size) are not what a window needs.
+    URI uri = URI.create("http://" + ip + ":" + WorkerStatefulSetDependent.HTTP_PORT + "/stats?transitions=false");
     HttpRequest request = HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(5))
         .header("Authorization", "Bearer " + token).GET().build();
     try {

@@ -93,8 +93,9 @@ class FaultsTest extends OperatorTestBase {
     operator.publisher.accepting(false);
     s.apply(model(s, "dsv3", 32, 9, "Off"));
     s.readyWorkers("dsv3", 32);
-    s.await("dsv3", Duration.ofSeconds(60), m -> Models.condition(m, "Rebalancing", "True")
-        && "RollingOut".equals(reason(m, "Rebalancing")));
+    MoEModel rolling = s.await("dsv3", Duration.ofSeconds(60), m -> Models.condition(m, "Rebalancing", "True")
+        && "RollingOut".equals(reason(m, "Rebalancing")) && Models.condition(m, "WorkersReady", "True"));
+    assertEquals("RollingOut", reason(rolling, "Ready"), "placed and workers up, but nothing served yet");
     RecordedStatistics statistics = operator.statistics;
     RecordingPublisher publisher = operator.publisher;
     operator.close();

@@ -64,18 +64,22 @@ public final class NativeStats implements AutoCloseable {
     lib.statsRecord(handle(), layer, MemorySegment.ofArray(ids), tokens, MemorySegment.ofArray(keys));
   }
 
-  /** Copies the counters out, resetting them to zero when {@code reset}. */
-  public Snapshot snapshot(boolean reset) {
+  /**
+   * Copies the counters out, resetting them (counts and transitions) to zero when {@code reset};
+   * without {@code withTransitions} the snapshot's transitions are empty ({@code [0][][]}).
+   */
+  public Snapshot snapshot(boolean reset, boolean withTransitions) {
     long[] counts = new long[Math.multiplyExact(layers, experts)];
-    long[] transitions = new long[Math.multiplyExact(Math.multiplyExact(layers - 1, experts), experts)];
+    int pairs = withTransitions ? layers - 1 : 0;
+    long[] transitions = new long[Math.multiplyExact(Math.multiplyExact(pairs, experts), experts)];
     lib.statsSnapshot(handle(), MemorySegment.ofArray(counts),
-        layers > 1 ? MemorySegment.ofArray(transitions) : MemorySegment.NULL, reset ? 1 : 0);
+        pairs > 0 ? MemorySegment.ofArray(transitions) : MemorySegment.NULL, reset ? 1 : 0);
     long[][] c = new long[layers][experts];
     for (int l = 0; l < layers; l++) {
       System.arraycopy(counts, l * experts, c[l], 0, experts);
     }
-    long[][][] t = new long[layers - 1][experts][experts];
-    for (int l = 0; l < layers - 1; l++) {
+    long[][][] t = new long[pairs][experts][experts];
+    for (int l = 0; l < pairs; l++) {
       for (int i = 0; i < experts; i++) {
         System.arraycopy(transitions, (l * experts + i) * experts, t[l][i], 0, experts);
       }

@@ -203,8 +203,8 @@ public final class WorkerNode implements Transport.Handler, AutoCloseable {
     return null;
   }
 
-  public RoutingStats routingStats(boolean reset) {
-    return recorder.snapshot(reset);
+  public RoutingStats routingStats(boolean reset, boolean transitions) {
+    return recorder.snapshot(reset, transitions);
   }
 
   public String placementStatusJson() {

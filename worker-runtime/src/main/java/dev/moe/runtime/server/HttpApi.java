@@ -102,8 +102,11 @@ public final class HttpApi implements AutoCloseable {
         case "/metrics" -> get(exchange, method, () -> send(exchange, 200, worker.metricsContentType(), worker.metrics()));
         case "/stats" -> get(exchange, method, () -> {
           if (authorized(exchange)) {
-            boolean reset = "true".equals(query(exchange).get("reset"));
-            json(exchange, 200, RoutingStatsJson.toJson(worker.routingStats(reset)));
+            Map<String, String> query = query(exchange);
+            boolean reset = "true".equals(query.get("reset"));
+            // The counts alone are 58 x 256 numbers for DeepSeek-V3; the transitions are 57 x 256 x 256.
+            boolean transitions = !"false".equals(query.get("transitions"));
+            json(exchange, 200, RoutingStatsJson.toJson(worker.routingStats(reset, transitions)));
           }
         });
         case "/placement" -> placement(exchange, method);

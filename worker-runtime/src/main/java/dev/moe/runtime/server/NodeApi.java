@@ -37,8 +37,8 @@ public final class NodeApi implements WorkerApi {
   }
 
   @Override
-  public RoutingStats routingStats(boolean reset) {
-    return node.routingStats(reset);
+  public RoutingStats routingStats(boolean reset, boolean transitions) {
+    return node.routingStats(reset, transitions);
   }
 
   /** Staging goes on in the background; its outcome shows in {@link #placementStatusJson}. */

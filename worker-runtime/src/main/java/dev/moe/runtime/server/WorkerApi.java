@@ -13,8 +13,11 @@ public interface WorkerApi {
 
   String metricsContentType();
 
-  /** This worker's routing statistics since the last reset; {@code reset} starts a new period. */
-  RoutingStats routingStats(boolean reset);
+  /**
+   * This worker's routing statistics since the last reset; {@code reset} starts a new period (of
+   * counts and transitions both); without {@code transitions}, the counts only.
+   */
+  RoutingStats routingStats(boolean reset, boolean transitions);
 
   /**
    * Starts staging placement {@code version} from a placement JSON document; returns at once.

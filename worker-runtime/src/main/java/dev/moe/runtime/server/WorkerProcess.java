@@ -115,8 +115,8 @@ public final class WorkerProcess implements AutoCloseable {
     }
 
     @Override
-    public RoutingStats routingStats(boolean reset) {
-      return loaded().routingStats(reset);
+    public RoutingStats routingStats(boolean reset, boolean transitions) {
+      return loaded().routingStats(reset, transitions);
     }
 
     @Override

@@ -39,20 +39,21 @@ public final class RoutingRecorder implements AutoCloseable {
   }
 
   /**
-   * The counts since the last reset, as the solver reads them: {@code logical_count} and a
-   * transition matrix for every pair of consecutive MoE layers.
+   * The counts since the last reset, as the solver reads them: {@code logical_count} and, with
+   * {@code withTransitions}, a transition matrix for every pair of consecutive MoE layers. A reset
+   * clears both.
    */
-  public RoutingStats snapshot(boolean reset) {
+  public RoutingStats snapshot(boolean reset, boolean withTransitions) {
     NativeStats.Snapshot s;
     synchronized (this) {
-      s = stats.snapshot(reset);
+      s = stats.snapshot(reset, withTransitions);
     }
     double[][] counts = new double[layers][];
     for (int l = 0; l < layers; l++) {
       counts[l] = toDouble(s.counts()[l]);
     }
     Map<LayerPair, double[][]> transitions = new HashMap<>();
-    for (int l = 0; l + 1 < layers; l++) {
+    for (int l = 0; withTransitions && l + 1 < layers; l++) {
       if (isMoeLayer.test(l) && isMoeLayer.test(l + 1)) {
         long[][] t = s.transitions()[l];
         double[][] m = new double[t.length][];

@@ -235,14 +235,17 @@ class NativeRuntimeTest {
     try (NativeStats stats = NativeStats.create(2, 3, 2, 1)) {
       stats.record(0, new int[] {0, 1, 1, 2}, 2, new long[] {10, 11});
       stats.record(1, new int[] {2, 0, 2, 1}, 2, new long[] {10, 11});
-      NativeStats.Snapshot s = stats.snapshot(true);
+      NativeStats.Snapshot countsOnly = stats.snapshot(false, false);
+      assertArrayEquals(new long[] {1, 2, 1}, countsOnly.counts()[0]);
+      assertEquals(0, countsOnly.transitions().length, "no transitions asked for");
+      NativeStats.Snapshot s = stats.snapshot(true, true);
       assertArrayEquals(new long[] {1, 2, 1}, s.counts()[0]);
       assertArrayEquals(new long[] {1, 1, 2}, s.counts()[1]);
       // Token 10: {0, 1} -> {2, 0}; token 11: {1, 2} -> {2, 1}.
       assertEquals(1, s.transitions()[0][0][2]);
       assertEquals(1, s.transitions()[0][1][1]);
       assertEquals(8, java.util.Arrays.stream(s.transitions()[0]).flatMapToLong(java.util.Arrays::stream).sum());
-      assertEquals(0, stats.snapshot(false).counts()[0][1], "reset");
+      assertEquals(0, stats.snapshot(false, true).counts()[0][1], "reset");
     }
   }
 

@@ -44,7 +44,7 @@ class RoutingStatsTest {
       r.record(0, new int[] {0, 1, 0, 2, 3, 0}, 3, keys);
       r.record(1, new int[] {1, 2, 2, 3, 1, 0}, 3, keys);
       r.record(3, new int[] {3, 3, 0, 1, 1, 2}, 3, keys);
-      RoutingStats s = r.snapshot(false);
+      RoutingStats s = r.snapshot(false, true);
       // Layer 0: expert 0 chosen by all three tokens, 1, 2 and 3 once each.
       assertArrayEquals(new double[] {3, 1, 1, 1}, s.logicalCount()[0]);
       assertArrayEquals(new double[] {1, 2, 2, 1}, s.logicalCount()[1]);
@@ -70,9 +70,9 @@ class RoutingStatsTest {
       assertArrayEquals(s.logicalCount(), read.logicalCount());
       assertArrayEquals(want, read.transitions().get(new LayerPair(0, 1)));
 
-      RoutingStats reset = r.snapshot(true);
+      RoutingStats reset = r.snapshot(true, true);
       assertArrayEquals(s.logicalCount(), reset.logicalCount());
-      assertArrayEquals(new double[] {0, 0, 0, 0}, r.snapshot(false).logicalCount()[0], "reset");
+      assertArrayEquals(new double[] {0, 0, 0, 0}, r.snapshot(false, true).logicalCount()[0], "reset");
     }
   }
 
@@ -116,7 +116,7 @@ class RoutingStatsTest {
     try (RoutingRecorder r = recorder(every)) {
       r.record(0, a, tokens, keys);
       r.record(1, b, tokens, keys);
-      RoutingStats s = r.snapshot(false);
+      RoutingStats s = r.snapshot(false, true);
       assertArrayEquals(want, s.transitions().get(new LayerPair(0, 1)));
       assertArrayEquals(new double[] {200, 200, 200, 200}, s.logicalCount()[0], "counts are never sampled");
     }
@@ -157,6 +157,14 @@ class RoutingStatsTest {
           assertEquals(1, t[7][6]);
           assertEquals(1, t[0][5]);
           assertEquals(2, t[0][7] + t[0][4], "token 5: {5,0} -> {4,7}");
+
+          // What the operator reads: the counts alone.
+          HttpResponse<byte[]> counts = client.send(HttpRequest.newBuilder(URI.create(stats + "?transitions=false"))
+              .header("Authorization", "Bearer s3cret").build(), HttpResponse.BodyHandlers.ofByteArray());
+          RoutingStats countsOnly = RoutingStatsReader.parse(counts.body(), "GET /stats?transitions=false");
+          assertArrayEquals(read.logicalCount(), countsOnly.logicalCount());
+          assertTrue(countsOnly.transitions().isEmpty(), "transitions were not asked for");
+          assertTrue(counts.body().length < ok.body().length, counts.body().length + " vs " + ok.body().length);
         }
       }
     }
