@@ -14,7 +14,7 @@
 #   MOE_LOCAL_CLUSTER_CACHE  base of the build cache
 #                            (default ${XDG_CACHE_HOME:-$HOME/.cache}/moe-operator/local-cluster)
 #   KUBE_API_TEST_DIR        kube-api-test's directory, as kube-api-test itself reads it
-#                            (default $HOME/.kubeapitest)
+#                            (default ~/.kubeapitest of the account, as the JVM's user.home)
 #   MOE_LOCAL_CLUSTER_FORCE  set to 1 to rebuild even when the cache holds the binaries
 set -euo pipefail
 
@@ -102,10 +102,12 @@ fi
 
 # kube-api-test (io.fabric8:kube-api-test) looks, in offline mode, in
 #   ${KUBE_API_TEST_DIR:-~/.kubeapitest}/k8s/<major.minor.patch>-<os>-<arch>/{kube-apiserver,etcd,kubectl}
-# (BinaryManager + Utils.platformSuffix; the version carries no leading "v").
+# (BinaryManager + Utils.platformSuffix; the version carries no leading "v"). Its ~ is the JVM's
+# user.home, the account's home directory, whatever $HOME says.
 goos="$(go env GOOS)"
 goarch="$(go env GOARCH)"
-kat_dir="${KUBE_API_TEST_DIR:-$HOME/.kubeapitest}"
+account_home="$(getent passwd "$(id -u)" | cut -d: -f6)"
+kat_dir="${KUBE_API_TEST_DIR:-${account_home:-$HOME}/.kubeapitest}"
 install_dir="$kat_dir/k8s/$semver-$goos-$goarch"
 mkdir -p "$install_dir"
 for b in kube-apiserver etcd kubectl; do

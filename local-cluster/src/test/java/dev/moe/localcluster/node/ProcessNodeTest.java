@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.fabric8.kubeapitest.KubeAPIServer;
+import io.fabric8.kubeapitest.KubeAPIServerConfig;
 import io.fabric8.kubeapitest.KubeAPIServerConfigBuilder;
 import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
 import io.fabric8.kubernetes.api.model.ContainerStateTerminated;
@@ -33,6 +34,7 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.LocalTime;
 import java.time.ZonedDateTime;
 import java.util.List;
 import java.util.Map;
@@ -64,12 +66,19 @@ class ProcessNodeTest {
   static Path state;
 
   @BeforeAll
-  static void startNode() {
-    apiServer = new KubeAPIServer(KubeAPIServerConfigBuilder.anAPIServerConfig()
+  static void startNode() throws InterruptedException {
+    KubeAPIServerConfig config = KubeAPIServerConfigBuilder.anAPIServerConfig()
         .withOfflineMode(true)
         .withApiServerVersion(System.getProperty("moe.kube.version", "1.34.4"))
         .withUpdateKubeConfig(false)
-        .build());
+        .build();
+    // kube-api-test's readiness waits (etcd's, then the API server's) compare times of day: one whose
+    // timeout ends after midnight fails at once. Such a start waits for midnight.
+    LocalTime now = LocalTime.now();
+    if (now.plus(Duration.ofMillis(2L * config.getStartupTimeout())).isBefore(now)) {
+      Thread.sleep(Duration.between(now, LocalTime.MAX).plusSeconds(1));
+    }
+    apiServer = new KubeAPIServer(config);
     apiServer.start();
     client = new KubernetesClientBuilder().withConfig(Config.fromKubeconfig(apiServer.getKubeConfigYaml())).build();
     client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(NS).endMetadata().build()).create();

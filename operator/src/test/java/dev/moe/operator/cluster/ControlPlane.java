@@ -16,6 +16,8 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.time.LocalTime;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -57,9 +59,16 @@ public final class ControlPlane {
           + "/k8s: run local-cluster/build.sh first (it builds them from the upstream Go modules)", e);
     }
     certs.createCertificatesIfNeeded();
-    etcdPort = etcd.startEtcd();
+    notAcrossMidnight();
     forwarder = new TcpForwarder();
-    startApiServer();
+    try {
+      etcdPort = etcd.startEtcd();
+      startApiServer();
+    } catch (RuntimeException e) {
+      // Nothing left running when the start fails: the next test class tries again from scratch.
+      stop();
+      throw e;
+    }
     kubeconfig = Files.createTempFile("moe-operator-test", ".kubeconfig");
     Files.writeString(kubeconfig, new KubeConfig(certs, binaries).generateKubeConfigYaml(forwarder.port()));
     installCrds();
@@ -78,7 +87,24 @@ public final class ControlPlane {
     return shared;
   }
 
+  /**
+   * kube-api-test's readiness waits compare times of day ({@code LocalTime}): a wait whose timeout
+   * ends after midnight fails at once ("did not start properly"). Such a start waits for midnight.
+   */
+  private void notAcrossMidnight() {
+    LocalTime now = LocalTime.now();
+    if (now.plus(Duration.ofMillis(config.getStartupTimeout())).isBefore(now)) {
+      try {
+        Thread.sleep(Duration.between(now, LocalTime.MAX).plusSeconds(1));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException("interrupted while waiting for midnight", e);
+      }
+    }
+  }
+
   private void startApiServer() {
+    notAcrossMidnight();
     apiServer = new KubeAPIServerProcess(certs, binaries, p -> {}, config);
     int port = apiServer.startApiServer(etcdPort);
     forwarder.target(port);
@@ -163,7 +189,9 @@ public final class ControlPlane {
   }
 
   private void stop() {
-    apiServer.stopApiServer();
+    if (apiServer != null) {
+      apiServer.stopApiServer();
+    }
     etcd.stopEtcd();
     etcd.cleanEtcdData();
     forwarder.close();
