@@ -1,5 +1,6 @@
 package dev.moe.localcluster.cli;
 
+import dev.moe.localcluster.system.ShiftStatistics;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import picocli.CommandLine.Option;
@@ -14,7 +15,7 @@ public final class StatisticsOption {
   /** The directory, checked to hold the decode and prefill files both scenarios replay. */
   Path dir(Path repo) {
     Path dir = statistics != null ? statistics : repo.resolve("../shared/data/routing/deepseek-v3-sglang").normalize();
-    for (String f : new String[] {"decode_in1000out1000.json", "prefill_in1000out1000.json"}) {
+    for (String f : ShiftStatistics.FILES) {
       if (!Files.isRegularFile(dir.resolve(f))) {
         throw new IllegalArgumentException("no " + f + " in " + dir + ": pass --statistics DIR");
       }

@@ -9,6 +9,7 @@ import dev.moe.localcluster.demo.DemoReport.StatusSample;
 import dev.moe.localcluster.demo.TrafficReplay.Phase;
 import dev.moe.localcluster.demo.TrafficReplay.StepRecord;
 import dev.moe.localcluster.system.ModelClient;
+import dev.moe.localcluster.system.ShiftStatistics;
 import dev.moe.runtime.replay.SyntheticCheckpoint;
 import dev.moe.stats.RoutingStats;
 import dev.moe.stats.RoutingStatsReader;
@@ -55,8 +56,6 @@ public final class Demo {
 
   static final String NAMESPACE = "moe-demo";
   static final String MODEL = "deepseek-v3-mini";
-  static final String DECODE = "decode_in1000out1000.json";
-  static final String PREFILL = "prefill_in1000out1000.json";
   private static final int HIDDEN = 32;
   private static final int INTER = 16;
   private static final int TRANSPORT_PORT = 7070;
@@ -77,8 +76,8 @@ public final class Demo {
 
   /** Runs the demo; true when the operator rebalanced after the shift and a new placement served. */
   public boolean run(BooleanSupplier stop) {
-    RoutingStats decode = RoutingStatsReader.read(options.statistics().resolve(DECODE));
-    RoutingStats prefill = RoutingStatsReader.read(options.statistics().resolve(PREFILL));
+    RoutingStats decode = RoutingStatsReader.read(options.statistics().resolve(ShiftStatistics.DECODE));
+    RoutingStats prefill = RoutingStatsReader.read(options.statistics().resolve(ShiftStatistics.PREFILL));
     Path weights = checkpoint();
     apply(weights);
     Instant created = Instant.now();
@@ -164,7 +163,7 @@ public final class Demo {
         .withStorageClassName("").withNewHostPath().withPath(weights.toString()).endHostPath()
         .withNewClaimRef().withNamespace(NAMESPACE).withName(claim).endClaimRef().endSpec().build())
         .serverSideApply();
-    model.apply(options.statistics().resolve(DECODE), options.repo().resolve("local-cluster/demo/" + MODEL + ".yaml"));
+    model.apply(options.statistics().resolve(ShiftStatistics.DECODE), options.repo().resolve("local-cluster/demo/" + MODEL + ".yaml"));
     client.persistentVolumeClaims().inNamespace(NAMESPACE).resource(new PersistentVolumeClaimBuilder()
         .withNewMetadata().withName(claim).endMetadata().withNewSpec().withAccessModes("ReadOnlyMany")
         .withStorageClassName("").withVolumeName(claim).withNewResources()

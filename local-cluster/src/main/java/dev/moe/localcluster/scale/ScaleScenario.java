@@ -11,6 +11,7 @@ import dev.moe.placement.PlacementJson;
 import dev.moe.crds.v1alpha1.MoEModel;
 import dev.moe.crds.v1alpha1.RebalanceDecision;
 import dev.moe.localcluster.system.ModelClient;
+import dev.moe.localcluster.system.ShiftStatistics;
 import dev.moe.stats.RoutingStats;
 import dev.moe.stats.RoutingStatsReader;
 import io.fabric8.kubernetes.api.model.NodeBuilder;
@@ -83,8 +84,8 @@ public final class ScaleScenario {
   }
 
   public Result run(BooleanSupplier stop) {
-    RoutingStats decode = RoutingStatsReader.read(options.statistics().resolve("decode_in1000out1000.json"));
-    RoutingStats prefill = RoutingStatsReader.read(options.statistics().resolve("prefill_in1000out1000.json"));
+    RoutingStats decode = RoutingStatsReader.read(options.statistics().resolve(ShiftStatistics.DECODE));
+    RoutingStats prefill = RoutingStatsReader.read(options.statistics().resolve(ShiftStatistics.PREFILL));
     int gpus = options.nodes() * options.gpusPerNode();
     createNodes();
     RecordedTraffic traffic = new RecordedTraffic(decode, prefill, Duration.ofSeconds(10));
@@ -256,7 +257,7 @@ public final class ScaleScenario {
 
   /** Applies the model with the decode statistics; returns the workers' bearer token once the operator made it. */
   private String applyModel() {
-    model.apply(options.statistics().resolve("decode_in1000out1000.json"),
+    model.apply(options.statistics().resolve(ShiftStatistics.DECODE),
         options.repo().resolve("local-cluster/scale/" + MODEL + ".yaml"));
     out.printf(Locale.ROOT, "applied %s/%s: %d workers on %d kwok nodes of %d GPUs%n", NAMESPACE, MODEL,
         options.nodes() * options.gpusPerNode(), options.nodes(), options.gpusPerNode());
