@@ -124,6 +124,114 @@ moe_status moe_stats_record(moe_stats *stats, int layer, const int32_t *ids, int
  * experts] (may be null to skip). */
 moe_status moe_stats_snapshot(moe_stats *stats, int64_t *counts, int64_t *transitions, int reset);
 
+/* ---- The rest of a decoder layer: dense weights, norms, attention over a paged KV cache --------
+ * Batch invariance: every function below computes each row (token) with a reduction order that
+ * depends only on that row's own data and position, never on how many rows share the call, which
+ * other sequences are in it, or how a sequence's earlier tokens were split into calls. So a
+ * request's results are bit-identical whatever else is batched with it. */
+
+typedef struct moe_matrix moe_matrix;     /* a dense weight matrix [out, in] held by a backend */
+typedef struct moe_attention moe_attention; /* one decoder layer's self-attention and its weights */
+typedef struct moe_kv_cache moe_kv_cache; /* paged key/value memory of every layer, on the backend */
+
+/* w [out, in] (nn.Linear's layout) in `src_dtype` (MOE_BF16: raw bf16 bits), stored in `dtype`
+ * (bf16 rounds to nearest even); `bias` [out] float32, or null for none. */
+moe_status moe_matrix_create(moe_ctx *ctx, int out, int in, const void *w, moe_dtype src_dtype,
+                             moe_dtype dtype, const float *bias, moe_matrix **res);
+void moe_matrix_free(moe_matrix *m);
+
+/* y [rows, out] = x [rows, in] @ w^T (+ bias); float32 accumulation. rows >= 0 (0: nothing). */
+moe_status moe_matrix_mul(moe_ctx *ctx, moe_matrix *m, const float *x, int rows, float *y);
+
+/* RMSNorm of each of `rows` rows of `dim` floats: y = x / sqrt(mean(x^2) + eps) * w, in float32
+ * with the sum of squares accumulated in float32 in index order (as transformers' RMSNorm on fp32
+ * tensors). w [dim]; y may equal x. Host memory, computed on the calling thread. */
+moe_status moe_rms_norm(const float *x, int rows, int dim, const float *w, float eps, float *y);
+
+typedef enum { MOE_ATTN_GQA = 0, MOE_ATTN_MLA = 1 } moe_attention_kind;
+
+typedef enum {
+  MOE_QK_NORM_NONE = 0,
+  MOE_QK_NORM_HEAD = 1, /* RMSNorm of each q and k head over head_dim (Qwen3-MoE) */
+  MOE_QK_NORM_ALL = 2   /* RMSNorm of the whole q projection and the whole k projection (OLMoE) */
+} moe_qk_norm;
+
+/* All fields are 32-bit, in this order (Java lays the struct out from this list). */
+typedef struct {
+  int32_t kind;             /* moe_attention_kind */
+  int32_t hidden;           /* model width: rows of x and y */
+  int32_t heads;            /* query heads */
+  int32_t kv_heads;         /* GQA: key/value heads (divides heads); MLA: unused */
+  int32_t head_dim;         /* GQA: width of each q, k and v head; MLA: unused */
+  int32_t rotary_dim;       /* GQA: leading dims of each q/k head that RoPE rotates (even, <= head_dim);
+                               MLA: must equal qk_rope_head_dim */
+  int32_t rope_interleaved; /* 0: dim i pairs with i + rotary_dim/2 (rotate_half); 1: 2i with 2i+1 */
+  int32_t qk_norm;          /* moe_qk_norm (GQA only) */
+  int32_t sliding_window;   /* > 0: a query at position p sees keys at positions > p - sliding_window */
+  int32_t q_lora_rank;      /* MLA: 0 = q_proj, else q_a_proj -> RMSNorm -> q_b_proj */
+  int32_t kv_lora_rank;     /* MLA: width of the compressed latent c_kv */
+  int32_t qk_nope_head_dim; /* MLA */
+  int32_t qk_rope_head_dim; /* MLA */
+  int32_t v_head_dim;       /* MLA */
+  float softmax_scale;      /* scores = softmax_scale * q . k */
+  float rope_scale;         /* multiplies cos and sin (YaRN's attention factor; 1 otherwise) */
+  float clip_qkv;           /* > 0: q, k, v each clamped to [-clip_qkv, clip_qkv] after projection (OLMoE) */
+  float norm_eps;           /* epsilon of the q/k norms and of MLA's q_a / kv_a norms */
+} moe_attention_config;
+
+/* Tensors of an attention layer (sizes in elements; matrices [out, in] as nn.Linear stores them). */
+typedef enum {
+  MOE_ATTN_Q = 0,        /* GQA [heads*head_dim, hidden]; MLA with q_lora_rank 0: [heads*(nope+rope), hidden] */
+  MOE_ATTN_K = 1,        /* GQA [kv_heads*head_dim, hidden] */
+  MOE_ATTN_V = 2,        /* GQA [kv_heads*head_dim, hidden] */
+  MOE_ATTN_O = 3,        /* [hidden, heads*head_dim]; MLA [hidden, heads*v_head_dim] */
+  MOE_ATTN_Q_BIAS = 4,   /* optional float32 biases of the matrices above */
+  MOE_ATTN_K_BIAS = 5,
+  MOE_ATTN_V_BIAS = 6,
+  MOE_ATTN_O_BIAS = 7,
+  MOE_ATTN_Q_NORM = 8,   /* float32 [head_dim] (HEAD) or [heads*head_dim] (ALL) */
+  MOE_ATTN_K_NORM = 9,   /* float32 [head_dim] (HEAD) or [kv_heads*head_dim] (ALL) */
+  MOE_ATTN_Q_A = 10,     /* MLA q_a_proj [q_lora_rank, hidden] */
+  MOE_ATTN_Q_A_BIAS = 11,
+  MOE_ATTN_Q_A_NORM = 12,  /* float32 [q_lora_rank] */
+  MOE_ATTN_Q_B = 13,     /* MLA q_b_proj [heads*(nope+rope), q_lora_rank] */
+  MOE_ATTN_KV_A = 14,    /* MLA kv_a_proj_with_mqa [kv_lora_rank + rope, hidden] */
+  MOE_ATTN_KV_A_BIAS = 15,
+  MOE_ATTN_KV_A_NORM = 16, /* float32 [kv_lora_rank] */
+  MOE_ATTN_KV_B = 17,    /* MLA kv_b_proj [heads*(nope+v_head_dim), kv_lora_rank] */
+  MOE_ATTN_INV_FREQ = 18 /* float32 [rotary_dim / 2]: angle of pair i at position p = p * inv_freq[i] */
+} moe_attention_tensor;
+
+moe_status moe_attention_create(moe_ctx *ctx, const moe_attention_config *config, moe_attention **out);
+void moe_attention_free(moe_attention *attention);
+
+/* Sets one tensor: `elems` must be its size. Matrices are given in `src_dtype` and stored in
+ * `dtype`; biases, norm weights and inv_freq are float32 (src_dtype and dtype MOE_F32). A tensor may
+ * be set again (replacing it). */
+moe_status moe_attention_set(moe_attention *attention, moe_attention_tensor which, const void *data,
+                             moe_dtype src_dtype, moe_dtype dtype, int64_t elems);
+
+/* Floats one token position of one layer takes in the KV cache: GQA 2 * kv_heads * head_dim (keys,
+ * then values); MLA kv_lora_rank + qk_rope_head_dim (the normed latent c_kv, then the rotated k_pe). */
+int moe_attention_cache_width(const moe_attention *attention);
+
+/* `blocks` pages of `block_size` positions for each of `layers` layers, `width` floats a position. */
+moe_status moe_kv_cache_create(moe_ctx *ctx, int layers, int blocks, int block_size, int width,
+                               moe_kv_cache **out);
+void moe_kv_cache_free(moe_kv_cache *cache);
+
+/* One attention sublayer over a batch of `nseq` sequences. x [rows, hidden] (the layer's input
+ * after its norm) holds each sequence's new tokens, sequence after sequence: sequence i has
+ * seq_rows[i] >= 0 rows at positions seq_start[i], seq_start[i] + 1, ...; its positions' keys and
+ * values go into layer `layer` of `cache`, position p in block block_table[i * max_blocks + p /
+ * block_size] at offset p % block_size. Each row attends causally to its own sequence's positions
+ * 0..p (within the sliding window), which earlier calls wrote. y [rows, hidden] = o_proj(attention
+ * output). Every missing required tensor, a block index out of range and a position past the
+ * sequence's blocks are MOE_ERR_INVALID. */
+moe_status moe_attention_forward(moe_ctx *ctx, moe_attention *attention, moe_kv_cache *cache, int layer,
+                                 const float *x, int nseq, const int32_t *seq_rows, const int32_t *seq_start,
+                                 const int32_t *block_table, int max_blocks, float *y);
+
 /* ---- Machine figures for the kernel benchmark ------------------------------------------------ */
 
 /* Peak float32 FMA throughput in GFLOP/s (2 flops per lane per FMA) with `threads` threads, using
