@@ -313,7 +313,7 @@ public final class WorkerNode implements Transport.Handler, AutoCloseable {
     CompletableFuture<float[]> out = CompletableFuture.completedFuture(s.x());
     for (int i = 0; i < s.layers().length; i++) {
       int index = i;
-      out = out.thenCompose(x -> layer(s, v, index, x, tally));
+      out = out.thenComposeAsync(x -> layer(s, v, index, x, tally), compute);
     }
     return out.handle((y, t) -> {
       versions.release(v);
@@ -390,26 +390,34 @@ public final class WorkerNode implements Transport.Handler, AutoCloseable {
     if (tokens == 0) {
       return CompletableFuture.completedFuture(x);
     }
-    CompletableFuture<Routing> routing = s.forced() != null
-        ? CompletableFuture.completedFuture(
-            new Routing(tokens, s.forced().k(), s.forced().ids()[index], s.forced().weights()[index]))
-        : CompletableFuture.supplyAsync(() -> ops[layer].route(x, tokens), compute);
-    return routing.thenCompose(r -> {
-      tally.ids()[index] = r.ids();
-      tally.weights()[index] = r.weights();
-      return expertsAndCombine(s, v, layer, x, r, tally);
-    });
+    Routing forced = s.forced() == null ? null
+        : new Routing(tokens, s.forced().k(), s.forced().ids()[index], s.forced().weights()[index]);
+    return moeLayer(s.step() * STEP_KEY_STRIDE + s.firstKey(), v, layer, x, tokens, forced, tally, index);
   }
 
-  private CompletableFuture<float[]> expertsAndCombine(Step s, PlacementVersion v, int layer, float[] x, Routing r,
-      StepTally tally) {
-    int tokens = s.tokens();
+  /**
+   * One MoE layer for {@code tokens} rows of {@code x} on placement {@code v}, called on the compute
+   * thread: route (or take {@code forced}), record the routing, send each (token, choice) row to
+   * the owner of the replica chosen for it, combine the returned rows in choice order and add the
+   * shared experts. Rows this worker owns are computed at once; the future completes when every
+   * peer's rows are back (at once when there are none).
+   *
+   * @param keyBase identifies the tokens' rows across layers for the transition statistics
+   * @param tally null, or where the step's accounting goes ({@code index}: the layer's place in it)
+   */
+  CompletableFuture<float[]> moeLayer(long keyBase, PlacementVersion v, int layer, float[] x, int tokens, Routing forced,
+      StepTally tally, int index) {
+    Routing r = forced != null ? forced : ops[layer].route(x, tokens);
+    if (tally != null) {
+      tally.ids()[index] = r.ids();
+      tally.weights()[index] = r.weights();
+    }
     int k = r.k();
     int hidden = model.hidden();
     int n = tokens * k;
     long[] keys = new long[tokens];
     for (int t = 0; t < tokens; t++) {
-      keys[t] = s.step() * STEP_KEY_STRIDE + s.firstKey() + t;
+      keys[t] = keyBase + t;
     }
     recorder.record(layer, r.ids(), tokens, keys);
     metrics.routed(layer, n);
@@ -441,62 +449,90 @@ public final class WorkerNode implements Transport.Handler, AutoCloseable {
     CompletableFuture<Rows>[] replies = new CompletableFuture[size];
     long[] rowsTo = new long[size];
     long bytesSent = 0;
+    boolean remote = false;
+    Dispatch own = null;
     for (int o = 0; o < size; o++) {
-      int first = slotStart[o * slotsPerGpu];
-      int rows = slotStart[(o + 1) * slotsPerGpu] - first;
-      rowsTo[o] = rows;
-      if (rows == 0) {
+      Dispatch d = dispatchTo(o, keyBase / STEP_KEY_STRIDE, v, layer, x, k, owner, rowOf, perSlot, slotStart);
+      rowsTo[o] = d == null ? 0 : d.rows();
+      if (d == null) {
         replies[o] = CompletableFuture.completedFuture(new Rows(new float[0], 0, 0));
-        continue;
-      }
-      int groups = 0;
-      for (int i = 0; i < slotsPerGpu; i++) {
-        groups += perSlot[o * slotsPerGpu + i] > 0 ? 1 : 0;
-      }
-      int[] slots = new int[groups];
-      int[] offsets = new int[groups + 1];
-      int g = 0;
-      for (int i = 0; i < slotsPerGpu; i++) {
-        int count = perSlot[o * slotsPerGpu + i];
-        if (count > 0) {
-          slots[g] = i;
-          offsets[g + 1] = offsets[g] + count;
-          g++;
-        }
-      }
-      float[] xs = new float[rows * hidden];
-      for (int i = 0; i < n; i++) {
-        if (owner[i] == o) {
-          System.arraycopy(x, (i / k) * hidden, xs, (rowOf[i] - first) * hidden, hidden);
-        }
-      }
-      Dispatch d = new Dispatch(s.step(), layer, v.version(), hidden, slots, offsets, xs);
-      if (o == rank) {
-        replies[o] = computeRows(v, d, false);
+      } else if (o == rank) {
+        own = d;
       } else {
         replies[o] = transport.dispatch(o, d);
-        bytesSent += 4L * xs.length;
+        bytesSent += 4L * d.x().length;
+        remote = true;
       }
     }
+    // Peers' rows are on their way; this worker's own are computed meanwhile, right here.
+    if (own != null) {
+      replies[rank] = CompletableFuture.completedFuture(rowsNow(v, own, false));
+    }
     metrics.dispatched(rowsTo, bytesSent);
-    return CompletableFuture.allOf(replies).thenApplyAsync(ignored -> {
-      float[] rows = new float[n * hidden];
-      for (int o = 0; o < size; o++) {
-        Rows reply = replies[o].join();
-        if (reply.y().length != rowsTo[o] * hidden) {
-          throw new RemoteException(ErrorCode.INTERNAL, "worker " + o + " returned " + reply.y().length
-              + " values for " + rowsTo[o] + " rows of " + hidden);
-        }
-        System.arraycopy(reply.y(), 0, rows, slotStart[o * slotsPerGpu] * hidden, reply.y().length);
+    if (!remote) {
+      return CompletableFuture.completedFuture(combine(replies, rowsTo, slotStart, slotsPerGpu, rowOf, r, tokens, x,
+          layer, tally));
+    }
+    return CompletableFuture.allOf(replies).thenApplyAsync(
+        ignored -> combine(replies, rowsTo, slotStart, slotsPerGpu, rowOf, r, tokens, x, layer, tally), compute);
+  }
+
+  /** The rows of owner {@code o} grouped by its slots, or null when it gets none. */
+  private Dispatch dispatchTo(int o, long step, PlacementVersion v, int layer, float[] x, int k, int[] owner, int[] rowOf,
+      int[] perSlot, int[] slotStart) {
+    int hidden = model.hidden();
+    int slotsPerGpu = v.table().slotsPerGpu();
+    int first = slotStart[o * slotsPerGpu];
+    int rows = slotStart[(o + 1) * slotsPerGpu] - first;
+    if (rows == 0) {
+      return null;
+    }
+    int groups = 0;
+    for (int i = 0; i < slotsPerGpu; i++) {
+      groups += perSlot[o * slotsPerGpu + i] > 0 ? 1 : 0;
+    }
+    int[] slots = new int[groups];
+    int[] offsets = new int[groups + 1];
+    int g = 0;
+    for (int i = 0; i < slotsPerGpu; i++) {
+      int count = perSlot[o * slotsPerGpu + i];
+      if (count > 0) {
+        slots[g] = i;
+        offsets[g + 1] = offsets[g] + count;
+        g++;
+      }
+    }
+    float[] xs = new float[rows * hidden];
+    for (int i = 0; i < owner.length; i++) {
+      if (owner[i] == o) {
+        System.arraycopy(x, (i / k) * hidden, xs, (rowOf[i] - first) * hidden, hidden);
+      }
+    }
+    return new Dispatch(step, layer, v.version(), hidden, slots, offsets, xs);
+  }
+
+  private float[] combine(CompletableFuture<Rows>[] replies, long[] rowsTo, int[] slotStart, int slotsPerGpu,
+      int[] rowOf, Routing r, int tokens, float[] x, int layer, StepTally tally) {
+    int hidden = model.hidden();
+    int k = r.k();
+    float[] rows = new float[tokens * k * hidden];
+    for (int o = 0; o < size; o++) {
+      Rows reply = replies[o].join();
+      if (reply.y().length != rowsTo[o] * hidden) {
+        throw new RemoteException(ErrorCode.INTERNAL, "worker " + o + " returned " + reply.y().length
+            + " values for " + rowsTo[o] + " rows of " + hidden);
+      }
+      System.arraycopy(reply.y(), 0, rows, slotStart[o * slotsPerGpu] * hidden, reply.y().length);
+      if (tally != null) {
         tally.rowsTo()[o] += rowsTo[o];
         tally.computeNanos()[o] += reply.computeNanos();
         tally.cpuNanos()[o] += reply.cpuNanos();
       }
-      float[] out = new float[tokens * hidden];
-      Kernels.combine(rows, rowOf, r.weights(), tokens, k, hidden, out);
-      ops[layer].finish(x, tokens, out);
-      return out;
-    }, compute);
+    }
+    float[] out = new float[tokens * hidden];
+    Kernels.combine(rows, rowOf, r.weights(), tokens, k, hidden, out);
+    ops[layer].finish(x, tokens, out);
+    return out;
   }
 
   // ---- Requests from peers -------------------------------------------------------------------------
@@ -515,27 +551,30 @@ public final class WorkerNode implements Transport.Handler, AutoCloseable {
       versions.release(v);
       throw e;
     }
-    return computeRows(v, d, true).whenComplete((rows, t) -> versions.release(v));
+    return computeRows(v, d).whenComplete((rows, t) -> versions.release(v));
   }
 
-  /** Runs a dispatch on this worker's slots of {@code v}, which the caller holds. */
-  private CompletableFuture<Rows> computeRows(PlacementVersion v, Dispatch d, boolean fromPeer) {
+  /** Runs a peer's dispatch on this worker's slots of {@code v}, which the caller holds, on the compute thread. */
+  private CompletableFuture<Rows> computeRows(PlacementVersion v, Dispatch d) {
+    return CompletableFuture.supplyAsync(() -> rowsNow(v, d, true), compute);
+  }
+
+  /** The dispatch's rows through this worker's slots of {@code v}; on the compute thread. */
+  private Rows rowsNow(PlacementVersion v, Dispatch d, boolean fromPeer) {
     ExpertBank bank = v.bank(d.layer());
     int groups = d.slots().length;
     long[] offsets = new long[groups + 1];
     for (int g = 0; g <= groups; g++) {
       offsets[g] = d.offsets()[g];
     }
-    return CompletableFuture.supplyAsync(() -> {
-      float[] y = new float[d.x().length];
-      long cpu = THREADS.getCurrentThreadCpuTime();
-      long start = System.nanoTime();
-      bank.ffn(d.x(), d.rows(), d.slots(), offsets, groups, y);
-      long wall = System.nanoTime() - start;
-      cpu = THREADS.getCurrentThreadCpuTime() - cpu;
-      metrics.computed(d.rows(), fromPeer ? 4L * d.x().length : 0);
-      return new Rows(y, wall, cpu);
-    }, compute);
+    float[] y = new float[d.x().length];
+    long cpu = THREADS.getCurrentThreadCpuTime();
+    long start = System.nanoTime();
+    bank.ffn(d.x(), d.rows(), d.slots(), offsets, groups, y);
+    long wall = System.nanoTime() - start;
+    cpu = THREADS.getCurrentThreadCpuTime() - cpu;
+    metrics.computed(d.rows(), fromPeer ? 4L * d.x().length : 0);
+    return new Rows(y, wall, cpu);
   }
 
   private void checkDispatch(Dispatch d) {
