@@ -142,10 +142,6 @@ public final class ModelConfig {
       case QWEN3_MOE -> 4;
       default -> heads;
     });
-    if (heads % kvHeads != 0) {
-      throw new InvalidCheckpointException(source + ": num_attention_heads " + heads
-          + " is not a multiple of num_key_value_heads " + kvHeads);
-    }
     Attention attention;
     RopeParameters rope;
     if (arch == Architecture.DEEPSEEK_V3) {
@@ -173,6 +169,10 @@ public final class ModelConfig {
       attention = new Attention(AttentionKind.MLA, heads, heads, nope + ropeDim, bias, bias, QkNorm.NONE, 0f, qLora,
           kvLora, nope, ropeDim, vDim, (float) scale, 1e-6f);
     } else {
+      if (heads % kvHeads != 0) {
+        throw new InvalidCheckpointException(source + ": num_attention_heads " + heads
+            + " is not a multiple of num_key_value_heads " + kvHeads);
+      }
       int headDim = f.positive("head_dim", hidden / heads);
       if (!f.has("head_dim") && hidden % heads != 0) {
         throw new InvalidCheckpointException(source + ": hidden_size " + hidden + " is not a multiple of"
