@@ -25,6 +25,9 @@ void check_ok(moe_status s, const std::string &what) {
   check(s == MOE_OK, what + " -> status " + std::to_string(int(s)) + ": " + moe_last_error());
 }
 
+// The larger error, NaN if either is (std::max(worst, NaN) would drop a NaN: a NaN must fail).
+double worse(double worst, double err) { return std::isnan(worst) || std::isnan(err) ? NAN : std::max(worst, err); }
+
 uint16_t to_bf16(float f) {
   uint32_t b;
   std::memcpy(&b, &f, 4);
@@ -121,7 +124,7 @@ void test_ffn(moe_ctx *ctx, int hidden, int inter, moe_dtype dtype, moe_dtype sr
       double scale = 1e-3;
       for (double v : ref) scale = std::max(scale, std::fabs(v));
       for (int o = 0; o < hidden; ++o)
-        worst = std::max(worst, std::fabs(y[r * hidden + o] - ref[o]) / scale);
+        worst = worse(worst, std::fabs(y[r * hidden + o] - ref[o]) / scale);
     }
   check(worst < tolerance, name + ": relative error " + std::to_string(worst));
   moe_experts_free(bank);
@@ -148,9 +151,43 @@ void test_linear(moe_ctx *ctx, int rows, int in, int out, moe_dtype dtype) {
         s += double(x[size_t(r) * in + i]) * w[size_t(o) * in + i];
         a += std::fabs(double(x[size_t(r) * in + i]) * w[size_t(o) * in + i]);
       }
-      worst = std::max(worst, std::fabs(y[size_t(r) * out + o] - s) / a);
+      worst = worse(worst, std::fabs(y[size_t(r) * out + o] - s) / a);
     }
   check(worst < 1e-5, name + ": relative error " + std::to_string(worst));
+}
+
+// Every row of a batch has the bits it has alone: its reduction order must not depend on how many
+// rows share its micro-tile (1..6) or work item.
+void test_row_invariance(moe_ctx *ctx, moe_dtype dtype) {
+  const int rows = 37, hidden = 600, inter = 300;  // 600: two full K blocks and a partial one
+  std::mt19937 rng(13);
+  moe_experts *bank = nullptr;
+  check_ok(moe_experts_create(ctx, 1, hidden, inter, dtype, &bank), "invariance bank");
+  load_expert(bank, 0, random_expert(hidden, inter, false, rng), MOE_F32);
+  const auto x = random_vector(size_t(rows) * hidden, rng, 1.0f);
+  const auto w = random_vector(size_t(inter) * hidden, rng, 0.1f);
+  std::vector<uint16_t> wb;
+  for (float v : w) wb.push_back(to_bf16(v));
+  const void *wp = dtype == MOE_BF16 ? static_cast<const void *>(wb.data()) : w.data();
+  std::vector<float> ffn_all(size_t(rows) * hidden), lin_all(size_t(rows) * inter);
+  const int32_t slot = 0;
+  const int64_t all[2] = {0, rows};
+  check_ok(moe_experts_ffn(ctx, bank, x.data(), rows, &slot, all, 1, ffn_all.data()), "invariance ffn");
+  check_ok(moe_linear(ctx, x.data(), rows, hidden, wp, dtype, inter, lin_all.data()), "invariance linear");
+  bool ffn_same = true, lin_same = true;
+  std::vector<float> ffn_part(ffn_all.size()), lin_part(lin_all.size());
+  for (int n = 1; n <= 7; ++n)
+    for (int r0 = 0; r0 + n <= rows; r0 += n == 1 ? 1 : 5) {
+      const int64_t part[2] = {0, n};
+      check_ok(moe_experts_ffn(ctx, bank, x.data() + size_t(r0) * hidden, n, &slot, part, 1, ffn_part.data()), "ffn");
+      check_ok(moe_linear(ctx, x.data() + size_t(r0) * hidden, n, hidden, wp, dtype, inter, lin_part.data()), "linear");
+      ffn_same &= std::memcmp(ffn_part.data(), ffn_all.data() + size_t(r0) * hidden, size_t(n) * hidden * 4) == 0;
+      lin_same &= std::memcmp(lin_part.data(), lin_all.data() + size_t(r0) * inter, size_t(n) * inter * 4) == 0;
+    }
+  const std::string kind = dtype == MOE_BF16 ? " bf16" : " f32";
+  check(ffn_same, "ffn" + kind + ": rows alone or in small batches equal the same rows in a batch of 37");
+  check(lin_same, "linear" + kind + ": rows alone or in small batches equal the same rows in a batch of 37");
+  moe_experts_free(bank);
 }
 
 void test_layout(moe_ctx *ctx) {
@@ -340,6 +377,7 @@ void test_kernels(moe_ctx *ctx, double bf16_tolerance) {
   for (moe_dtype dtype : {MOE_F32, MOE_BF16}) {
     test_linear(ctx, 1, 64, 8, dtype);
     test_linear(ctx, 37, 300, 19, dtype);
+    test_row_invariance(ctx, dtype);
   }
 }
 

@@ -67,31 +67,45 @@ inline void load_b(const void *b, int k, __m256 &b0, __m256 &b1) {
   }
 }
 
-// With few rows there are too few accumulators to cover the FMA latency (4 cycles, 2 ports), so
-// consecutive k alternate between independent sets that are summed at the end.
+// The order in which one output element sums a K block is the same whatever the number of rows
+// sharing its micro-tile, so a row's result never depends on the batch: the block is cut into
+// sub-chunks of kSub steps at fixed offsets, each summed by its own FMA chain from zero, and the
+// chains are added in order, ((s0 + s1) + s2) + s3. A tile of few rows has too few accumulators to
+// cover the FMA latency (4 cycles, 2 ports), so it runs several sub-chunks' chains at once; a tile
+// of many rows has enough independent rows and runs them one after another.
+constexpr int kSub = kKC / 4;
+
 template <int MR>
-constexpr int accumulator_sets() {
+constexpr int concurrent_chains() {
   return MR == 1 ? 4 : MR <= 3 ? 2 : 1;
 }
 
-// acc[i] = sum_k a[k][i] * b[k] over one K block: a packed [len][kMR], b a panel block [len][16].
-template <int MR, Source kSource>
-inline void micro_kernel(int len, const float *a, const void *b, __m256 (&acc)[MR][2]) {
-  constexpr int S = accumulator_sets<MR>();
+// Sub-chunks first..first+N-1 of a block of `len` steps (all but the last of them full), N chains at
+// once, each added to `total` in order (the first one starts it when `fresh`).
+template <int MR, int N, Source kSource>
+inline void run_chains(int len, const float *a, const void *b, int first, bool fresh, __m256 (&total)[MR][2]) {
   constexpr bool kBf16 = kSource == Source::kBf16;
-  __m256 c[S][MR][2];
+  // Several chains read N streams kSub rows apart; the prefetch sweeps the same rows linearly one
+  // group ahead (the next group of this block, or the next panel's block that follows in memory).
+  constexpr size_t kRowBytes = size_t(kNR) * (kBf16 ? 2 : 4);
+  constexpr size_t kAhead = N == 1 ? kPrefetchBytes : size_t(N) * kSub * kRowBytes;
+  __m256 c[N][MR][2];
 #pragma GCC unroll 8
-  for (int s = 0; s < S; ++s)
+  for (int s = 0; s < N; ++s)
 #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) c[s][i][0] = c[s][i][1] = _mm256_setzero_ps();
-  int k = 0;
-  for (; k + S <= len; k += S) {
+  const int k0 = first * kSub;
+  const int last_len = std::min(kSub, len - (k0 + (N - 1) * kSub));
+  int j = 0;
+  for (; j < last_len; ++j) {
 #pragma GCC unroll 8
-    for (int s = 0; s < S; ++s) {
+    for (int s = 0; s < N; ++s) {
+      if constexpr (kSource != Source::kWidened)
+        _mm_prefetch(static_cast<const char *>(b) + size_t(k0 + N * j + s) * kRowBytes + kAhead, _MM_HINT_T0);
+      const int k = k0 + s * kSub + j;
       __m256 b0, b1;
-      if constexpr (kSource != Source::kWidened) prefetch_b<kBf16>(b, k + s);
-      load_b<kBf16>(b, k + s, b0, b1);
-      const float *ak = a + size_t(k + s) * kMR;
+      load_b<kBf16>(b, k, b0, b1);
+      const float *ak = a + size_t(k) * kMR;
 #pragma GCC unroll 8
       for (int i = 0; i < MR; ++i) {
         const __m256 ai = _mm256_broadcast_ss(ak + i);
@@ -100,27 +114,47 @@ inline void micro_kernel(int len, const float *a, const void *b, __m256 (&acc)[M
       }
     }
   }
-  for (; k < len; ++k) {
-    __m256 b0, b1;
-    load_b<kBf16>(b, k, b0, b1);
-    const float *ak = a + size_t(k) * kMR;
+  if constexpr (N > 1) {
+    // The full chains' remaining steps when the last sub-chunk is short.
+    for (; j < kSub; ++j)
 #pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i) {
-      const __m256 ai = _mm256_broadcast_ss(ak + i);
-      c[0][i][0] = _mm256_fmadd_ps(ai, b0, c[0][i][0]);
-      c[0][i][1] = _mm256_fmadd_ps(ai, b1, c[0][i][1]);
-    }
+      for (int s = 0; s < N - 1; ++s) {
+        const int k = k0 + s * kSub + j;
+        __m256 b0, b1;
+        load_b<kBf16>(b, k, b0, b1);
+        const float *ak = a + size_t(k) * kMR;
+#pragma GCC unroll 8
+        for (int i = 0; i < MR; ++i) {
+          const __m256 ai = _mm256_broadcast_ss(ak + i);
+          c[s][i][0] = _mm256_fmadd_ps(ai, b0, c[s][i][0]);
+          c[s][i][1] = _mm256_fmadd_ps(ai, b1, c[s][i][1]);
+        }
+      }
   }
 #pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i) {
-    acc[i][0] = c[0][i][0];
-    acc[i][1] = c[0][i][1];
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; ++h) {
+      __m256 t = fresh ? c[0][i][h] : _mm256_add_ps(total[i][h], c[0][i][h]);
 #pragma GCC unroll 8
-    for (int s = 1; s < S; ++s) {
-      acc[i][0] = _mm256_add_ps(acc[i][0], c[s][i][0]);
-      acc[i][1] = _mm256_add_ps(acc[i][1], c[s][i][1]);
+      for (int s = 1; s < N; ++s) t = _mm256_add_ps(t, c[s][i][h]);
+      total[i][h] = t;
     }
-  }
+}
+
+// acc[i] = sum_k a[k][i] * b[k] over one K block: a packed [len][kMR], b a panel block [len][16].
+template <int MR, Source kSource>
+inline void micro_kernel(int len, const float *a, const void *b, __m256 (&acc)[MR][2]) {
+  constexpr int C = concurrent_chains<MR>();
+  const int subs = (len + kSub - 1) / kSub;
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();  // overwritten; len >= 1
+  int s = 0;
+  if constexpr (C >= 4)
+    for (; s + 4 <= subs; s += 4) run_chains<MR, 4, kSource>(len, a, b, s, s == 0, acc);
+  if constexpr (C >= 2)
+    for (; s + 2 <= subs; s += 2) run_chains<MR, 2, kSource>(len, a, b, s, s == 0, acc);
+  for (; s < subs; ++s) run_chains<MR, 1, kSource>(len, a, b, s, s == 0, acc);
 }
 
 inline __m256i lane_mask(int valid) {
