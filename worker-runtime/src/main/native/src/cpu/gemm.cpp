@@ -5,27 +5,10 @@
 
 #include <array>
 
+#include "cpu/simd.h"
+
 namespace moe {
 namespace {
-
-// exp(x) for float32 lanes: Cephes' expf (range reduction by ln 2, degree-6 polynomial), about
-// 1 ulp; arguments are clamped to keep 2^n a normal float.
-inline __m256 exp256(__m256 x) {
-  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.3f));
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-  p = _mm256_add_ps(_mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r), _mm256_set1_ps(1.0f));
-  const __m256i scale = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(p, _mm256_castsi256_ps(scale));
-}
 
 // silu(g) * u = g / (1 + exp(-g)) * u; a NaN in g or u stays NaN.
 inline __m256 swiglu(__m256 g, __m256 u) {
@@ -161,10 +144,17 @@ inline __m256i lane_mask(int valid) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(valid), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-// c[i][0..16) (= or +=) acc[i], only the first `valid` columns.
+// c[i][0..16) (= or +=) acc[i], then + bias[0..16) where bias is not null, only the first
+// `valid` columns.
 template <int MR>
-inline void store_tile(__m256 (&acc)[MR][2], float *c, size_t ldc, bool accumulate, int valid) {
+inline void store_tile(__m256 (&acc)[MR][2], float *c, size_t ldc, bool accumulate, int valid,
+                       const float *bias = nullptr) {
   if (valid >= kNR) {
+    __m256 bias0 = _mm256_setzero_ps(), bias1 = _mm256_setzero_ps();
+    if (bias) {
+      bias0 = _mm256_loadu_ps(bias);
+      bias1 = _mm256_loadu_ps(bias + 8);
+    }
 #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) {
       float *row = c + size_t(i) * ldc;
@@ -173,18 +163,28 @@ inline void store_tile(__m256 (&acc)[MR][2], float *c, size_t ldc, bool accumula
         v0 = _mm256_add_ps(v0, _mm256_loadu_ps(row));
         v1 = _mm256_add_ps(v1, _mm256_loadu_ps(row + 8));
       }
+      if (bias) {
+        v0 = _mm256_add_ps(v0, bias0);
+        v1 = _mm256_add_ps(v1, bias1);
+      }
       _mm256_storeu_ps(row, v0);
       _mm256_storeu_ps(row + 8, v1);
     }
     return;
   }
   const __m256i m0 = lane_mask(valid), m1 = lane_mask(valid - 8);
+  const __m256 bias0 = bias ? _mm256_maskload_ps(bias, m0) : _mm256_setzero_ps();
+  const __m256 bias1 = bias ? _mm256_maskload_ps(bias + 8, m1) : _mm256_setzero_ps();
   for (int i = 0; i < MR; ++i) {
     float *row = c + size_t(i) * ldc;
     __m256 v0 = acc[i][0], v1 = acc[i][1];
     if (accumulate) {
       v0 = _mm256_add_ps(v0, _mm256_maskload_ps(row, m0));
       v1 = _mm256_add_ps(v1, _mm256_maskload_ps(row + 8, m1));
+    }
+    if (bias) {
+      v0 = _mm256_add_ps(v0, bias0);
+      v1 = _mm256_add_ps(v1, bias1);
     }
     _mm256_maskstore_ps(row, m0, v0);
     _mm256_maskstore_ps(row + 8, m1, v1);
@@ -220,7 +220,8 @@ void tile(const TileContext &t, int len, const float *a, const void *b, int row,
   micro_kernel<MR, kSource>(len, a, b, acc);
   const GemmItem &it = *t.item;
   if (it.epilogue == Epilogue::kStore) {
-    store_tile<MR>(acc, it.c + size_t(row) * it.ldc + size_t(panel) * kNR, it.ldc, !t.first, it.n - panel * kNR);
+    store_tile<MR>(acc, it.c + size_t(row) * it.ldc + size_t(panel) * kNR, it.ldc, !t.first, it.n - panel * kNR,
+                   t.last && it.bias ? it.bias + size_t(panel) * kNR : nullptr);
     return;
   }
   float *p = t.partial ? t.partial + size_t(row) * kPartialLd + size_t(local_panel) * kNR : nullptr;
