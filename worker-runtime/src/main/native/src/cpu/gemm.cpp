@@ -63,6 +63,20 @@ constexpr int concurrent_chains() {
   return MR == 1 ? 4 : MR <= 3 ? 2 : 1;
 }
 
+// One step k of one chain: acc[i] += a[k][i] * b[k] for the tile's rows.
+template <int MR, bool kBf16>
+inline void fma_step(const float *a, const void *b, int k, __m256 (&acc)[MR][2]) {
+  __m256 b0, b1;
+  load_b<kBf16>(b, k, b0, b1);
+  const float *ak = a + size_t(k) * kMR;
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i) {
+    const __m256 ai = _mm256_broadcast_ss(ak + i);
+    acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
+    acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+  }
+}
+
 // Sub-chunks first..first+N-1 of a block of `len` steps (all but the last of them full), N chains at
 // once, each added to `total` in order (the first one starts it when `fresh`).
 template <int MR, int N, Source kSource>
@@ -85,34 +99,14 @@ inline void run_chains(int len, const float *a, const void *b, int first, bool f
     for (int s = 0; s < N; ++s) {
       if constexpr (kSource != Source::kWidened)
         _mm_prefetch(static_cast<const char *>(b) + size_t(k0 + N * j + s) * kRowBytes + kAhead, _MM_HINT_T0);
-      const int k = k0 + s * kSub + j;
-      __m256 b0, b1;
-      load_b<kBf16>(b, k, b0, b1);
-      const float *ak = a + size_t(k) * kMR;
-#pragma GCC unroll 8
-      for (int i = 0; i < MR; ++i) {
-        const __m256 ai = _mm256_broadcast_ss(ak + i);
-        c[s][i][0] = _mm256_fmadd_ps(ai, b0, c[s][i][0]);
-        c[s][i][1] = _mm256_fmadd_ps(ai, b1, c[s][i][1]);
-      }
+      fma_step<MR, kBf16>(a, b, k0 + s * kSub + j, c[s]);
     }
   }
   if constexpr (N > 1) {
     // The full chains' remaining steps when the last sub-chunk is short.
     for (; j < kSub; ++j)
 #pragma GCC unroll 8
-      for (int s = 0; s < N - 1; ++s) {
-        const int k = k0 + s * kSub + j;
-        __m256 b0, b1;
-        load_b<kBf16>(b, k, b0, b1);
-        const float *ak = a + size_t(k) * kMR;
-#pragma GCC unroll 8
-        for (int i = 0; i < MR; ++i) {
-          const __m256 ai = _mm256_broadcast_ss(ak + i);
-          c[s][i][0] = _mm256_fmadd_ps(ai, b0, c[s][i][0]);
-          c[s][i][1] = _mm256_fmadd_ps(ai, b1, c[s][i][1]);
-        }
-      }
+      for (int s = 0; s < N - 1; ++s) fma_step<MR, kBf16>(a, b, k0 + s * kSub + j, c[s]);
   }
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i)
