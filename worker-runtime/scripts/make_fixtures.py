@@ -15,6 +15,7 @@ names, layouts and config.json are the real ones, plus:
 - a fast tokenizer in its family's style (byte-level BPE, or SentencePiece-style BPE with byte fallback) with the
   published model's special tokens and chat template, saved by transformers' save_pretrained;
 - expected_layer<L>.safetensors: one MoE block's input and transformers' output for it;
+- expected_model.safetensors: transformers' whole-model fp32 logits and greedy continuation of two prompts;
 - expected_tokenizer.json and expected_chat.json: transformers' encode/decode and apply_chat_template.
 deepseek_v3_fp8 is the DeepSeek-V3 model with its expert weights stored block-fp8 the way the published
 DeepSeek-V3 checkpoint stores them.
@@ -70,6 +71,12 @@ FP8_MAX = 448.0  # largest finite float8_e4m3fn
 VOCAB_SIZE = 512  # the models' embedding rows; the tokenizers have fewer tokens, as real models do
 TOKENIZER_SIZE = 500
 MAX_POSITIONS = 256
+MAX_NEW_TOKENS = 32
+# Every greedy step's top-1 logit exceeds its top-2 by this times the step's max |logit|, so an fp32
+# reimplementation (other summation orders) picks the same tokens.
+MIN_MARGIN = 1e-3
+# A feature counts as exercised when switching it off moves some logit by more than this times max |logit|.
+FEATURE_EFFECT = 1e-3
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -476,6 +483,7 @@ class Fixture:
     seed: int
     family: str  # tokenizer and chat template
     generation: object  # ids -> generation_config.json's token ids, as the published chat model has them
+    features: list  # (what, how to switch it off) pairs; switching each off must change the logits
     max_shard_size: str | None = None  # None: one model.safetensors
 
 
@@ -488,7 +496,7 @@ QWEN3_YARN = {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddi
 # DeepSeek-V3's own keys and spelling ("type"); it has factor 40, original 4096.
 DEEPSEEK_YARN = {"type": "yarn", "factor": 4.0, "original_max_position_embeddings": MAX_POSITIONS // 4,
                  "beta_fast": 32, "beta_slow": 1, "mscale": 1.0, "mscale_all_dim": 1.0}
-# Small enough that OLMoE's clamp cuts some q, k and v values of these random weights.
+# Small enough that OLMoE's clamp cuts some q, k and v values of these random weights (asserted).
 OLMOE_CLIP_QKV = 1.5
 
 
@@ -503,7 +511,8 @@ def fixtures():
             num_attention_heads=2, num_key_value_heads=1, head_dim=16, sliding_window=16,
             bos_token_id=ids["bos"], eos_token_id=ids["eos"], **COMMON),
             layer=1, seed=11, family="mixtral",
-            generation=lambda ids: dict(bos_token_id=ids["bos"], eos_token_id=ids["eos"])),
+            generation=lambda ids: dict(bos_token_id=ids["bos"], eos_token_id=ids["eos"]),
+            features=[("sliding window 16", switch_config(sliding_window=None))]),
         # Qwen's two ways of making a layer dense (decoder_sparse_step, mlp_only_layers), one each:
         # the runtime must find the MoE layers from config.json, and the fixtures stay small.
         Fixture("qwen2_moe", Qwen2MoeForCausalLM, lambda ids: Qwen2MoeConfig(
@@ -511,18 +520,25 @@ def fixtures():
             num_experts=8, num_experts_per_tok=4, norm_topk_prob=False, decoder_sparse_step=2,
             num_attention_heads=2, num_key_value_heads=1, rope_scaling=QWEN2_ROPE,
             bos_token_id=ids["eot"], eos_token_id=ids["im_end"], **COMMON),
-            layer=1, seed=12, family="qwen2_moe", generation=qwen_generation, max_shard_size="150KB"),
+            layer=1, seed=12, family="qwen2_moe", generation=qwen_generation, max_shard_size="150KB",
+            features=[("linear rope scaling", switch_config(rope_scaling=None)),
+                      ("q/k/v biases", zero_params(".self_attn.q_proj.bias", ".self_attn.k_proj.bias",
+                                                   ".self_attn.v_proj.bias"))]),
         Fixture("qwen3_moe", Qwen3MoeForCausalLM, lambda ids: Qwen3MoeConfig(
             hidden_size=64, intermediate_size=48, moe_intermediate_size=40, num_experts=8, num_experts_per_tok=3,
             norm_topk_prob=True, mlp_only_layers=[1], num_attention_heads=2, num_key_value_heads=1, head_dim=16,
             rope_scaling=QWEN3_YARN, bos_token_id=ids["eot"], eos_token_id=ids["im_end"], **COMMON),
-            layer=0, seed=13, family="qwen3_moe", generation=qwen_generation),
+            layer=0, seed=13, family="qwen3_moe", generation=qwen_generation,
+            features=[("yarn rope scaling", switch_config(rope_scaling=None)),
+                      ("per-head q/k RMSNorm", drop_modules("q_norm", "k_norm"))]),
         Fixture("olmoe", OlmoeForCausalLM, lambda ids: OlmoeConfig(
             hidden_size=64, intermediate_size=32, num_experts=8, num_experts_per_tok=2,
             num_attention_heads=2, num_key_value_heads=1, clip_qkv=OLMOE_CLIP_QKV,
             bos_token_id=None, eos_token_id=ids["eos"], pad_token_id=ids["pad"], **COMMON),
             layer=0, seed=14, family="olmoe",
-            generation=lambda ids: dict(eos_token_id=ids["eos"], pad_token_id=ids["pad"])),
+            generation=lambda ids: dict(eos_token_id=ids["eos"], pad_token_id=ids["pad"]),
+            features=[("clip_qkv", switch_config(clip_qkv=None)),
+                      ("whole-projection q/k RMSNorm", drop_modules("q_norm", "k_norm"))]),
         # 136 = one full and one partial 128-block, 32 = one partial block: the fp8 copy exercises both.
         Fixture("deepseek_v3", DeepseekV3ForCausalLM, lambda ids: DeepseekV3Config(
             hidden_size=136, intermediate_size=48, moe_intermediate_size=32, n_routed_experts=16,
@@ -532,7 +548,21 @@ def fixtures():
             rope_interleave=True, rope_scaling=DEEPSEEK_YARN, bos_token_id=ids["bos"], eos_token_id=ids["eos"],
             **{**COMMON, "initializer_range": 0.1}),
             layer=1, seed=15, family="deepseek_v3", max_shard_size="300KB",
-            generation=lambda ids: dict(bos_token_id=ids["bos"], eos_token_id=ids["eos"])),
+            generation=lambda ids: dict(bos_token_id=ids["bos"], eos_token_id=ids["eos"]),
+            features=[("interleaved rope", switch_config(rope_interleave=False)),
+                      ("yarn rope scaling", switch_config(rope_scaling=None)),
+                      ("yarn mscale^2 on the softmax scale", unscale_softmax)]),
+        # MLA without the query LoRA (q_proj, as DeepSeek-V2-Lite), rope_interleave off, no rope scaling.
+        Fixture("deepseek_v3_q_proj", DeepseekV3ForCausalLM, lambda ids: DeepseekV3Config(
+            hidden_size=64, intermediate_size=48, moe_intermediate_size=16, n_routed_experts=8,
+            n_shared_experts=1, n_group=2, topk_group=1, num_experts_per_tok=2, routed_scaling_factor=2.5,
+            norm_topk_prob=True, first_k_dense_replace=1, num_attention_heads=2, num_key_value_heads=2,
+            q_lora_rank=None, kv_lora_rank=16, qk_rope_head_dim=8, qk_nope_head_dim=16, v_head_dim=16,
+            rope_interleave=False, bos_token_id=ids["bos"], eos_token_id=ids["eos"],
+            **{**COMMON, "initializer_range": 0.1}),
+            layer=1, seed=16, family="deepseek_v3",
+            generation=lambda ids: dict(bos_token_id=ids["bos"], eos_token_id=ids["eos"]),
+            features=[("rope not interleaved", switch_config(rope_interleave=True))]),
     ]
 
 
@@ -542,6 +572,47 @@ def token_ids(tok):
         if token in tok.get_vocab():
             ids[role] = tok.convert_tokens_to_ids(token)
     return ids
+
+
+# Ways to switch a feature off: each returns a copy of the model without it.
+
+def switch_config(**changes):
+    def apply(model):
+        cfg = copy.deepcopy(model.config)
+        for key, value in changes.items():
+            setattr(cfg, key, value)
+        other = type(model)(cfg).eval()
+        other.load_state_dict(model.state_dict())
+        return other
+    return apply
+
+
+def zero_params(*suffixes):
+    def apply(model):
+        other = copy.deepcopy(model)
+        with torch.no_grad():
+            for name, p in other.named_parameters():
+                if name.endswith(suffixes):
+                    p.zero_()
+        return other
+    return apply
+
+
+def drop_modules(*names):
+    def apply(model):
+        other = copy.deepcopy(model)
+        for layer in other.model.layers:
+            for name in names:
+                setattr(layer.self_attn, name, torch.nn.Identity())
+        return other
+    return apply
+
+
+def unscale_softmax(model):
+    other = copy.deepcopy(model)
+    for layer in other.model.layers:
+        layer.self_attn.scaling = layer.self_attn.qk_head_dim ** -0.5
+    return other
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -802,7 +873,19 @@ def make(fx):
     write_expected(directory, fx.layer, expected)
     verify(directory, fx.layer, expected)
 
-    return model, x
+    pad = model.generation_config.pad_token_id
+    if pad is None:
+        eos = model.generation_config.eos_token_id
+        pad = eos[0] if isinstance(eos, list) else eos
+    whole, prompts = expected_model(model, tok, fx.name, pad)
+    save_file({k: v.contiguous() for k, v in whole.items()}, directory / "expected_model.safetensors")
+    facts = {"prompts": prompts, "features": check_features(fx, model, whole)}
+    if cfg["model_type"] == "olmoe":
+        seq = torch.cat([whole["prompt_ids"], whole["generated_ids"]])[None]
+        facts["clipped"] = clipped_fraction(model, seq)
+        if min(facts["clipped"]) <= 0:
+            raise AssertionError(f"olmoe: clip_qkv {OLMOE_CLIP_QKV} clips nothing in some q, k or v: {facts['clipped']}")
+    return model, x, facts
 
 
 def expected_for(block, cfg, x):
@@ -885,6 +968,107 @@ def write_sharded(directory, tensors, max_bytes):
     (directory / "model.safetensors.index.json").write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
 
 
+
+
+# ---------------------------------------------------------------------------------------------------
+# Whole-model expectations: logits and greedy continuations of two prompts.
+# ---------------------------------------------------------------------------------------------------
+
+PROMPTS = [
+    "The capital of France is Paris, and the capital of Japan is",
+    "Once upon a time, in a small village by the sea, there lived",
+    "Mixture-of-experts models route each token to a few experts.",
+    "def add(a, b):\n    return a + b\n\nprint(add(2, 3))",
+    "Q: What is 12 times 12?\nA:",
+    "She ordered a café au lait and a croissant, then",
+    "Load balancing across 8 GPUs: each expert gets",
+    "Le petit déjeuner est servi à 7 heures.",
+    "1, 2, 3, 4, 5, 6, 7, 8, 9,",
+    "The router picks the top two experts for every token, and",
+    "In 2025 the team measured 1,234 requests per second.",
+    "Translate to German: good morning, my friend.",
+]
+
+
+def margins(logits):
+    """Per row: (top-1 - top-2) / max |logit|."""
+    top = logits.topk(2, dim=-1).values
+    return (top[:, 0] - top[:, 1]) / logits.abs().amax(dim=-1)
+
+
+@torch.no_grad()
+def continuation(model, ids, pad_token_id):
+    """transformers' greedy generate (KV cache) and its step logits, checked against a recomputation of the
+    whole sequence without the cache."""
+    out = model.generate(ids[None], attention_mask=torch.ones(1, len(ids), dtype=torch.long), do_sample=False,
+                         max_new_tokens=MAX_NEW_TOKENS, output_logits=True, return_dict_in_generate=True,
+                         pad_token_id=pad_token_id)
+    generated = out.sequences[0, len(ids):]
+    cached = torch.stack(out.logits)[:, 0].float()
+    full = model(torch.cat([ids, generated])[None], use_cache=False).logits[0]
+    uncached = full[len(ids) - 1: len(ids) - 1 + len(generated)]
+    same = torch.equal(uncached.argmax(-1), generated)
+    margin = min(margins(cached).min().item(), margins(uncached).min().item())
+    return generated, same, margin
+
+
+@torch.no_grad()
+def expected_model(model, tok, name, pad_token_id):
+    """Two prompts (of different lengths, 12..40 tokens) whose every greedy step is clear by MIN_MARGIN and
+    that run the whole MAX_NEW_TOKENS (the first candidates in PROMPTS order that do)."""
+    chosen, tried = [], []
+    for text in PROMPTS:
+        ids = torch.tensor(tok(text)["input_ids"], dtype=torch.long)
+        if not 12 <= len(ids) <= 40 or any(len(ids) == len(c[1]) for c in chosen):
+            continue
+        generated, same, margin = continuation(model, ids, pad_token_id)
+        tried.append((text, len(ids), len(generated), margin))
+        if not same:
+            raise AssertionError(f"{name}: greedy decoding with the KV cache and without it pick different tokens")
+        if margin >= MIN_MARGIN and len(generated) == MAX_NEW_TOKENS:
+            chosen.append((text, ids, generated, margin))
+            if len(chosen) == 2:
+                break
+    if len(chosen) < 2:
+        raise AssertionError(f"{name}: fewer than two prompts with clear greedy steps: {tried}")
+    expected = {}
+    for suffix, (text, ids, generated, margin) in zip(("", "2"), chosen):
+        expected[f"prompt{suffix}_ids"] = ids
+        expected[f"logits{suffix}"] = model(ids[None], use_cache=False).logits[0].float()
+        expected[f"generated{suffix}_ids"] = generated.to(torch.int64)
+    summary = [{"text": text, "tokens": len(ids), "generated": len(generated), "margin": margin}
+               for text, ids, generated, margin in chosen]
+    return expected, summary
+
+
+@torch.no_grad()
+def check_features(fx, model, expected):
+    """Switching off each of the fixture's attention features changes the logits of prompt + continuation."""
+    seq = torch.cat([expected["prompt_ids"], expected["generated_ids"]])[None]
+    base = model(seq, use_cache=False).logits[0]
+    effects = {}
+    for what, switch_off in fx.features:
+        other = switch_off(model)
+        effect = ((other(seq, use_cache=False).logits[0] - base).abs().max() / base.abs().max()).item()
+        if effect <= FEATURE_EFFECT:
+            raise AssertionError(f"{fx.name}: {what} changes the logits by only {effect:.2g} of their max")
+        effects[what] = effect
+    return effects
+
+
+@torch.no_grad()
+def clipped_fraction(model, seq):
+    """OLMoE: the fraction of q (after its norm), k (after its norm) and v values that clip_qkv cuts, per layer."""
+    clip, seen, hooks = model.config.clip_qkv, [], []
+    for layer in model.model.layers:
+        attn = layer.self_attn
+        for module in (attn.q_norm, attn.k_norm, attn.v_proj):
+            hooks.append(module.register_forward_hook(
+                lambda m, args, out: seen.append((out.abs() > clip).float().mean().item())))
+    model(seq, use_cache=False)
+    for h in hooks:
+        h.remove()
+    return seen
 
 
 def randomize_constant_parameters(model, seed):
@@ -1012,16 +1196,17 @@ def main():
         sys.exit(f"needs torch=={TORCH_VERSION} transformers=={TRANSFORMERS_VERSION} tokenizers=={TOKENIZERS_VERSION} "
                  f"(the fixtures record their versions), found {found}")
     torch.use_deterministic_algorithms(True)
-    made = []
+    made, facts = [], {}
     for fx in fixtures():
-        model, x = make(fx)
+        model, x, facts[fx.name] = make(fx)
         made.append((fx.name, fx.model_class.__name__, fx.layer))
         if fx.name == "deepseek_v3":
             make_deepseek_fp8(model, fx.layer, x)
             made.append(("deepseek_v3_fp8", "DeepseekV3ForCausalLM (block fp8)", fx.layer))
     write_readme(made)
+    json.dump(facts, sys.stdout, indent=1, ensure_ascii=False)
     total = sum(p.stat().st_size for p in FIXTURES.rglob("*") if p.is_file())
-    print(f"wrote {len(made)} fixtures to {FIXTURES} ({total / 1e6:.2f} MB), all verified against the spec")
+    print(f"\nwrote {len(made)} fixtures to {FIXTURES} ({total / 1e6:.2f} MB), all verified against the spec")
 
 
 if __name__ == "__main__":
