@@ -5,10 +5,13 @@ Run from the repository root (a minute or two on a CPU, no GPU needed):
 
     python3 -m venv /opt/refvenv
     /opt/refvenv/bin/pip install torch==2.15.0 transformers==4.57.6   # brings tokenizers, safetensors, jinja2
+    python3 -m venv /opt/refvenv5                                       # only re-saves: the <name>_v5/ copies
+    /opt/refvenv5/bin/pip install torch==2.15.0 transformers==5.23.0
     /opt/refvenv/bin/python worker-runtime/scripts/make_fixtures.py
 
 It rewrites worker-runtime/src/test/resources/fixtures/ (the same bytes on every run: fixed seeds, and the
-tokenizers are trained here on a fixed corpus).
+tokenizers are trained here on a fixed corpus). The transformers 5.x step runs resave_v5.py with
+$REFVENV5_PYTHON (default /opt/refvenv5/bin/python) in a subprocess.
 
 Each fixture is a tiny random checkpoint written by transformers' own model class and save_pretrained, so tensor
 names, layouts and config.json are the real ones, plus:
@@ -16,7 +19,8 @@ names, layouts and config.json are the real ones, plus:
   published model's special tokens and chat template, saved by transformers' save_pretrained;
 - expected_layer<L>.safetensors: one MoE block's input and transformers' output for it;
 - expected_model.safetensors: transformers' whole-model fp32 logits and greedy continuation of two prompts;
-- expected_tokenizer.json and expected_chat.json: transformers' encode/decode and apply_chat_template.
+- expected_tokenizer.json and expected_chat.json: transformers' encode/decode and apply_chat_template;
+- <name>_v5/: the same model and tokenizer re-saved by transformers 5.x, checked to give the same logits.
 deepseek_v3_fp8 is the DeepSeek-V3 model with its expert weights stored block-fp8 the way the published
 DeepSeek-V3 checkpoint stores them.
 
@@ -29,7 +33,9 @@ import copy
 import dataclasses
 import json
 import math
+import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -879,7 +885,11 @@ def make(fx):
         pad = eos[0] if isinstance(eos, list) else eos
     whole, prompts = expected_model(model, tok, fx.name, pad)
     save_file({k: v.contiguous() for k, v in whole.items()}, directory / "expected_model.safetensors")
-    facts = {"prompts": prompts, "features": check_features(fx, model, whole)}
+    attn = model.model.layers[0].self_attn
+    facts = {"prompts": prompts, "features": check_features(fx, model, whole),
+             "inv_freq": model.model.rotary_emb.inv_freq.tolist(),
+             "rope_scale": model.model.rotary_emb.attention_scaling,
+             "softmax_scale": getattr(attn, "scaling", None) or attn.head_dim ** -0.5}
     if cfg["model_type"] == "olmoe":
         seq = torch.cat([whole["prompt_ids"], whole["generated_ids"]])[None]
         facts["clipped"] = clipped_fraction(model, seq)
@@ -1084,11 +1094,68 @@ def randomize_constant_parameters(model, seed):
 
 
 # ---------------------------------------------------------------------------------------------------
+# transformers 5.x copies
+# ---------------------------------------------------------------------------------------------------
+
+def v5_python():
+    python = os.environ.get("REFVENV5_PYTHON", "/opt/refvenv5/bin/python")
+    if not Path(python).exists():
+        sys.exit(f"{python} not found: the <name>_v5/ copies need a transformers 5.x Python (see this script's "
+                 "header), or set REFVENV5_PYTHON")
+    return python
+
+
+def make_v5(names):
+    """resave_v5.py under transformers 5.x writes <name>_v5/ and checks it; returns its report."""
+    run = subprocess.run([v5_python(), str(SCRIPTS / "resave_v5.py"), str(FIXTURES), *names],
+                         check=True, capture_output=True, text=True)
+    return json.loads(run.stdout)
+
+
+def dict_difference(old, new):
+    return {"removed": {k: old[k] for k in sorted(old) if k not in new},
+            "added": {k: new[k] for k in sorted(new) if k not in old},
+            "changed": {k: [old[k], new[k]] for k in sorted(old) if k in new and old[k] != new[k]}}
+
+
+def v5_differences(name):
+    """How <name>_v5/ (transformers 5.x) differs from <name>/ (4.57.6), file by file."""
+    old, new = FIXTURES / name, FIXTURES / f"{name}_v5"
+    mine = {"expected_layer", "expected_model", "expected_tokenizer", "expected_chat"}
+    files_old = {p.name for p in old.iterdir() if not any(p.name.startswith(m) for m in mine)}
+    files_new = {p.name for p in new.iterdir()}
+    out = {"files_only_4.57": sorted(files_old - files_new), "files_only_5.x": sorted(files_new - files_old)}
+    for file in ("config.json", "generation_config.json", "tokenizer_config.json"):
+        a, b = (json.loads((d / file).read_text(encoding="utf-8")) for d in (old, new))
+        a.pop("transformers_version", None)
+        b.pop("transformers_version", None)
+        for d in (a, b):
+            for long_value in ("chat_template", "added_tokens_decoder"):
+                if long_value in d:
+                    d[long_value] = "(...)"
+        out[file] = dict_difference(a, b)
+    a, b = (json.loads((d / "tokenizer.json").read_text(encoding="utf-8")) for d in (old, new))
+    out["tokenizer.json"] = {k: [a.get(k), b.get(k)] for k in sorted(set(a) | set(b))
+                             if k != "model" and a.get(k) != b.get(k)}
+    model_a = {k: v for k, v in a["model"].items() if k not in ("vocab", "merges")}
+    model_b = {k: v for k, v in b["model"].items() if k not in ("vocab", "merges")}
+    out["tokenizer.json model"] = dict_difference(model_a, model_b)
+    out["same vocab and merges"] = (a["model"].get("vocab"), a["model"].get("merges")) == (
+        b["model"].get("vocab"), b["model"].get("merges"))
+    ta, tb = load_checkpoint(old), load_checkpoint(new)
+    out["tensors"] = {"only_4.57": sorted(set(ta) - set(tb)), "only_5.x": sorted(set(tb) - set(ta)),
+                      "shape_or_dtype_changed": sorted(n for n in ta if n in tb and (
+                          ta[n].shape != tb[n].shape or ta[n].dtype != tb[n].dtype)),
+                      "values_identical": all(n in tb and torch.equal(ta[n], tb[n]) for n in ta)}
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------
 # README
 # ---------------------------------------------------------------------------------------------------
 
 SPEC_TEXT = """\
-## The math (`spec_moe_block` in make_fixtures.py, what the runtime implements)
+## The MoE block (`spec_moe_block` in make_fixtures.py, what the runtime implements)
 
 For tokens x [T,H], one MoE layer L. Every expert (and shared expert) is a SwiGLU FFN:
 `E(x) = W_down (silu(W_gate x) * (W_up x))`, silu(z) = z * sigmoid(z), weights stored [out, in]
@@ -1135,32 +1202,246 @@ def shapes(cfg):
 FFN_NAMES = ("experts", "shared_expert", "shared_experts")
 
 
-def write_readme(made):
+FILES_TEXT = """\
+## Files of a fixture `<name>/`
+
+| file | what |
+|---|---|
+| `config.json`, `generation_config.json` | the model's configuration as `save_pretrained` writes it; `generation_config.json` has the published chat model's token ids only (bos, eos — a list where the chat model stops at two tokens —, pad), none of its sampling defaults |
+| `model.safetensors` or `model-0000i-of-0000n.safetensors` + `model.safetensors.index.json` | the weights, f32 (`deepseek_v3_fp8`: expert projections block fp8) |
+| `tokenizer.json`, `tokenizer_config.json` (with `chat_template`), `special_tokens_map.json` | the fast tokenizer as 4.57.6's `save_pretrained` writes it (the Qwen ones also `vocab.json`, `merges.txt`, `added_tokens.json`, the slow tokenizer's files) |
+| `expected_layer<L>.safetensors` | one MoE block: `input` [T,H] f32 (T = {tokens}, standard normal), `output` [T,H] f32, `topk_ids` [T,k] i64 and `topk_weights` [T,k] f32 sorted by descending weight (consecutive weights differ by more than {gap}), `output_bf16` [T,H] f32 (every weight of the block rounded to bf16 and back, computed in fp32; DeepSeek's `e_score_correction_bias` stays f32); inputs are drawn so that no routing decision is within {gap} of flipping |
+| `expected_model.safetensors` | `prompt_ids` [T] i64 (a text encoded by the fixture's tokenizer, with BOS where the tokenizer adds one), `logits` [T,{vocab}] f32 (transformers' forward of the whole model over the prompt: fp32, eager attention, no cache), `generated_ids` [N] i64 (`generate(prompt, do_sample=False, max_new_tokens={new})`, N = {new}: no prompt hit EOS), and the same for a second prompt of another length: `prompt2_ids`, `logits2`, `generated2_ids` |
+| `expected_tokenizer.json` | list of `{{"text", "add_special_tokens", "ids", "decoded", "tokens"}}`: `tokenizer(text, add_special_tokens=...)`, `decode(ids, skip_special_tokens=True)`, `convert_ids_to_tokens(ids)`; texts: plain, leading/inner/trailing spaces, accents, CJK, emoji (with a skin-tone modifier and a variation selector), digits, newlines/tabs/CRLF, spaces before punctuation, the empty string, and the family's special and added tokens inside text |
+| `expected_chat.json` | list of `{{"messages", "add_generation_prompt", "text", "ids"}}` (+ `chat_template_kwargs` where the call passed some): `apply_chat_template(messages, add_generation_prompt=..., tokenize=False)` and `tokenize=True` (= the text encoded with `add_special_tokens=False`); system + user, user alone, multi-turn with an assistant reply, ending with a reply, each with and without the generation prompt; qwen3_moe also `enable_thinking=False` and assistant turns with `<think>` reasoning |
+
+`<name>_v5/` holds the same model and tokenizer loaded and saved again by transformers {v5} (below); no expectations.
+"""
+
+TOKENIZER_TEXT = """\
+## Tokenizers
+
+Trained by `make_fixtures.py` with the `tokenizers` library ({tokenizers}) on `CORPUS` (eight short paragraphs: English,
+digits and prices, accents, Japanese, emoji, code, a dialogue, chat markers), {size} tokens each including special
+and added tokens; the models have {vocab} embedding rows, so ids {size}..{last} exist in the model and are never produced
+by the tokenizer (as in real checkpoints). Pipelines, in `tokenizer.json`:
+
+| family | normalizer | pre-tokenizer | model | decoder | post-processor (BOS) |
+|---|---|---|---|---|---|
+| mixtral (Llama/Mistral SentencePiece-style, as Mixtral-8x7B's `tokenizer.json`) | `Prepend("▁")`, `Replace(" ", "▁")` | none | BPE, `byte_fallback`, `fuse_unk`, `unk_token` `<unk>`; ids 3..258 are `<0x00>`..`<0xFF>`; characters seen once in the corpus are left out, so they go through byte fallback | `Replace("▁", " ")`, `ByteFallback`, `Fuse`, `Strip(" ", 1, 0)` | `TemplateProcessing` `<s> $A` |
+| qwen2_moe, qwen3_moe (Qwen2 style) | `NFC` | `Split` with Qwen2's regex (isolated), `ByteLevel(add_prefix_space=false, use_regex=false)` | byte-level BPE | `ByteLevel` | `ByteLevel` (no BOS) |
+| olmoe (GPT-NeoX style) | `NFC` | `ByteLevel(add_prefix_space=false, use_regex=true)` (GPT-2's regex) | byte-level BPE | `ByteLevel` | `TemplateProcessing` `$A` (no BOS) |
+| deepseek_v3, deepseek_v3_q_proj | none | `ByteLevel(add_prefix_space=false, use_regex=true)` (DeepSeek-V3 has its own split regexes; GPT-2's here) | byte-level BPE | `ByteLevel` | `TemplateProcessing` `<｜begin▁of▁sentence｜> $A` |
+
+Special tokens (`special: true`: `skip_special_tokens` drops them) and added tokens that are not special (decode keeps them):
+
+{specials}
+
+Decoding: transformers' `decode(ids, skip_special_tokens=True)` drops special tokens, decodes the rest with the
+`tokenizer.json` decoder, and, where `clean_up_tokenization_spaces` is true (olmoe only, as GPT-NeoX's and OLMoE's
+configs have it), then replaces `" ."`, `" ?"`, `" !"`, `" ,"`, `" ' "`, `" n't"`, `" 'm"`, `" 's"`, `" 've"`,
+`" 're"` by `"."`, `"?"`, `"!"`, `","`, `"'"`, `"n't"`, `"'m"`, `"'s"`, `"'ve"`, `"'re"` (see the `Hello , world !`
+case). transformers 5.x ignores that flag for BPE tokenizers; the expected files follow 4.57.6.
+
+Chat templates, verbatim in `tokenizer_config.json`:
+- mixtral: Mixtral-8x7B-Instruct-v0.1's (Mistral's "v1" template: `<s>`, ` [INST] ... [/INST]`, the system message
+  prepended to the first user message with a blank line, assistant replies ` ...</s>`, alternation enforced with
+  `raise_exception`).
+- qwen2_moe: Qwen1.5-MoE-A2.7B-Chat's ChatML (`<|im_start|>role\\n...<|im_end|>\\n`, the default system message
+  `You are a helpful assistant` when the first message is not a system one).
+- qwen3_moe: Qwen3-30B-A3B's (ChatML; tools; `reasoning_content` or `<think>...</think>` in assistant turns, kept only
+  after the last user query; `enable_thinking=false` adds an empty think block to the generation prompt).
+- olmoe: OLMoE-1B-7B-0924-Instruct's Tulu template (`{{{{ bos_token }}}}`, `<|system|>\\n`, `<|user|>\\n`,
+  `<|assistant|>\\n`, replies end with `eos_token`, `\\n` between turns). `<|user|>` etc. are plain text here, not
+  added tokens.
+- deepseek_v3: DeepSeek-V3's (BOS, system prompts joined, `<｜User｜>`/`<｜Assistant｜>`, replies end with
+  `<｜end▁of▁sentence｜>`, tool calls and outputs).
+
+The texts were taken from public copies of those `tokenizer_config.json` files (the Mixtral one from llama.cpp's
+template tests, where Mistral's v1 template with a system message is listed for Mistral-7B-Instruct-v0.2, which shares
+Mixtral-8x7B-Instruct-v0.1's tokenizer; the Qwen1.5 one from several projects quoting Qwen1.5 chat models; Qwen3's from a
+llama.cpp conversion log of a Qwen3 checkpoint; the Tulu one from projects quoting the OLMo/Tulu `tokenizer_config.json`;
+DeepSeek-V3's from a model catalogue quoting deepseek-ai/DeepSeek-V3). They could not be compared with the Hugging Face
+files themselves: a later revision of a published file may differ (Qwen1.5 and Qwen3 updated theirs at least once).
+"""
+
+MODEL_TEXT = """\
+## The whole model (`expected_model.safetensors`; transformers 4.57.6, fp32, eager attention)
+
+Notation: weights [out, in] as nn.Linear stores them, `W x` = `x @ W^T`; RMSNorm `n(x) = x / sqrt(mean(x^2) + eps) * w`
+over the last dimension (fp32), eps = `rms_norm_eps`; positions p = 0, 1, ... from the start of the sequence.
+
+    h = E[ids]                                  # model.embed_tokens.weight [V, H], no scaling
+    for each layer l:
+        h = h + Attn_l(n_in(h))                 # model.layers.l.input_layernorm
+        h = h + Mlp_l(n_post(h))                # model.layers.l.post_attention_layernorm; MoE block or dense SwiGLU
+    logits = W_lm n_f(h)                        # model.norm, lm_head.weight [V, H] (untied, no bias)
+
+Dense SwiGLU (DeepSeek-V3 layers < `first_k_dense_replace`, Qwen dense layers): `W_down(silu(W_gate x) * W_up x)`,
+tensors `model.layers.l.mlp.{{gate,up,down}}_proj.weight`, width `intermediate_size`. The MoE block is below.
+
+**RoPE.** For a rotated width d (head_dim; MLA: `qk_rope_head_dim`), pair i < d/2 turns by the angle `p * inv_freq[i]`;
+`cos` and `sin` are multiplied by `rope_scale` (YaRN's attention factor, 1 otherwise).
+- default: `inv_freq[i] = rope_theta^(-2i/d)`.
+- linear (qwen2_moe): `inv_freq[i] = rope_theta^(-2i/d) / factor`.
+- yarn (qwen3_moe, deepseek_v3): with `orig = original_max_position_embeddings`, `beta_fast` (default 32),
+  `beta_slow` (default 1): `low = floor(d ln(orig / (beta_fast 2 pi)) / (2 ln rope_theta))`,
+  `high = ceil(d ln(orig / (beta_slow 2 pi)) / (2 ln rope_theta))`, clamped to [0, d-1] (`high += 0.001` if equal);
+  `ramp[i] = clamp((i - low) / (high - low), 0, 1)`; `inv_freq[i] = rope_theta^(-2i/d) * (ramp[i] / factor + 1 - ramp[i])`.
+  `rope_scale = m(factor, mscale) / m(factor, mscale_all_dim)` when both are set (DeepSeek: 1), else `m(factor, 1)`,
+  with `m(s, k) = 0.1 k ln(s) + 1` (1 if s <= 1).
+- rotate_half (all GQA models; DeepSeek with `rope_interleave` false): x[i] pairs with x[i + d/2]:
+  `y[i] = x[i] cos - x[i + d/2] sin`, `y[i + d/2] = x[i + d/2] cos + x[i] sin`.
+- interleaved (DeepSeek with `rope_interleave` true): x[2i] pairs with x[2i+1]: `y[2i] = x[2i] cos - x[2i+1] sin`,
+  `y[2i+1] = x[2i+1] cos + x[2i] sin`. (transformers first permutes each vector to (x0, x2, ..., x1, x3, ...) and
+  then applies rotate_half, so its cached keys are in that order; q.k is the same.)
+
+Values in these fixtures (`inv_freq` of layer 0, `rope_scale`, softmax scale):
+
+{rope}
+
+**GQA attention** (mixtral, qwen2_moe, qwen3_moe, olmoe): heads `num_attention_heads`, kv heads `num_key_value_heads`,
+`head_dim` (olmoe: hidden / heads); tensors `model.layers.l.self_attn.{{q,k,v,o}}_proj.weight` (+ `.bias` of q, k, v in
+qwen2_moe: `qkv_bias`, none on o).
+1. `q = W_q x (+ b_q)`, `k = W_k x (+ b_k)`, `v = W_v x (+ b_v)`.
+2. qwen3_moe: q and k split into heads, each head RMSNorm'd over head_dim with `q_norm.weight` / `k_norm.weight`
+   [head_dim] (eps `rms_norm_eps`). olmoe: q RMSNorm'd over its whole width (heads * head_dim) with `q_norm.weight`,
+   k over kv_heads * head_dim with `k_norm.weight`, before splitting into heads; then q, k and v are each clamped to
+   [-`clip_qkv`, `clip_qkv`] (after the norms).
+3. RoPE (rotate_half) on every q and k head.
+4. query head j uses kv head `j / (heads / kv_heads)`; `s[p, t] = softmax_scale * q_p . k_t` with softmax_scale =
+   head_dim^-0.5, over keys t <= p, and t > p - `sliding_window` where the model has one (mixtral: 16, so the window
+   acts inside both prompts and during generation; qwen `use_sliding_window` is false); softmax in fp32;
+   `o_p = sum_t a[p, t] v_t`.
+5. `y = W_o concat(heads)`.
+
+**MLA** (deepseek_v3, deepseek_v3_q_proj): nope = `qk_nope_head_dim`, rope = `qk_rope_head_dim`, vd = `v_head_dim`,
+c = `kv_lora_rank`; tensors under `model.layers.l.self_attn.`.
+1. `q = W_qb n_qa(W_qa x)` (`q_a_proj` [q_lora_rank, H], `q_a_layernorm`, `q_b_proj` [heads (nope + rope), q_lora_rank]),
+   or `q = W_q x` (`q_proj`) when `q_lora_rank` is null (deepseek_v3_q_proj); per head `q = [q_nope (nope), q_pe (rope)]`.
+2. `[c_kv (c), k_pe (rope)] = W_kva x` (`kv_a_proj_with_mqa` [c + rope, H]); k_pe is one vector shared by all heads.
+3. `[k_nope (nope), v (vd)]` per head `= W_kvb n_kva(c_kv)` (`kv_a_layernorm` [c], `kv_b_proj` [heads (nope + vd), c]).
+4. RoPE on q_pe and k_pe (interleaved or rotate_half by `rope_interleave`).
+5. `s = softmax_scale * ([q_nope, q_pe] . [k_nope, k_pe])`, softmax_scale = (nope + rope)^-0.5, times `m(factor,
+   mscale_all_dim)^2` when `rope_scaling` has `mscale_all_dim` (deepseek_v3: 1.1386^2); causal; softmax fp32;
+   `o = sum a v` (vd per head); `y = W_o concat(heads)` (`o_proj` [H, heads vd]). A cache may hold n_kva(c_kv) and
+   the rotated k_pe (c + rope floats per position) and expand k_nope and v from them.
+
+`attention_bias` is false in every fixture but qwen2_moe's q/k/v. Norm weights and biases are random (transformers
+initialises them to 1 and 0), so a skipped or misplaced one shows.
+
+**Prompts and margins.** The prompts are the first candidates in `PROMPTS` (make_fixtures.py) with 12..40 tokens
+(the second of another length) whose greedy continuation runs all {new} steps with every step's top-1 logit ahead of
+the top-2 by at least {margin} of that step's max |logit|, both in generate's logits (KV cache) and in a recomputation of
+prompt + continuation without the cache, which picks the same tokens (asserted). Switching off each attention feature
+(recomputing prompt + continuation) moves the logits by the given fraction of their max |logit| (asserted > {effect}).
+
+{prompts}
+"""
+
+
+def specials_table():
+    rows = ["| family | special (id) | added, not special (id) | BOS added by encode | config bos / eos / pad | generation_config eos |",
+            "|---|---|---|---|---|---|"]
+    for family in ("mixtral", "qwen2_moe", "qwen3_moe", "olmoe", "deepseek_v3"):
+        d = FIXTURES / family
+        tok_json = json.loads((d / "tokenizer.json").read_text(encoding="utf-8"))
+        special = ", ".join(f"`{t['content']}` {t['id']}" for t in tok_json["added_tokens"] if t["special"])
+        plain = ", ".join(f"`{t['content']}` {t['id']}" for t in tok_json["added_tokens"] if not t["special"]) or "-"
+        cfg = json.loads((d / "config.json").read_text())
+        gen = json.loads((d / "generation_config.json").read_text())
+        tc = json.loads((d / "tokenizer_config.json").read_text(encoding="utf-8"))
+        ids = " / ".join(str(cfg.get(k)) for k in ("bos_token_id", "eos_token_id", "pad_token_id"))
+        rows.append(f"| {family} | {special} | {plain} | {'yes' if tc.get('add_bos_token') else 'no'} | {ids} | "
+                    f"{gen.get('eos_token_id')} |")
+    return "\n".join(rows)
+
+
+def rope_table(facts):
+    rows = ["| fixture | rope | inv_freq | rope_scale | softmax scale |", "|---|---|---|---|---|"]
+    for name, f in facts.items():
+        cfg = json.loads((FIXTURES / name / "config.json").read_text())
+        scaling = cfg.get("rope_scaling") or {}
+        kind = scaling.get("rope_type", "default")
+        rows.append(f"| {name} | {kind}, theta {cfg['rope_theta']:g}{', interleaved' if cfg.get('rope_interleave') else ''} | "
+                    f"{', '.join(f'{v:.6g}' for v in f['inv_freq'])} | {f['rope_scale']:.6g} | {f['softmax_scale']:.6g} |")
+    return "\n".join(rows)
+
+
+def prompts_table(facts):
+    rows = ["| fixture | prompt (T tokens, N generated, min margin) | second prompt | features switched off: effect |",
+            "|---|---|---|---|"]
+    for name, f in facts.items():
+        cells = [f"{json.dumps(p['text'], ensure_ascii=False)} (T {p['tokens']}, N {p['generated']}, {p['margin']:.2g})"
+                 for p in f["prompts"]]
+        effects = "; ".join(f"{what}: {effect:.2f}" for what, effect in f["features"].items())
+        if "clipped" in f:
+            effects += "; clip_qkv cuts " + ", ".join(f"{c:.0%}" for c in f["clipped"]) + " of q, k, v (layer 0, 1)"
+        rows.append(f"| {name} | {cells[0]} | {cells[1]} | {effects} |")
+    return "\n".join(rows)
+
+
+def v5_text(report, differences):
     lines = [
-        "# MoE block fixtures",
+        f"## transformers {report['transformers']} copies (`<name>_v5/`)",
         "",
-        "Made by `worker-runtime/scripts/make_fixtures.py` (see its header to rerun) with "
-        f"torch {torch.__version__.split('+')[0]} and transformers {transformers.__version__}, on CPU, fp32.",
-        "Each directory is a tiny random checkpoint written by transformers' `save_pretrained` "
-        "(deepseek_v3_fp8: requantised by the script) and `expected_layer<L>.safetensors`:",
+        f"`resave_v5.py`, run by make_fixtures.py with a transformers {report['transformers']} Python "
+        f"(torch {report['torch']}; `$REFVENV5_PYTHON`, default /opt/refvenv5/bin/python), loads each fixture with "
+        "5.x's `AutoModelForCausalLM` (fp32, eager) and `AutoTokenizer`, saves both with 5.x's `save_pretrained` into "
+        "`<name>_v5/`, loads that copy again and compares it with the 4.57.6 expectations. 4.57.6 made every expected "
+        "value; 5.x only re-saves. `deepseek_v3_fp8` has no copy: 5.x loads block-fp8 only through its FineGrainedFP8 "
+        "quantizer, which needs `accelerate` (not in the reference environments).",
         "",
-        f"- `input` [T,H] f32 (T = {TOKENS}, standard normal)",
-        "- `output` [T,H] f32: transformers' MoE block on `input`, fp32",
-        "- `topk_ids` [T,k] i64, `topk_weights` [T,k] f32: the block's routing, sorted by descending weight "
-        f"(consecutive weights differ by more than {MIN_GAP}, so an ordered comparison is safe)",
-        "- `output_bf16` [T,H] f32: the same block with every weight (router, experts, shared expert and its "
-        "gate) rounded to bf16 and back, computed in fp32; DeepSeek's `e_score_correction_bias` stays f32. "
-        "Its routing picks the same experts as fp32.",
+        "| fixture | logits vs expected_model (max abs diff / max abs) | greedy generate continues both prompts the same | "
+        "tokenizer class 5.x loads | tokenizer or chat differences from the 4.57.6 expectations |",
+        "|---|---|---|---|---|",
+    ]
+    for name in differences:
+        r = report[name]
+        diffs = "; ".join(json.dumps(d, ensure_ascii=False) for d in r["tokenizer_differences"]) or "none"
+        lines.append(f"| {name} | {r['logits_max_relative_difference']:.2g} | "
+                     f"{'yes' if r['same_greedy_continuations'] else '**no**'} | {r['tokenizer_class']} | {diffs} |")
+    lines += ["", "Every copy gives the same logits within 1e-5 relative (asserted). What 5.x writes differently, "
+              "per file (`transformers_version` aside; `(...)` = a long value):", ""]
+    for name, diff in differences.items():
+        lines.append(f"- **{name}_v5**: files only in 4.57.6's `{', '.join(diff['files_only_4.57']) or '-'}`; "
+                     f"only in 5.x's `{', '.join(diff['files_only_5.x']) or '-'}`.")
+        for file in ("config.json", "generation_config.json", "tokenizer_config.json", "tokenizer.json model"):
+            d = diff[file]
+            parts = [f"{what} {json.dumps(d[what], ensure_ascii=False)}" for what in ("removed", "added", "changed")
+                     if d[what]]
+            lines.append(f"  - `{file}`: {'; '.join(parts) if parts else 'same'}")
+        other = diff["tokenizer.json"]
+        lines.append("  - `tokenizer.json` other fields: " + ("; ".join(
+            f"`{k}` {json.dumps(v[0], ensure_ascii=False)} -> {json.dumps(v[1], ensure_ascii=False)}"
+            for k, v in other.items()) or "same") + f"; vocab and merges {'same' if diff['same vocab and merges'] else '**differ**'}")
+        t = diff["tensors"]
+        lines.append(f"  - weights: tensors only in 4.57.6 {t['only_4.57'] or 'none'}, only in 5.x {t['only_5.x'] or 'none'}, "
+                     f"shape or dtype changed {t['shape_or_dtype_changed'] or 'none'}; values "
+                     f"{'bit-identical' if t['values_identical'] else '**differ**'}")
+    return "\n".join(lines)
+
+
+def write_readme(made, facts, report, differences):
+    lines = [
+        "# worker-runtime reference fixtures",
         "",
-        f"Inputs are drawn so that no routing decision is within {MIN_GAP} of flipping (k-th vs (k+1)-th "
-        "choice score, DeepSeek's group cut).",
+        "Made by `worker-runtime/scripts/make_fixtures.py` (see its header to rerun) with torch "
+        f"{torch.__version__.split('+')[0]}, transformers {transformers.__version__} and tokenizers "
+        f"{tokenizers.__version__}, on CPU, fp32; the `<name>_v5/` copies with transformers {report['transformers']} "
+        "(`resave_v5.py`). Each directory is a tiny random checkpoint written by transformers' `save_pretrained` "
+        "(deepseek_v3_fp8: requantised by the script) with its tokenizer and transformers' outputs. Every run writes "
+        "the same bytes.",
+        "",
+        FILES_TEXT.format(tokens=TOKENS, gap=MIN_GAP, vocab=VOCAB_SIZE, new=MAX_NEW_TOKENS, v5=report["transformers"]),
+        "## Fixtures",
         "",
         "Columns bf16 (a) and (b): max abs difference / max abs(`output`) between `output_bf16` and (a) `output`, "
-        "(b) the block with only the expert FFN weights rounded (router and Qwen's shared gate f32), "
-        "i.e. what tolerance a bf16 comparison needs.",
+        "(b) the block with only the expert FFN weights rounded (router and Qwen's shared gate f32), i.e. what "
+        "tolerance a bf16 comparison of the MoE block needs.",
         "",
-        "| fixture | class | shapes | layers | MoE layer L | files | bf16 (a) | bf16 (b) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| fixture | class | MoE shapes | layers | MoE layer L | attention | files | bf16 (a) | bf16 (b) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, cls, layer in made:
         d = FIXTURES / name
@@ -1177,17 +1458,44 @@ def write_readme(made):
         files += f", {sum(p.stat().st_size for p in d.iterdir()) / 1e6:.2f} MB"
         dense = [l for l in range(cfg["num_hidden_layers"]) if not is_moe_layer(cfg, l)]
         layers = f"{cfg['num_hidden_layers']}" + (f" (dense: {dense})" if dense else "")
-        lines.append(f"| `{name}` | {cls} | {shapes(cfg)} | {layers} | {layer} | {files} | {rel:.1e} | {rel_experts:.1e} |")
+        lines.append(f"| `{name}` | {cls} | {shapes(cfg)} | {layers} | {layer} | {attention(cfg)} | {files} | "
+                     f"{rel:.1e} | {rel_experts:.1e} |")
+    total = sum(p.stat().st_size for p in FIXTURES.rglob("*") if p.is_file() and p.name != "README.md")
     lines += [
+        "",
+        f"All fixtures together, with the `_v5` copies: {total / 1e6:.1f} MB.",
         "",
         "`deepseek_v3_fp8` is `deepseek_v3` with its routed and shared expert projections stored as block fp8 "
         "and DeepSeek-V3's `quantization_config` in config.json; the other tensors are the same f32 ones. "
         "Its expected outputs come from transformers' block holding the dequantised weights; its input and "
-        "routing equal `deepseek_v3`'s (the router is not quantised).",
+        "routing equal `deepseek_v3`'s (the router is not quantised). It has no tokenizer or whole-model "
+        "expectations (they would be deepseek_v3's with dequantised experts).",
         "",
+        TOKENIZER_TEXT.format(tokenizers=tokenizers.__version__, size=TOKENIZER_SIZE, vocab=VOCAB_SIZE,
+                              last=VOCAB_SIZE - 1, specials=specials_table()),
+        MODEL_TEXT.format(rope=rope_table(facts), new=MAX_NEW_TOKENS, margin=MIN_MARGIN, effect=FEATURE_EFFECT,
+                          prompts=prompts_table(facts)),
         SPEC_TEXT,
+        v5_text(report, differences),
+        "",
     ]
-    (FIXTURES / "README.md").write_text("\n".join(lines))
+    (FIXTURES / "README.md").write_text("\n".join(lines), encoding="utf-8")
+
+
+def attention(cfg):
+    arch = cfg["model_type"]
+    if arch == "deepseek_v3":
+        q = f"q_lora {cfg['q_lora_rank']}" if cfg.get("q_lora_rank") else "q_proj"
+        kind = (cfg.get("rope_scaling") or {}).get("rope_type", "default")
+        return (f"MLA, {cfg['num_attention_heads']} heads, {q}, kv_lora {cfg['kv_lora_rank']}, nope "
+                f"{cfg['qk_nope_head_dim']} + rope {cfg['qk_rope_head_dim']}, v {cfg['v_head_dim']}, rope {kind}"
+                f"{', interleaved' if cfg.get('rope_interleave') else ''}")
+    heads = f"GQA {cfg['num_attention_heads']}/{cfg['num_key_value_heads']} heads"
+    extra = {"mixtral": f"sliding window {cfg.get('sliding_window')}",
+             "qwen2_moe": "q/k/v biases, rope linear x2",
+             "qwen3_moe": "per-head q/k norms, rope yarn x4",
+             "olmoe": f"whole q/k norms, clip_qkv {cfg.get('clip_qkv')}"}[arch]
+    return f"{heads}, {extra}"
 
 
 def main():
@@ -1195,6 +1503,7 @@ def main():
     if found != (TORCH_VERSION, TRANSFORMERS_VERSION, TOKENIZERS_VERSION):
         sys.exit(f"needs torch=={TORCH_VERSION} transformers=={TRANSFORMERS_VERSION} tokenizers=={TOKENIZERS_VERSION} "
                  f"(the fixtures record their versions), found {found}")
+    v5_python()  # before the long part
     torch.use_deterministic_algorithms(True)
     made, facts = [], {}
     for fx in fixtures():
@@ -1203,10 +1512,11 @@ def main():
         if fx.name == "deepseek_v3":
             make_deepseek_fp8(model, fx.layer, x)
             made.append(("deepseek_v3_fp8", "DeepseekV3ForCausalLM (block fp8)", fx.layer))
-    write_readme(made)
-    json.dump(facts, sys.stdout, indent=1, ensure_ascii=False)
+    report = make_v5(list(facts))
+    write_readme(made, facts, report, {name: v5_differences(name) for name in facts})
     total = sum(p.stat().st_size for p in FIXTURES.rglob("*") if p.is_file())
-    print(f"\nwrote {len(made)} fixtures to {FIXTURES} ({total / 1e6:.2f} MB), all verified against the spec")
+    print(f"wrote {len(made)} fixtures and their transformers {report['transformers']} copies to {FIXTURES} "
+          f"({total / 1e6:.2f} MB), all verified")
 
 
 if __name__ == "__main__":
