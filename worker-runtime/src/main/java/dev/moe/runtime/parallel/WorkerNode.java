@@ -3,6 +3,7 @@ package dev.moe.runtime.parallel;
 import dev.moe.placement.InvalidPlacementException;
 import dev.moe.placement.Placement;
 import dev.moe.placement.PlacementJson;
+import dev.moe.runtime.decoder.DecoderModel;
 import dev.moe.runtime.layer.Routing;
 import dev.moe.runtime.nativelib.Backend;
 import dev.moe.runtime.nativelib.BackendChoice;
@@ -10,16 +11,21 @@ import dev.moe.runtime.nativelib.BackendThread;
 import dev.moe.runtime.nativelib.ExpertBank;
 import dev.moe.runtime.nativelib.Kernels;
 import dev.moe.runtime.parallel.Message.Ack;
+import dev.moe.runtime.parallel.Message.ActivePlacement;
 import dev.moe.runtime.parallel.Message.Dispatch;
 import dev.moe.runtime.parallel.Message.FetchSlot;
 import dev.moe.runtime.parallel.Message.ForcedRouting;
+import dev.moe.runtime.parallel.Message.PlacementQuery;
 import dev.moe.runtime.parallel.Message.Release;
 import dev.moe.runtime.parallel.Message.Rows;
 import dev.moe.runtime.parallel.Message.SlotCopy;
 import dev.moe.runtime.parallel.Message.Stage;
 import dev.moe.runtime.parallel.Message.StatusRequest;
 import dev.moe.runtime.parallel.Message.Step;
+import dev.moe.runtime.parallel.Message.StepBegin;
+import dev.moe.runtime.parallel.Message.StepEnd;
 import dev.moe.runtime.parallel.Message.StepResult;
+import dev.moe.runtime.parallel.Message.Wake;
 import dev.moe.runtime.parallel.Message.WorkerStatus;
 import dev.moe.runtime.rebalance.PlacementRefusedException;
 import dev.moe.runtime.rebalance.PlacementVersion;
@@ -35,14 +41,17 @@ import dev.moe.runtime.stats.WorkerMetrics;
 import dev.moe.stats.RoutingStats;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
 import java.util.function.Supplier;
 import java.util.logging.Logger;
 
@@ -91,6 +100,17 @@ public final class WorkerNode implements Transport.Handler, AutoCloseable {
   private volatile Transport transport;
   private volatile StepBudget stagingBudget;
   private volatile boolean stopping;
+  private volatile StepHandler stepHandler;
+
+  /** This worker's part of the group's step protocol (see {@link Message.StepBegin}). */
+  public interface StepHandler {
+
+    /** Runs this worker's own requests for one step of the group's clock (possibly none). */
+    CompletableFuture<StepEnd> step(StepBegin begin);
+
+    /** On rank 0: a peer got requests while the clock idled. */
+    void wake();
+  }
 
   /**
    * Opens the backend and loads this worker's slots of {@code initial} (placement version {@code
@@ -223,6 +243,12 @@ public final class WorkerNode implements Transport.Handler, AutoCloseable {
         case Stage s -> CompletableFuture.supplyAsync(() -> parsePlacement(s), control)
             .thenCompose(p -> stage(s.version(), s.budgetBytes(), p)).thenApply(v -> new Ack());
         case Release r -> release(r.version());
+        case StepBegin b -> steps().step(b);
+        case Wake w -> {
+          steps().wake();
+          yield CompletableFuture.completedFuture(new Ack());
+        }
+        case PlacementQuery q -> CompletableFuture.completedFuture(activePlacement());
         case StatusRequest r -> CompletableFuture.completedFuture(
             new WorkerStatus(rank, notReadyReason() == null, versions.active(), versions.servable()));
         default -> throw new RemoteException(ErrorCode.BAD_REQUEST,
@@ -274,6 +300,115 @@ public final class WorkerNode implements Transport.Handler, AutoCloseable {
       case IllegalStateException e -> new RemoteException(ErrorCode.BAD_REQUEST, e.getMessage(), e);
       default -> new RemoteException(ErrorCode.INTERNAL, t.toString(), t);
     };
+  }
+
+  // ---- The serving engine's hooks ---------------------------------------------------------------------
+
+  /** Serves the group's step protocol with {@code handler} (the engine; on rank 0 also the clock). */
+  public void serveSteps(StepHandler handler) {
+    this.stepHandler = handler;
+  }
+
+  private StepHandler steps() {
+    StepHandler h = stepHandler;
+    if (h == null) {
+      throw new RemoteException(ErrorCode.BAD_REQUEST, "worker " + rank + " runs no serving engine (start it with"
+          + " --api) and takes no step-clock messages");
+    }
+    return h;
+  }
+
+  private ActivePlacement activePlacement() {
+    PlacementVersion v = versions.acquire(versions.active());
+    try {
+      return new ActivePlacement(v.version(),
+          PlacementJson.toJson(v.table().placement()).getBytes(StandardCharsets.UTF_8));
+    } finally {
+      versions.release(v);
+    }
+  }
+
+  /**
+   * Runs one engine step's model work on the compute thread with placement {@code version} held
+   * (and made active, if it is newer); {@code work} gets the MoE layers bound to that version.
+   */
+  public <T> CompletableFuture<T> runStep(long step, long version,
+      Function<DecoderModel.MoeLayers, CompletableFuture<T>> work) {
+    stepsInFlight.incrementAndGet();
+    PlacementVersion v;
+    try {
+      if (stopping) {
+        throw new RemoteException(ErrorCode.UNAVAILABLE, "worker " + rank + " is shutting down and takes no new steps");
+      }
+      v = versions.acquire(version);
+    } catch (RuntimeException e) {
+      stepsInFlight.decrementAndGet();
+      return CompletableFuture.failedFuture(e);
+    }
+    StepBudget budget = stagingBudget;
+    if (budget != null) {
+      budget.stepStarted();
+    }
+    long start = System.nanoTime();
+    DecoderModel.MoeLayers moe = (layer, h, tokens) ->
+        moeLayer(step * STEP_KEY_STRIDE, v, layer, h, tokens, null, null, 0);
+    return CompletableFuture.supplyAsync(() -> work.apply(moe), compute).thenCompose(f -> f)
+        .whenComplete((result, failure) -> {
+          versions.release(v);
+          stepsInFlight.decrementAndGet();
+          if (budget != null) {
+            budget.stepDone();
+          }
+          if (failure == null) {
+            metrics.stepDone((System.nanoTime() - start) / 1e9, budget != null);
+          }
+        });
+  }
+
+  /** A message to rank {@code r} of the group (this worker's own handler when it is {@code r}). */
+  public <T extends Message> CompletableFuture<T> request(int r, Message message, Class<T> type) {
+    if (r == rank) {
+      return handle(message).thenApply(type::cast);
+    }
+    Transport t = transport;
+    if (t == null) {
+      return CompletableFuture.failedFuture(new RemoteException(ErrorCode.UNAVAILABLE, "worker " + rank
+          + " is not connected to its group"));
+    }
+    return t.control(r, message, type);
+  }
+
+  public int size() {
+    return size;
+  }
+
+  public long activeVersion() {
+    return versions.active();
+  }
+
+  /** Placement versions ready to serve, the active one included. */
+  public long[] stagedVersions() {
+    return versions.servable();
+  }
+
+  /** Whether every peer is connected (a lost one is being reconnected otherwise). */
+  public boolean groupConnected() {
+    Transport t = transport;
+    return t != null && t.connected();
+  }
+
+  public Backend backend() {
+    return backend;
+  }
+
+  /** The thread that owns the backend: native work and the MoE layers run there. */
+  public Executor compute() {
+    return compute;
+  }
+
+  /** Runs {@code work} on the backend's thread and waits for it. */
+  public <T> T callOnCompute(Supplier<T> work) {
+    return onCompute(work);
   }
 
   // ---- Steps -------------------------------------------------------------------------------------
