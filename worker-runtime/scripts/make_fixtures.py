@@ -1,23 +1,29 @@
 #!/usr/bin/env python3
-"""Reference fixtures for worker-runtime's MoE layer tests.
+"""Reference fixtures for worker-runtime: tiny MoE checkpoints, their tokenizers, and transformers' outputs.
 
-Run from the repository root (a few seconds on a CPU, no GPU needed):
+Run from the repository root (a minute or two on a CPU, no GPU needed):
 
-    python -m venv /opt/refvenv
-    /opt/refvenv/bin/pip install torch==2.15.0 transformers==4.57.6   # brings safetensors and numpy
+    python3 -m venv /opt/refvenv
+    /opt/refvenv/bin/pip install torch==2.15.0 transformers==4.57.6   # brings tokenizers, safetensors, jinja2
     /opt/refvenv/bin/python worker-runtime/scripts/make_fixtures.py
 
-It rewrites worker-runtime/src/test/resources/fixtures/ (the same bytes on every run: fixed seeds).
+It rewrites worker-runtime/src/test/resources/fixtures/ (the same bytes on every run: fixed seeds, and the
+tokenizers are trained here on a fixed corpus).
 
-Each fixture is a tiny random checkpoint written by transformers' own model class and save_pretrained,
-so tensor names, layouts and config.json are the real ones, plus expected_layer<L>.safetensors holding
-one MoE block's input and transformers' output for it. deepseek_v3_fp8 is the same DeepSeek-V3 model with
-its expert weights stored block-fp8 the way the published DeepSeek-V3 checkpoint stores them.
+Each fixture is a tiny random checkpoint written by transformers' own model class and save_pretrained, so tensor
+names, layouts and config.json are the real ones, plus:
+- a fast tokenizer in its family's style (byte-level BPE, or SentencePiece-style BPE with byte fallback) with the
+  published model's special tokens and chat template, saved by transformers' save_pretrained;
+- expected_layer<L>.safetensors: one MoE block's input and transformers' output for it;
+- expected_tokenizer.json and expected_chat.json: transformers' encode/decode and apply_chat_template.
+deepseek_v3_fp8 is the DeepSeek-V3 model with its expert weights stored block-fp8 the way the published
+DeepSeek-V3 checkpoint stores them.
 
-Every expected output is then recomputed from the files on disk alone by `spec_moe_block`, which is the
-math the Java runtime implements (also written out in fixtures/README.md), and the two must agree.
+Every MoE block output is recomputed from the files on disk alone by `spec_moe_block`, the math the Java runtime
+implements (written out in fixtures/README.md with the rest of the model), and the two must agree.
 """
 
+import collections
 import copy
 import dataclasses
 import json
@@ -26,77 +32,516 @@ import shutil
 import sys
 from pathlib import Path
 
+import tokenizers
 import torch
 import torch.nn.functional as F
 import transformers
 from safetensors.torch import load_file, save_file
+from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import (
+    AutoTokenizer,
     DeepseekV3Config,
     DeepseekV3ForCausalLM,
+    GenerationConfig,
+    GPTNeoXTokenizerFast,
+    LlamaTokenizerFast,
     MixtralConfig,
     MixtralForCausalLM,
     OlmoeConfig,
     OlmoeForCausalLM,
     Qwen2MoeConfig,
     Qwen2MoeForCausalLM,
+    Qwen2TokenizerFast,
     Qwen3MoeConfig,
     Qwen3MoeForCausalLM,
 )
 
 TORCH_VERSION = "2.15.0"
 TRANSFORMERS_VERSION = "4.57.6"
-FIXTURES = Path(__file__).resolve().parent.parent / "src" / "test" / "resources" / "fixtures"
+TOKENIZERS_VERSION = "0.22.2"
+SCRIPTS = Path(__file__).resolve().parent
+FIXTURES = SCRIPTS.parent / "src" / "test" / "resources" / "fixtures"
 TOKENS = 24
 # Router scores closer than this could order differently in the runtime's fp32 arithmetic.
 MIN_GAP = 1e-4
 SPEC_TOLERANCE = 1e-5
 FP8_BLOCK = 128
 FP8_MAX = 448.0  # largest finite float8_e4m3fn
+VOCAB_SIZE = 512  # the models' embedding rows; the tokenizers have fewer tokens, as real models do
+TOKENIZER_SIZE = 500
+MAX_POSITIONS = 256
 
+
+# ---------------------------------------------------------------------------------------------------
+# Chat templates: the published models' own text (sources in fixtures/README.md).
+# ---------------------------------------------------------------------------------------------------
+
+# mistralai/Mixtral-8x7B-Instruct-v0.1 (Mistral's "v1" template with its optional system message).
+MIXTRAL_TEMPLATE = (
+    "{%- if messages[0]['role'] == 'system' %}\n"
+    "    {%- set system_message = messages[0]['content'] %}\n"
+    "    {%- set loop_messages = messages[1:] %}\n"
+    "{%- else %}\n"
+    "    {%- set loop_messages = messages %}\n"
+    "{%- endif %}\n"
+    "\n"
+    "{{- bos_token }}\n"
+    "{%- for message in loop_messages %}\n"
+    "    {%- if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}\n"
+    "        {{- raise_exception('After the optional system message, conversation roles must alternate "
+    "user/assistant/user/assistant/...') }}\n"
+    "    {%- endif %}\n"
+    "    {%- if message['role'] == 'user' %}\n"
+    "        {%- if loop.first and system_message is defined %}\n"
+    "            {{- ' [INST] ' + system_message + '\\n\\n' + message['content'] + ' [/INST]' }}\n"
+    "        {%- else %}\n"
+    "            {{- ' [INST] ' + message['content'] + ' [/INST]' }}\n"
+    "        {%- endif %}\n"
+    "    {%- elif message['role'] == 'assistant' %}\n"
+    "        {{- ' ' + message['content'] + eos_token}}\n"
+    "    {%- else %}\n"
+    "        {{- raise_exception('Only user and assistant roles are supported, with the exception of an initial "
+    "optional system message!') }}\n"
+    "    {%- endif %}\n"
+    "{%- endfor %}\n"
+)
+
+# Qwen/Qwen1.5-MoE-A2.7B-Chat (ChatML with Qwen1.5's default system message).
+QWEN2_MOE_TEMPLATE = (
+    "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
+    "{{ '<|im_start|>system\\nYou are a helpful assistant<|im_end|>\\n' }}{% endif %}"
+    "{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+
+# Qwen/Qwen3-30B-A3B (ChatML with tools, reasoning_content / <think> handling and enable_thinking).
+QWEN3_MOE_TEMPLATE = r"""{%- if tools %}
+    {{- '<|im_start|>system\n' }}
+    {%- if messages[0].role == 'system' %}
+        {{- messages[0].content + '\n\n' }}
+    {%- endif %}
+    {{- "# Tools\n\nYou may call one or more functions to assist with the user query.\n\nYou are provided with function signatures within <tools></tools> XML tags:\n<tools>" }}
+    {%- for tool in tools %}
+        {{- "\n" }}
+        {{- tool | tojson }}
+    {%- endfor %}
+    {{- "\n</tools>\n\nFor each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": <function-name>, \"arguments\": <args-json-object>}\n</tool_call><|im_end|>\n" }}
+{%- else %}
+    {%- if messages[0].role == 'system' %}
+        {{- '<|im_start|>system\n' + messages[0].content + '<|im_end|>\n' }}
+    {%- endif %}
+{%- endif %}
+{%- set ns = namespace(multi_step_tool=true, last_query_index=messages|length - 1) %}
+{%- for message in messages[::-1] %}
+    {%- set index = (messages|length - 1) - loop.index0 %}
+    {%- if ns.multi_step_tool and message.role == "user" and message.content is string and not(message.content.startswith('<tool_response>') and message.content.endswith('</tool_response>')) %}
+        {%- set ns.multi_step_tool = false %}
+        {%- set ns.last_query_index = index %}
+    {%- endif %}
+{%- endfor %}
+{%- for message in messages %}
+    {%- if message.content is string %}
+        {%- set content = message.content %}
+    {%- else %}
+        {%- set content = '' %}
+    {%- endif %}
+    {%- if (message.role == "user") or (message.role == "system" and not loop.first) %}
+        {{- '<|im_start|>' + message.role + '\n' + content + '<|im_end|>' + '\n' }}
+    {%- elif message.role == "assistant" %}
+        {%- set reasoning_content = '' %}
+        {%- if message.reasoning_content is string %}
+            {%- set reasoning_content = message.reasoning_content %}
+        {%- else %}
+            {%- if '</think>' in content %}
+                {%- set reasoning_content = content.split('</think>')[0].rstrip('\n').split('<think>')[-1].lstrip('\n') %}
+                {%- set content = content.split('</think>')[-1].lstrip('\n') %}
+            {%- endif %}
+        {%- endif %}
+        {%- if loop.index0 > ns.last_query_index %}
+            {%- if loop.last or (not loop.last and reasoning_content) %}
+                {{- '<|im_start|>' + message.role + '\n<think>\n' + reasoning_content.strip('\n') + '\n</think>\n\n' + content.lstrip('\n') }}
+            {%- else %}
+                {{- '<|im_start|>' + message.role + '\n' + content }}
+            {%- endif %}
+        {%- else %}
+            {{- '<|im_start|>' + message.role + '\n' + content }}
+        {%- endif %}
+        {%- if message.tool_calls %}
+            {%- for tool_call in message.tool_calls %}
+                {%- if (loop.first and content) or (not loop.first) %}
+                    {{- '\n' }}
+                {%- endif %}
+                {%- if tool_call.function %}
+                    {%- set tool_call = tool_call.function %}
+                {%- endif %}
+                {{- '<tool_call>\n{"name": "' }}
+                {{- tool_call.name }}
+                {{- '", "arguments": ' }}
+                {%- if tool_call.arguments is string %}
+                    {{- tool_call.arguments }}
+                {%- else %}
+                    {{- tool_call.arguments | tojson }}
+                {%- endif %}
+                {{- '}\n</tool_call>' }}
+            {%- endfor %}
+        {%- endif %}
+        {{- '<|im_end|>\n' }}
+    {%- elif message.role == "tool" %}
+        {%- if loop.first or (messages[loop.index0 - 1].role != "tool") %}
+            {{- '<|im_start|>user' }}
+        {%- endif %}
+        {{- '\n<tool_response>\n' }}
+        {{- content }}
+        {{- '\n</tool_response>' }}
+        {%- if loop.last or (messages[loop.index0 + 1].role != "tool") %}
+            {{- '<|im_end|>\n' }}
+        {%- endif %}
+    {%- endif %}
+{%- endfor %}
+{%- if add_generation_prompt %}
+    {{- '<|im_start|>assistant\n' }}
+    {%- if enable_thinking is defined and enable_thinking is false %}
+        {{- '<think>\n\n</think>\n\n' }}
+    {%- endif %}
+{%- endif %}"""
+
+# allenai/OLMoE-1B-7B-0924-Instruct (Tulu's template).
+OLMOE_TEMPLATE = (
+    "{{ bos_token }}{% for message in messages %}{% if message['role'] == 'system' %}"
+    "{{ '<|system|>\\n' + message['content'] + '\\n' }}{% elif message['role'] == 'user' %}"
+    "{{ '<|user|>\\n' + message['content'] + '\\n' }}{% elif message['role'] == 'assistant' %}"
+    "{% if not loop.last %}{{ '<|assistant|>\\n'  + message['content'] + eos_token + '\\n' }}"
+    "{% else %}{{ '<|assistant|>\\n'  + message['content'] + eos_token }}{% endif %}{% endif %}"
+    "{% if loop.last and add_generation_prompt %}{{ '<|assistant|>\\n' }}{% endif %}{% endfor %}"
+)
+
+# deepseek-ai/DeepSeek-V3 (system prompts joined first, <｜User｜>/<｜Assistant｜> turns, tool calls and outputs).
+DEEPSEEK_V3_TEMPLATE = (
+    "{% if not add_generation_prompt is defined %}{% set add_generation_prompt = false %}{% endif %}"
+    "{% set ns = namespace(is_first=false, is_tool=false, is_output_first=true, system_prompt='', is_first_sp=true) %}"
+    "{%- for message in messages %}{%- if message['role'] == 'system' %}{%- if ns.is_first_sp %}"
+    "{% set ns.system_prompt = ns.system_prompt + message['content'] %}{% set ns.is_first_sp = false %}"
+    "{%- else %}{% set ns.system_prompt = ns.system_prompt + '\\n\\n' + message['content'] %}{%- endif %}"
+    "{%- endif %}{%- endfor %}{{bos_token}}{{ns.system_prompt}}{%- for message in messages %}"
+    "{%- if message['role'] == 'user' %}{%- set ns.is_tool = false -%}{{'<｜User｜>' + message['content']}}"
+    "{%- endif %}{%- if message['role'] == 'assistant' and message['content'] is none %}"
+    "{%- set ns.is_tool = false -%}{%- for tool in message['tool_calls']%}{%- if not ns.is_first %}"
+    "{{'<｜Assistant｜><｜tool▁calls▁begin｜><｜tool▁call▁begin｜>' + tool['type'] + '<｜tool▁sep｜>' "
+    "+ tool['function']['name'] + '\\n' + '```json' + '\\n' + tool['function']['arguments'] + '\\n' + '```' "
+    "+ '<｜tool▁call▁end｜>'}}{%- set ns.is_first = true -%}{%- else %}{{'\\n' + '<｜tool▁call▁begin｜>' "
+    "+ tool['type'] + '<｜tool▁sep｜>' + tool['function']['name'] + '\\n' + '```json' + '\\n' "
+    "+ tool['function']['arguments'] + '\\n' + '```' + '<｜tool▁call▁end｜>'}}"
+    "{{'<｜tool▁calls▁end｜><｜end▁of▁sentence｜>'}}{%- endif %}{%- endfor %}{%- endif %}"
+    "{%- if message['role'] == 'assistant' and message['content'] is not none %}{%- if ns.is_tool %}"
+    "{{'<｜tool▁outputs▁end｜>' + message['content'] + '<｜end▁of▁sentence｜>'}}{%- set ns.is_tool = false -%}"
+    "{%- else %}{{'<｜Assistant｜>' + message['content'] + '<｜end▁of▁sentence｜>'}}{%- endif %}{%- endif %}"
+    "{%- if message['role'] == 'tool' %}{%- set ns.is_tool = true -%}{%- if ns.is_output_first %}"
+    "{{'<｜tool▁outputs▁begin｜><｜tool▁output▁begin｜>' + message['content'] + '<｜tool▁output▁end｜>'}}"
+    "{%- set ns.is_output_first = false %}{%- else %}{{'\\n<｜tool▁output▁begin｜>' + message['content'] "
+    "+ '<｜tool▁output▁end｜>'}}{%- endif %}{%- endif %}{%- endfor -%}{% if ns.is_tool %}"
+    "{{'<｜tool▁outputs▁end｜>'}}{% endif %}{% if add_generation_prompt and not ns.is_tool %}"
+    "{{'<｜Assistant｜>'}}{% endif %}"
+)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Tokenizers: trained here on CORPUS in each family's style, wrapped in the family's transformers class.
+# ---------------------------------------------------------------------------------------------------
+
+CORPUS = [
+    "The quick brown fox jumps over the lazy dog. A model reads the text, one token after another, and "
+    "predicts what comes next. Good tokenizers keep common words whole and split rare ones into pieces.",
+    "Mixture-of-experts layers route every token to a few experts out of many: 8 experts, top-2, or 256 "
+    "experts in groups of 32. Each expert is a small feed-forward network; the router's weights decide how "
+    "much each one contributes. Load balancing matters when 4, 16 or 64 GPUs share the work.",
+    "On Monday, 3 March 2025, at 10:45, the team measured 1,234 requests per second (p99: 87 ms). "
+    "Prices rose 12.5% to $19.99; call +1 (555) 010-0199 or write to ops@example.com for details!",
+    "She said: \"It's naïve to think the café opens at 7 a.m.\" He replied, 'I'll check.' They'd "
+    "already ordered crème brûlée, a piñata and two jalapeño pizzas. Über-cool, déjà vu, façade.",
+    "日本語の文章も少し入れます。東京は大きな都市です。Emoji too: 🙂 🚀 👍 ❤️ — and symbols: © ™ € £ ± × ÷ → ≤ ≥.",
+    "def route(x, k=2):\n    scores = softmax(x @ w.T)\n    return scores.topk(k)\n\n"
+    "for i in range(10):\n\tprint(i, i * i)  # squares\n",
+    "User: Hello! Can you help me with a question?\nAssistant: Of course. What would you like to know?\n"
+    "User: What is the capital of France?\nAssistant: The capital of France is Paris.",
+    "system: You are a helpful assistant. Answer briefly and truthfully. Think step by step, then answer.",
+    "[INST] Summarize the report in two lines. [/INST] Sales grew; costs fell.\n<|user|>\nNext question?\n"
+    "<|assistant|>\nNo further questions.\n<|system|>\nBe kind.",
+]
+
+
+@dataclasses.dataclass
+class TokenizerSpec:
+    style: str  # "sentencepiece", "gpt2" or "qwen"
+    cls: type  # the family's transformers fast tokenizer class
+    first: list  # special tokens with the lowest ids, in order
+    last: list  # special tokens appended after the trained vocabulary
+    plain: list  # added tokens that are not special (decode keeps them with skip_special_tokens=True)
+    kwargs: dict  # what the published tokenizer_config.json sets
+    template: str
+    nfc: bool = False
+
+
+def train_sentencepiece_style(spec):
+    """Llama/Mistral-style BPE: ids 0..2 <unk> <s> </s>, then the 256 byte tokens <0x00>..<0xFF> that byte
+    fallback uses for characters outside the vocabulary, then the trained pieces; ' ' becomes '▁' and a '▁'
+    is prepended (Mixtral's normalizer), and the decoder undoes both."""
+    trainer_tok = Tokenizer(models.BPE())
+    trainer_tok.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
+    # Pieces start at a '▁' and never cross one, as in SentencePiece.
+    trainer_tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="never", split=True)
+    byte_tokens = [f"<0x{b:02X}>" for b in range(256)]
+    trainer = trainers.BpeTrainer(vocab_size=TOKENIZER_SIZE - len(spec.first) - len(byte_tokens),
+                                  show_progress=False)
+    # Characters seen once stay out of the vocabulary and go through byte fallback. (The trainer's own
+    # limit_alphabet breaks ties between equally frequent characters differently from run to run.)
+    counts = collections.Counter("".join(CORPUS))
+    trainer_tok.train_from_iterator(["".join(c for c in p if counts[c] > 1) for p in CORPUS], trainer)
+    trained = json.loads(trainer_tok.to_str())["model"]
+    pieces = sorted(trained["vocab"], key=trained["vocab"].get)
+    vocab = {t: i for i, t in enumerate(spec.first + byte_tokens + pieces)}
+    merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in trained["merges"]]
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=merges, unk_token="<unk>", fuse_unk=True, byte_fallback=True))
+    tok.normalizer = trainer_tok.normalizer
+    tok.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(),
+                                     decoders.Strip(" ", 1, 0)])
+    tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in spec.first])
+    return tok
+
+
+QWEN_SPLIT = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
+
+
+def train_byte_level(spec):
+    """GPT-2-style byte-level BPE: the 256 byte symbols are the alphabet, so nothing is unknown. The Qwen style
+    splits words with Qwen2's regex (single digits, letters with one leading non-letter) and NFC-normalises."""
+    tok = Tokenizer(models.BPE())
+    if spec.nfc:
+        tok.normalizer = normalizers.NFC()
+    if spec.style == "qwen":
+        tok.pre_tokenizer = pre_tokenizers.Sequence([
+            pre_tokenizers.Split(Regex(QWEN_SPLIT), behavior="isolated", invert=False),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, trim_offsets=False, use_regex=False)])
+    else:
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, trim_offsets=True, use_regex=True)
+    tok.decoder = decoders.ByteLevel()
+    tok.post_processor = processors.ByteLevel(trim_offsets=False)
+    trainer = trainers.BpeTrainer(vocab_size=TOKENIZER_SIZE - len(spec.last) - len(spec.plain),
+                                  special_tokens=[AddedToken(t, special=True, normalized=False) for t in spec.first],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tok.train_from_iterator(CORPUS, trainer)
+    tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in spec.last])
+    tok.add_tokens([AddedToken(t, special=False, normalized=False) for t in spec.plain])
+    return tok
+
+
+QWEN_CHATML = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+DEEPSEEK_BOS, DEEPSEEK_EOS = "<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>"
+DEEPSEEK_PLAIN = ["<｜User｜>", "<｜Assistant｜>", "<｜tool▁calls▁begin｜>", "<｜tool▁calls▁end｜>",
+                  "<｜tool▁call▁begin｜>", "<｜tool▁call▁end｜>", "<｜tool▁outputs▁begin｜>", "<｜tool▁outputs▁end｜>",
+                  "<｜tool▁output▁begin｜>", "<｜tool▁output▁end｜>", "<｜tool▁sep｜>"]
+QWEN_COMMON = dict(bos_token=None, unk_token=None, pad_token="<|endoftext|>", eos_token="<|im_end|>",
+                   additional_special_tokens=["<|im_start|>", "<|im_end|>"], errors="replace",
+                   split_special_tokens=False, clean_up_tokenization_spaces=False)
+
+
+def tokenizer_specs():
+    return {
+        "mixtral": TokenizerSpec(
+            "sentencepiece", LlamaTokenizerFast, ["<unk>", "<s>", "</s>"], [], [],
+            dict(unk_token="<unk>", bos_token="<s>", eos_token="</s>", add_bos_token=True, add_eos_token=False,
+                 legacy=True, clean_up_tokenization_spaces=False, spaces_between_special_tokens=False,
+                 use_default_system_prompt=False),
+            MIXTRAL_TEMPLATE),
+        "qwen2_moe": TokenizerSpec("qwen", Qwen2TokenizerFast, [], QWEN_CHATML, [], QWEN_COMMON,
+                                   QWEN2_MOE_TEMPLATE, nfc=True),
+        "qwen3_moe": TokenizerSpec(
+            "qwen", Qwen2TokenizerFast, [], QWEN_CHATML,
+            ["<tool_call>", "</tool_call>", "<tool_response>", "</tool_response>", "<think>", "</think>"],
+            QWEN_COMMON, QWEN3_MOE_TEMPLATE, nfc=True),
+        # GPT-NeoX's layout (OLMo's tokenizer derives from it): <|endoftext|> 0, <|padding|> 1.
+        "olmoe": TokenizerSpec(
+            "gpt2", GPTNeoXTokenizerFast, ["<|endoftext|>", "<|padding|>"], [], [],
+            dict(bos_token="<|endoftext|>", eos_token="<|endoftext|>", unk_token="<|endoftext|>",
+                 pad_token="<|padding|>", add_bos_token=False, add_eos_token=False,
+                 clean_up_tokenization_spaces=True),
+            OLMOE_TEMPLATE, nfc=True),
+        "deepseek_v3": TokenizerSpec(
+            "gpt2", LlamaTokenizerFast, [DEEPSEEK_BOS, DEEPSEEK_EOS, "<｜▁pad▁｜>"], [], DEEPSEEK_PLAIN,
+            dict(bos_token=DEEPSEEK_BOS, eos_token=DEEPSEEK_EOS, pad_token=DEEPSEEK_EOS, unk_token=None,
+                 add_bos_token=True, add_eos_token=False, legacy=True, clean_up_tokenization_spaces=False,
+                 use_default_system_prompt=False),
+            DEEPSEEK_V3_TEMPLATE),
+    }
+
+
+def make_tokenizer(family):
+    spec = tokenizer_specs()[family]
+    raw = train_sentencepiece_style(spec) if spec.style == "sentencepiece" else train_byte_level(spec)
+    if raw.get_vocab_size(with_added_tokens=True) > TOKENIZER_SIZE:
+        raise AssertionError(f"{family}: {raw.get_vocab_size(with_added_tokens=True)} tokens > {TOKENIZER_SIZE}")
+    return spec.cls(tokenizer_object=raw, chat_template=spec.template, model_max_length=MAX_POSITIONS,
+                    **spec.kwargs)
+
+
+def save_tokenizer(tok, directory):
+    # The chat template inside tokenizer_config.json, as the published checkpoints have it.
+    tok.save_pretrained(directory, save_jinja_files=False)
+
+
+TEXTS = [
+    "The quick brown fox jumps over the lazy dog.",
+    " a single leading space",
+    "   three leading spaces,  two  inside and trailing  ",
+    "naïve café, Zürich, São Paulo — 日本語のテキスト",
+    "emoji: 🙂🚀 👍🏽 ❤️ done",
+    "Numbers 12345 and 3.14159; 2025-03-03 at 10:45, $19.99!",
+    "line one\nline two\n\n\ttabbed\r\nend",
+    "Hello , world ! It 's done . Isn 't it ?",
+    "",
+]
+SPECIAL_TEXTS = {
+    "mixtral": ["<s>[INST] Hi there [/INST] Hello!</s>", "a</s>b<unk>c"],
+    "qwen2_moe": ["<|im_start|>user\nHi there<|im_end|>\n<|im_start|>assistant\n", "a<|endoftext|>b"],
+    "qwen3_moe": ["<|im_start|>assistant\n<think>\nhmm\n</think>\n\nHi<|im_end|>", "<tool_call>{}</tool_call>"],
+    "olmoe": ["<|user|>\nHi there\n<|assistant|>\nHello!<|endoftext|>", "a<|padding|>b"],
+    "deepseek_v3": [f"{DEEPSEEK_BOS}Be brief.<｜User｜>Hi there<｜Assistant｜>Hello!{DEEPSEEK_EOS}",
+                    "x<｜tool▁sep｜>y"],
+}
+
+
+def expected_tokenizer(tok, family):
+    cases = []
+    for text in TEXTS + SPECIAL_TEXTS[family]:
+        for add_special in (True, False):
+            ids = tok(text, add_special_tokens=add_special)["input_ids"]
+            cases.append({"text": text, "add_special_tokens": add_special, "ids": ids,
+                          "decoded": tok.decode(ids, skip_special_tokens=True),
+                          "tokens": tok.convert_ids_to_tokens(ids)})
+    return cases
+
+
+SYSTEM = {"role": "system", "content": "You are a concise assistant. Answer in one sentence."}
+USER1 = {"role": "user", "content": "What is a mixture of experts? Explain it to a naïve reader."}
+ASSISTANT1 = {"role": "assistant", "content": "A router sends each token to a few small expert networks."}
+USER2 = {"role": "user", "content": "And why does that save compute? 🙂"}
+CHATS = [
+    ([SYSTEM, USER1], True, {}),
+    ([SYSTEM, USER1], False, {}),
+    ([USER1], True, {}),
+    ([USER1], False, {}),
+    ([USER1, ASSISTANT1, USER2], True, {}),
+    ([SYSTEM, USER1, ASSISTANT1, USER2], True, {}),
+    ([SYSTEM, USER1, ASSISTANT1], False, {}),
+]
+THINKING = {"role": "assistant", "content": "<think>\nThe user wants a short answer.\n</think>\n\n" + ASSISTANT1["content"]}
+EXTRA_CHATS = {
+    "qwen3_moe": [
+        ([USER1], True, {"enable_thinking": False}),
+        ([USER1, THINKING, USER2], True, {}),  # reasoning of turns before the last query is dropped
+        ([USER1, THINKING], False, {}),  # ... and kept after it
+    ],
+}
+
+
+def expected_chat(tok, family):
+    cases = []
+    for messages, add_generation_prompt, kwargs in CHATS + EXTRA_CHATS.get(family, []):
+        text = tok.apply_chat_template(messages, add_generation_prompt=add_generation_prompt, tokenize=False,
+                                       **kwargs)
+        ids = tok.apply_chat_template(messages, add_generation_prompt=add_generation_prompt, tokenize=True,
+                                      **kwargs)
+        if ids != tok(text, add_special_tokens=False)["input_ids"]:
+            raise AssertionError(f"{family}: apply_chat_template's ids are not its text's encoding")
+        case = {"messages": messages, "add_generation_prompt": add_generation_prompt, "text": text, "ids": ids}
+        if kwargs:
+            case["chat_template_kwargs"] = kwargs
+        cases.append(case)
+    return cases
+
+
+def write_json(path, value):
+    path.write_text(json.dumps(value, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------------------------------
+# The fixtures: each keeps its MoE block's role and exercises its family's attention features.
+# ---------------------------------------------------------------------------------------------------
 
 @dataclasses.dataclass
 class Fixture:
     name: str
     model_class: type
-    config: transformers.PretrainedConfig
+    config: object  # ids -> config: ids maps bos/eos/pad/eot/im_end to the tokenizer's token ids
     layer: int  # the MoE layer whose block the expected file covers
     seed: int
+    family: str  # tokenizer and chat template
+    generation: object  # ids -> generation_config.json's token ids, as the published chat model has them
     max_shard_size: str | None = None  # None: one model.safetensors
 
 
+COMMON = dict(vocab_size=VOCAB_SIZE, max_position_embeddings=MAX_POSITIONS, num_hidden_layers=2,
+              hidden_act="silu", initializer_range=0.15, dtype="float32", attn_implementation="eager")
+# The real models' rope scaling, scaled down so that it acts at the fixtures' positions (max_position_embeddings
+# = factor * original_max_position_embeddings, as in the published configs).
+QWEN2_ROPE = {"rope_type": "linear", "factor": 2.0}
+QWEN3_YARN = {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": MAX_POSITIONS // 4}
+# DeepSeek-V3's own keys and spelling ("type"); it has factor 40, original 4096.
+DEEPSEEK_YARN = {"type": "yarn", "factor": 4.0, "original_max_position_embeddings": MAX_POSITIONS // 4,
+                 "beta_fast": 32, "beta_slow": 1, "mscale": 1.0, "mscale_all_dim": 1.0}
+# Small enough that OLMoE's clamp cuts some q, k and v values of these random weights.
+OLMOE_CLIP_QKV = 1.5
+
+
+def qwen_generation(ids):
+    return dict(bos_token_id=ids["eot"], eos_token_id=[ids["im_end"], ids["eot"]], pad_token_id=ids["eot"])
+
+
 def fixtures():
-    common = dict(vocab_size=32, max_position_embeddings=64, num_hidden_layers=2, hidden_act="silu",
-                  initializer_range=0.15, dtype="float32")
     return [
-        Fixture("mixtral", MixtralForCausalLM, MixtralConfig(
+        Fixture("mixtral", MixtralForCausalLM, lambda ids: MixtralConfig(
             hidden_size=64, intermediate_size=32, num_local_experts=8, num_experts_per_tok=2,
-            num_attention_heads=2, num_key_value_heads=1, head_dim=16, **common),
-            layer=1, seed=11),
+            num_attention_heads=2, num_key_value_heads=1, head_dim=16, sliding_window=16,
+            bos_token_id=ids["bos"], eos_token_id=ids["eos"], **COMMON),
+            layer=1, seed=11, family="mixtral",
+            generation=lambda ids: dict(bos_token_id=ids["bos"], eos_token_id=ids["eos"])),
         # Qwen's two ways of making a layer dense (decoder_sparse_step, mlp_only_layers), one each:
         # the runtime must find the MoE layers from config.json, and the fixtures stay small.
-        Fixture("qwen2_moe", Qwen2MoeForCausalLM, Qwen2MoeConfig(
+        Fixture("qwen2_moe", Qwen2MoeForCausalLM, lambda ids: Qwen2MoeConfig(
             hidden_size=64, intermediate_size=48, moe_intermediate_size=32, shared_expert_intermediate_size=64,
             num_experts=8, num_experts_per_tok=4, norm_topk_prob=False, decoder_sparse_step=2,
-            num_attention_heads=2, num_key_value_heads=1, **common),
-            layer=1, seed=12, max_shard_size="100KB"),
-        Fixture("qwen3_moe", Qwen3MoeForCausalLM, Qwen3MoeConfig(
+            num_attention_heads=2, num_key_value_heads=1, rope_scaling=QWEN2_ROPE,
+            bos_token_id=ids["eot"], eos_token_id=ids["im_end"], **COMMON),
+            layer=1, seed=12, family="qwen2_moe", generation=qwen_generation, max_shard_size="150KB"),
+        Fixture("qwen3_moe", Qwen3MoeForCausalLM, lambda ids: Qwen3MoeConfig(
             hidden_size=64, intermediate_size=48, moe_intermediate_size=40, num_experts=8, num_experts_per_tok=3,
             norm_topk_prob=True, mlp_only_layers=[1], num_attention_heads=2, num_key_value_heads=1, head_dim=16,
-            **common),
-            layer=0, seed=13),
-        Fixture("olmoe", OlmoeForCausalLM, OlmoeConfig(
+            rope_scaling=QWEN3_YARN, bos_token_id=ids["eot"], eos_token_id=ids["im_end"], **COMMON),
+            layer=0, seed=13, family="qwen3_moe", generation=qwen_generation),
+        Fixture("olmoe", OlmoeForCausalLM, lambda ids: OlmoeConfig(
             hidden_size=64, intermediate_size=32, num_experts=8, num_experts_per_tok=2,
-            num_attention_heads=2, num_key_value_heads=1, pad_token_id=1, eos_token_id=2, **common),
-            layer=0, seed=14),
+            num_attention_heads=2, num_key_value_heads=1, clip_qkv=OLMOE_CLIP_QKV,
+            bos_token_id=None, eos_token_id=ids["eos"], pad_token_id=ids["pad"], **COMMON),
+            layer=0, seed=14, family="olmoe",
+            generation=lambda ids: dict(eos_token_id=ids["eos"], pad_token_id=ids["pad"])),
         # 136 = one full and one partial 128-block, 32 = one partial block: the fp8 copy exercises both.
-        Fixture("deepseek_v3", DeepseekV3ForCausalLM, DeepseekV3Config(
+        Fixture("deepseek_v3", DeepseekV3ForCausalLM, lambda ids: DeepseekV3Config(
             hidden_size=136, intermediate_size=48, moe_intermediate_size=32, n_routed_experts=16,
             n_shared_experts=1, n_group=4, topk_group=2, num_experts_per_tok=4, routed_scaling_factor=2.5,
             norm_topk_prob=True, first_k_dense_replace=1, num_attention_heads=2, num_key_value_heads=2,
             q_lora_rank=16, kv_lora_rank=16, qk_rope_head_dim=8, qk_nope_head_dim=16, v_head_dim=16,
-            **{**common, "initializer_range": 0.1}),
-            layer=1, seed=15, max_shard_size="300KB"),
+            rope_interleave=True, rope_scaling=DEEPSEEK_YARN, bos_token_id=ids["bos"], eos_token_id=ids["eos"],
+            **{**COMMON, "initializer_range": 0.1}),
+            layer=1, seed=15, family="deepseek_v3", max_shard_size="300KB",
+            generation=lambda ids: dict(bos_token_id=ids["bos"], eos_token_id=ids["eos"])),
     ]
+
+
+def token_ids(tok):
+    ids = {"bos": tok.bos_token_id, "eos": tok.eos_token_id, "pad": tok.pad_token_id}
+    for role, token in (("eot", "<|endoftext|>"), ("im_end", "<|im_end|>")):
+        if token in tok.get_vocab():
+            ids[role] = tok.convert_tokens_to_ids(token)
+    return ids
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -325,13 +770,23 @@ def check_deepseek_routing_is_exercised(cfg, t, layer, x):
 def make(fx):
     directory = FIXTURES / fx.name
     shutil.rmtree(directory, ignore_errors=True)
+    tok = make_tokenizer(fx.family)
+    ids = token_ids(tok)
     torch.manual_seed(fx.seed)
-    model = fx.model_class(fx.config).eval()
-    if fx.name == "deepseek_v3":
-        for decoder in model.model.layers[fx.config.first_k_dense_replace:]:
+    model = fx.model_class(fx.config(ids)).eval()
+    randomize_constant_parameters(model, seed=2000 + fx.seed)
+    if fx.model_class is DeepseekV3ForCausalLM:
+        for decoder in model.model.layers[model.config.first_k_dense_replace:]:
             decoder.mlp.gate.e_score_correction_bias.normal_(0.0, 0.1)  # persistent buffer: saved
+    model.generation_config = GenerationConfig(**fx.generation(ids))
     kwargs = {"max_shard_size": fx.max_shard_size} if fx.max_shard_size else {}
     model.save_pretrained(directory, safe_serialization=True, **kwargs)
+    save_tokenizer(tok, directory)
+
+    # What a reader of the files gets.
+    tok = AutoTokenizer.from_pretrained(directory)
+    write_json(directory / "expected_tokenizer.json", expected_tokenizer(tok, fx.family))
+    write_json(directory / "expected_chat.json", expected_chat(tok, fx.family))
 
     cfg = json.loads((directory / "config.json").read_text())
     t = load_checkpoint(directory)
@@ -340,12 +795,13 @@ def make(fx):
         has_router = layer_prefix(cfg["model_type"], layer) + "gate.weight" in t
         if has_router != is_moe_layer(cfg, layer):
             raise AssertionError(f"{fx.name}: is_moe_layer({layer}) disagrees with the checkpoint")
-    if fx.name == "deepseek_v3":
+    if cfg["model_type"] == "deepseek_v3":
         check_deepseek_routing_is_exercised(cfg, t, fx.layer, x)
     block = moe_block(model, fx.layer)
     expected = expected_for(block, cfg, x)
     write_expected(directory, fx.layer, expected)
     verify(directory, fx.layer, expected)
+
     return model, x
 
 
@@ -427,6 +883,20 @@ def write_sharded(directory, tensors, max_bytes):
             total += v.numel() * v.element_size()
     index = {"metadata": {"total_size": total}, "weight_map": weight_map}
     (directory / "model.safetensors.index.json").write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
+
+
+
+
+def randomize_constant_parameters(model, seed):
+    """Norm weights start at 1 and biases at 0 in transformers' init; give them random values so that a
+    runtime that skipped or misplaced one would fail the fixtures."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("norm.weight"):
+                p.copy_(1.0 + 0.2 * torch.randn(p.shape, generator=gen))
+            elif name.endswith(".bias"):
+                p.copy_(0.2 * torch.randn(p.shape, generator=gen))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -537,9 +1007,10 @@ def write_readme(made):
 
 
 def main():
-    if torch.__version__.split("+")[0] != TORCH_VERSION or transformers.__version__ != TRANSFORMERS_VERSION:
-        sys.exit(f"needs torch=={TORCH_VERSION} transformers=={TRANSFORMERS_VERSION} (the fixtures record "
-                 f"their versions), found torch {torch.__version__}, transformers {transformers.__version__}")
+    found = (torch.__version__.split("+")[0], transformers.__version__, tokenizers.__version__)
+    if found != (TORCH_VERSION, TRANSFORMERS_VERSION, TOKENIZERS_VERSION):
+        sys.exit(f"needs torch=={TORCH_VERSION} transformers=={TRANSFORMERS_VERSION} tokenizers=={TOKENIZERS_VERSION} "
+                 f"(the fixtures record their versions), found {found}")
     torch.use_deterministic_algorithms(True)
     made = []
     for fx in fixtures():
