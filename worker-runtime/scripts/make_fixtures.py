@@ -1237,9 +1237,16 @@ Special tokens (`special: true`: `skip_special_tokens` drops them) and added tok
 
 {specials}
 
+Layouts follow the published tokenizers where they are small: Mixtral `<unk>` `<s>` `</s>` 0-2 then the byte tokens;
+DeepSeek-V3 BOS, EOS, `<｜▁pad▁｜>` 0-2 (its `pad_token` is EOS); Qwen's specials after the trained vocabulary, with
+Qwen3's `<think>`, `<tool_call>`... as added tokens that are not special. olmoe uses GPT-NeoX's `<|endoftext|>` 0,
+`<|padding|>` 1 (OLMoE's own tokenizer has `<|padding|>` 1, `<|endoftext|>` 50279 and PII placeholder tokens, left
+out); its config.json has no BOS id (null, as OLMoE's), the tokenizer's `bos_token` `<|endoftext|>` is only what
+the chat template writes first, and encode adds none.
+
 Decoding: transformers' `decode(ids, skip_special_tokens=True)` drops special tokens, decodes the rest with the
-`tokenizer.json` decoder, and, where `clean_up_tokenization_spaces` is true (olmoe only, as GPT-NeoX's and OLMoE's
-configs have it), then replaces `" ."`, `" ?"`, `" !"`, `" ,"`, `" ' "`, `" n't"`, `" 'm"`, `" 's"`, `" 've"`,
+`tokenizer.json` decoder, and, where `clean_up_tokenization_spaces` is true (olmoe only, as in OLMoE's
+`tokenizer_config.json`), then replaces `" ."`, `" ?"`, `" !"`, `" ,"`, `" ' "`, `" n't"`, `" 'm"`, `" 's"`, `" 've"`,
 `" 're"` by `"."`, `"?"`, `"!"`, `","`, `"'"`, `"n't"`, `"'m"`, `"'s"`, `"'ve"`, `"'re"` (see the `Hello , world !`
 case). transformers 5.x ignores that flag for BPE tokenizers; the expected files follow 4.57.6.
 
@@ -1337,6 +1344,41 @@ prompt + continuation without the cache, which picks the same tokens (asserted).
 (recomputing prompt + continuation) moves the logits by the given fraction of their max |logit| (asserted > {effect}).
 
 {prompts}
+"""
+
+
+READING_TEXT = """\
+## What a reader of these files must handle
+
+config.json (4.57.6's spelling; `->` what 5.x writes instead, see the last section):
+- every family: `vocab_size`, `hidden_size`, `num_hidden_layers`, `num_attention_heads`, `num_key_value_heads`,
+  `rms_norm_eps`, `max_position_embeddings`, `tie_word_embeddings` (false here), `bos_token_id`, `eos_token_id`,
+  `pad_token_id` (each may be null or absent), `rope_theta` and `rope_scaling` (null, or an object with `rope_type` —
+  DeepSeek-V3's config spells it `type`, and 4.57.6 writes both — and that type's parameters) -> one
+  `rope_parameters` object holding `rope_theta` and `rope_type` (`default` when unscaled) and the parameters.
+- attention head width: `head_dim` where the config has it (mixtral, qwen3_moe), else hidden_size /
+  num_attention_heads (qwen2_moe, olmoe). DeepSeek-V3's `head_dim` is `qk_rope_head_dim`, the rotated width.
+- mixtral: `sliding_window` (null: none).
+- qwen2_moe: `qkv_bias` (q, k and v have biases, o none); `use_sliding_window` false, so `sliding_window` and
+  `max_window_layers` do not apply -> 5.x also writes `layer_types` (all `full_attention`) and `sliding_window` 0.
+- qwen3_moe: `attention_bias`; q/k norms always; `num_experts` -> `num_local_experts` (worker-runtime's MoeConfig
+  reads `num_experts` and would take its default of 128 for a 5.x-written Qwen3-MoE config).
+- olmoe: `clip_qkv` (null: none), `attention_bias`; q/k norms always.
+- deepseek_v3: `q_lora_rank` (null: `q_proj`), `kv_lora_rank`, `qk_nope_head_dim`, `qk_rope_head_dim`, `v_head_dim`,
+  `rope_interleave`, `attention_bias`; `rope_scaling.mscale_all_dim` also scales the softmax -> 5.x adds
+  `num_nextn_predict_layers` 1 (the multi-token-prediction layer, whose weights no fixture has: ignore it).
+- generation_config.json: `eos_token_id` is an int or a list (Qwen chat models stop at either token).
+
+Tokenizer files: take the pipeline and every added token (id, `special`, `normalized`, `lstrip`/`rstrip`) from
+`tokenizer.json`; from `tokenizer_config.json` `chat_template`, the role names `bos_token`, `eos_token`, `pad_token`,
+`unk_token` (a string or null) that the template and the API use, and `clean_up_tokenization_spaces`. 5.x writes the
+template to `chat_template.jinja` instead, the special-token list as `extra_special_tokens`, no
+`added_tokens_decoder` and no `add_bos_token` (the BOS comes from `tokenizer.json`'s post-processor in both).
+
+Weights: transformers 5.23.0 writes the same tensor names, shapes, dtypes and values as 4.57.6, in one
+`model.safetensors` without an index where 4.57.6 sharded them. In memory 5.x fuses each MoE layer's experts into
+`model.layers.L.mlp.experts.gate_up_proj` [E, 2I, H] (gate rows, then up rows) and `...experts.down_proj` [E, H, I],
+Mixtral's `block_sparse_moe` becoming `mlp`, but converts back to the per-expert names when it saves.
 """
 
 
@@ -1476,6 +1518,7 @@ def write_readme(made, facts, report, differences):
         MODEL_TEXT.format(rope=rope_table(facts), new=MAX_NEW_TOKENS, margin=MIN_MARGIN, effect=FEATURE_EFFECT,
                           prompts=prompts_table(facts)),
         SPEC_TEXT,
+        READING_TEXT,
         v5_text(report, differences),
         "",
     ]
