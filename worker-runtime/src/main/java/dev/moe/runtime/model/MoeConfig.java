@@ -111,7 +111,9 @@ public final class MoeConfig {
         boolean qwen2 = arch == Architecture.QWEN2_MOE;
         b.hiddenSize = f.positive("hidden_size", 2048);
         b.numLayers = f.positive("num_hidden_layers", 24);
-        b.numExperts = f.nonNegative("num_experts", qwen2 ? 60 : 128);
+        // transformers 5.x saves Qwen-MoE's num_experts as num_local_experts.
+        b.numExperts = f.has("num_local_experts") ? f.nonNegative("num_local_experts", 0)
+            : f.nonNegative("num_experts", qwen2 ? 60 : 128);
         b.topK = f.positive("num_experts_per_tok", qwen2 ? 4 : 8);
         b.expertIntermediateSize = f.positive("moe_intermediate_size", qwen2 ? 1408 : 768);
         if (qwen2) {
