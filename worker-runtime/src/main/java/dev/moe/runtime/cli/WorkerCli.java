@@ -27,7 +27,7 @@ import picocli.CommandLine.Spec;
     description = "Runs Mixture-of-Experts layers of transformers checkpoints on CPU or CUDA.",
     mixinStandardHelpOptions = true,
     versionProvider = WorkerCli.Version.class,
-    subcommands = {ForwardCommand.class, ServeCommand.class, ReplayCommand.class, BenchKernelsCommand.class,
+    subcommands = {GenerateCommand.class, ForwardCommand.class, ServeCommand.class, ReplayCommand.class, BenchKernelsCommand.class,
         CommandLine.HelpCommand.class})
 public final class WorkerCli implements Callable<Integer> {
 
