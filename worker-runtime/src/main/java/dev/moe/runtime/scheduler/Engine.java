@@ -52,6 +52,7 @@ public final class Engine implements InferenceEngine, WorkerNode.StepHandler, Au
   private final ExecutorService stepThread;
   private final StepClock clock;
   private volatile boolean idleReported = true;
+  private volatile boolean draining;
   private volatile boolean closed;
 
   private Engine(WorkerNode node, Options options, ModelConfig config, DecoderModel model, int blocks) {
@@ -114,7 +115,7 @@ public final class Engine implements InferenceEngine, WorkerNode.StepHandler, Au
 
   @Override
   public String notReadyReason() {
-    if (closed) {
+    if (closed || draining) {
       return "shutting down";
     }
     return node.notReadyReason();
@@ -208,6 +209,23 @@ public final class Engine implements InferenceEngine, WorkerNode.StepHandler, Au
       idleReported = false;
     }
     return new StepEnd(begin.step(), busy, node.stagedVersions(), failure);
+  }
+
+  /**
+   * Refuses new requests and waits up to {@code grace} for those already taken to finish (the
+   * group keeps stepping meanwhile).
+   */
+  public void drain(Duration grace) {
+    draining = true;
+    long deadline = System.nanoTime() + grace.toNanos();
+    while (scheduler.hasWork() && System.nanoTime() < deadline) {
+      try {
+        Thread.sleep(10);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
   }
 
   /** Stops the clock (rank 0) and fails what is left; the node is closed by its owner. */

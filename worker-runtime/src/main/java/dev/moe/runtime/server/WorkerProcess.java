@@ -2,12 +2,14 @@ package dev.moe.runtime.server;
 
 import dev.moe.placement.Placement;
 import dev.moe.placement.PlacementJson;
+import dev.moe.runtime.model.Checkpoint;
+import dev.moe.runtime.parallel.ExpertModel;
 import dev.moe.runtime.parallel.GroupPlacement;
 import dev.moe.runtime.parallel.Message.ActivePlacement;
-import dev.moe.runtime.parallel.ExpertModel;
 import dev.moe.runtime.parallel.NettyTransport;
 import dev.moe.runtime.parallel.WorkerNode;
 import dev.moe.runtime.parallel.WorkerOptions;
+import dev.moe.runtime.scheduler.Engine;
 import dev.moe.stats.RoutingStats;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -39,10 +41,17 @@ public final class WorkerProcess implements AutoCloseable {
       Placement placement, long placementVersion, WorkerOptions options, BearerToken token, Duration connectTimeout,
       long stageBudgetBytes) {}
 
+  /**
+   * What the worker serves besides its experts' rows: its own requests, through the serving
+   * engine (the checkpoint stays open while the process runs).
+   */
+  public record Serving(Checkpoint checkpoint, Engine.Options engine) {}
+
   private final Config config;
   private final HttpApi http;
   private final CountDownLatch stopped = new CountDownLatch(1);
   private volatile WorkerNode node;
+  private volatile Engine engine;
   private volatile String state = "loading weights";
 
   private WorkerProcess(Config config) {
@@ -52,6 +61,14 @@ public final class WorkerProcess implements AutoCloseable {
 
   /** Serves HTTP at once, then loads the weights and connects to the peers; returns when ready. */
   public static WorkerProcess start(Config config, ExpertModel model) {
+    return start(config, model, null);
+  }
+
+  /**
+   * {@link #start(Config, ExpertModel)}, then, with {@code serving}, the serving engine: the
+   * non-expert weights and the KV cache, and (on rank 0) the group's step clock.
+   */
+  public static WorkerProcess start(Config config, ExpertModel model, Serving serving) {
     WorkerProcess p = new WorkerProcess(config);
     try {
       int size = config.peers().size();
@@ -76,6 +93,10 @@ public final class WorkerProcess implements AutoCloseable {
       n.attach(transport);
       transport.peers(config.peers());
       transport.connect(config.connectTimeout());
+      if (serving != null) {
+        p.state = "loading the serving engine";
+        p.engine = Engine.start(n, serving.checkpoint(), serving.engine());
+      }
       p.state = null;
       return p;
     } catch (RuntimeException e) {
@@ -88,12 +109,26 @@ public final class WorkerProcess implements AutoCloseable {
     return http.address();
   }
 
-  /** Graceful stop; waits up to {@code grace} for the steps in flight. */
+  /** The serving engine; null without one. */
+  public Engine engine() {
+    return engine;
+  }
+
+  /**
+   * Graceful stop: new requests are refused, the requests being generated finish (for up to
+   * {@code grace}), then the steps in flight, then the transport closes.
+   */
   public void shutdown(Duration grace) {
     state = "shutting down";
+    long deadline = System.nanoTime() + grace.toNanos();
+    Engine e = engine;
+    if (e != null) {
+      e.drain(grace);
+      e.close();
+    }
     WorkerNode n = node;
     if (n != null) {
-      n.shutdown(grace);
+      n.shutdown(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
     }
     http.stop(1);
     stopped.countDown();

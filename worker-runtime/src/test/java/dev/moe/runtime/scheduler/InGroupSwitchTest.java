@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.moe.placement.Placement;
+import dev.moe.runtime.EngineTesting;
 import dev.moe.runtime.Fixtures;
 import dev.moe.runtime.ModelExpectations;
 import dev.moe.runtime.model.Checkpoint;
@@ -24,23 +25,6 @@ import org.junit.jupiter.api.Test;
  */
 class InGroupSwitchTest {
 
-  /** The round robin moved by one GPU: every expert changes owner. */
-  static Placement rotated(Placement p, int gpus) {
-    int perGpu = p.slotsPerGpu();
-    int n = perGpu * gpus;
-    int[][] maps = new int[p.physicalToLogical().length][];
-    double[][] shares = new double[maps.length][];
-    for (int l = 0; l < maps.length; l++) {
-      maps[l] = new int[n];
-      shares[l] = new double[n];
-      for (int s = 0; s < n; s++) {
-        maps[l][s] = p.physicalToLogical()[l][(s + perGpu) % n];
-        shares[l][s] = p.replicaShares()[l][(s + perGpu) % n];
-      }
-    }
-    return new Placement(perGpu, maps, shares, null);
-  }
-
   @Test
   void theGroupAdoptsAStagedPlacementAtAStepBoundaryWhileServing() throws Exception {
     String fixture = "deepseek_v3";
@@ -48,16 +32,16 @@ class InGroupSwitchTest {
     int workers = 3;
     try (Checkpoint ckpt = Checkpoint.open(Fixtures.dir(fixture));
         EngineGroup group = EngineGroup.start(workers, ckpt, null, WorkerOptions.defaults(),
-            EngineFixtureTest.options())) {
-      List<EngineFixtureTest.Collect> outputs = new ArrayList<>();
+            EngineTesting.options())) {
+      List<EngineTesting.Collect> outputs = new ArrayList<>();
       for (int i = 0; i < 6; i++) {
-        EngineFixtureTest.Collect c = new EngineFixtureTest.Collect();
+        EngineTesting.Collect c = new EngineTesting.Collect();
         int[] prompt = i % 2 == 0 ? want.prompt() : want.prompt2();
         group.engine(i % workers).submit(new GenerationRequest("r" + i, prompt, SamplingParams.greedy(32)), c);
         outputs.add(c);
       }
       // Long requests keep the group stepping through the switch.
-      EngineFixtureTest.Collect filler = new EngineFixtureTest.Collect();
+      EngineTesting.Collect filler = new EngineTesting.Collect();
       group.engine(2).submit(new GenerationRequest("filler", want.prompt(),
           new SamplingParams(0f, 1f, 0, null, 180, null, true, null, 0f, 0f)), filler);
       // Once generation is under way, every worker stages version 1, one expert's weights per step.
@@ -65,7 +49,7 @@ class InGroupSwitchTest {
         Thread.sleep(5);
       }
       var model = ckpt.modelConfig();
-      Placement next = rotated(Placements.roundRobin(model.numLayers(), model.moe().numExperts(), workers), workers);
+      Placement next = EngineTesting.rotated(Placements.roundRobin(model.numLayers(), model.moe().numExperts(), workers), workers);
       long slotBytes = 3L * model.hiddenSize() * model.moe().expertIntermediateSize() * 4;
       List<CompletableFuture<Long>> staged = new ArrayList<>();
       for (int r = 0; r < workers; r++) {
@@ -95,7 +79,7 @@ class InGroupSwitchTest {
       }
       assertEquals(180, filler.await().length);
       // Serving goes on on the new placement with the same outputs.
-      EngineFixtureTest.Collect after = new EngineFixtureTest.Collect();
+      EngineTesting.Collect after = new EngineTesting.Collect();
       group.engine(1).submit(new GenerationRequest("after", want.prompt(), SamplingParams.greedy(32)), after);
       assertArrayEquals(want.generated(), after.await());
     }

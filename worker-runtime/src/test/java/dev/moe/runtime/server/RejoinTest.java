@@ -1,0 +1,163 @@
+package dev.moe.runtime.server;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.moe.placement.Placement;
+import dev.moe.placement.PlacementJson;
+import dev.moe.runtime.EngineTesting;
+import dev.moe.runtime.Fixtures;
+import dev.moe.runtime.ModelExpectations;
+import dev.moe.runtime.model.Checkpoint;
+import dev.moe.runtime.parallel.CheckpointModel;
+import dev.moe.runtime.parallel.WorkerOptions;
+import dev.moe.runtime.rebalance.Placements;
+import dev.moe.runtime.sampling.SamplingParams;
+import dev.moe.runtime.scheduler.EngineRejectedException;
+import dev.moe.runtime.scheduler.GenerationRequest;
+import dev.moe.runtime.tensor.DType;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A worker that restarts in a running group rejoins on the group's active placement (asked of a
+ * peer), not the one it was started with, and serving resumes with no new revision.
+ */
+class RejoinTest {
+
+  private static final String TOKEN = "rejoin-test-token";
+  private static final String FIXTURE = "deepseek_v3";
+  private final HttpClient http = HttpClient.newHttpClient();
+
+  private static List<InetSocketAddress> freeLoopbackPorts(int n) throws IOException {
+    List<InetSocketAddress> out = new ArrayList<>();
+    List<ServerSocket> held = new ArrayList<>();
+    try {
+      for (int i = 0; i < n; i++) {
+        ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress());
+        held.add(s);
+        out.add(new InetSocketAddress("127.0.0.1", s.getLocalPort()));
+      }
+    } finally {
+      for (ServerSocket s : held) {
+        s.close();
+      }
+    }
+    return out;
+  }
+
+  private static WorkerProcess start(int rank, List<InetSocketAddress> peers, Checkpoint ckpt, Placement initial) {
+    WorkerProcess.Config config = new WorkerProcess.Config(rank, peers, peers.get(rank),
+        new InetSocketAddress("127.0.0.1", 0), initial, 0, WorkerOptions.defaults(), BearerToken.of(TOKEN),
+        Duration.ofSeconds(30), 1 << 20);
+    return WorkerProcess.start(config, new CheckpointModel(ckpt, DType.F32),
+        new WorkerProcess.Serving(ckpt, EngineTesting.options()));
+  }
+
+  private String placementStatus(WorkerProcess p) throws Exception {
+    HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + p.httpAddress().getPort()
+        + "/placement")).header("Authorization", "Bearer " + TOKEN).build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(200, r.statusCode(), r.body());
+    return r.body();
+  }
+
+  private void post(WorkerProcess p, long version, Placement placement) throws Exception {
+    HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + p.httpAddress().getPort()
+        + "/placement?version=" + version)).header("Authorization", "Bearer " + TOKEN)
+        .POST(HttpRequest.BodyPublishers.ofString(PlacementJson.toJson(placement))).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertEquals(202, r.statusCode(), r.body());
+  }
+
+  private void awaitActive(WorkerProcess p, long version) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (!placementStatus(p).contains("\"active\": " + version)) {
+      assertTrue(System.nanoTime() < deadline, "still " + placementStatus(p));
+      Thread.sleep(20);
+    }
+  }
+
+  private static int[] generate(WorkerProcess p, int[] prompt) throws Exception {
+    EngineTesting.Collect c = new EngineTesting.Collect();
+    p.engine().submit(new GenerationRequest("r", prompt, SamplingParams.greedy(32)), c);
+    return c.await();
+  }
+
+  @Test
+  void aRestartedWorkerRejoinsOnTheActivePlacement() throws Exception {
+    ModelExpectations want = ModelExpectations.of(FIXTURE);
+    List<InetSocketAddress> peers = freeLoopbackPorts(3);
+    try (Checkpoint ckpt = Checkpoint.open(Fixtures.dir(FIXTURE))) {
+      var config = ckpt.modelConfig();
+      Placement first = Placements.roundRobin(config.numLayers(), config.moe().numExperts(), 3);
+      WorkerProcess[] workers = new WorkerProcess[3];
+      List<CompletableFuture<WorkerProcess>> starting = new ArrayList<>();
+      // Each start waits for its peers to listen: one thread each (the common pool may have one).
+      ExecutorService starters = Executors.newFixedThreadPool(3);
+      for (int r = 0; r < 3; r++) {
+        int rank = r;
+        starting.add(CompletableFuture.supplyAsync(() -> start(rank, peers, ckpt, first), starters));
+      }
+      starters.shutdown();
+      for (int r = 0; r < 3; r++) {
+        workers[r] = starting.get(r).get(120, TimeUnit.SECONDS);
+      }
+      try {
+        // Revision 1, posted to every worker as the operator does, is adopted by the group.
+        Placement second = EngineTesting.rotated(first, 3);
+        for (WorkerProcess w : workers) {
+          post(w, 1, second);
+        }
+        for (WorkerProcess w : workers) {
+          awaitActive(w, 1);
+        }
+        assertArrayEquals(want.generated(), generate(workers[2], want.prompt()));
+
+        // Worker 2 goes away: the others refuse new requests until the group is whole again.
+        workers[2].close();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (workers[0].engine().notReadyReason() == null && System.nanoTime() < deadline) {
+          Thread.sleep(10);
+        }
+        EngineRejectedException refused = assertThrows(EngineRejectedException.class,
+            () -> generate(workers[0], want.prompt()));
+        assertEquals(EngineRejectedException.Kind.UNAVAILABLE, refused.kind());
+
+        // It restarts with the placement it was first given (version 0) and rejoins on version 1.
+        workers[2] = start(2, peers, ckpt, first);
+        assertTrue(placementStatus(workers[2]).contains("\"active\": 1"), placementStatus(workers[2]));
+        deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (workers[0].engine().notReadyReason() != null && System.nanoTime() < deadline) {
+          Thread.sleep(10);
+        }
+        assertArrayEquals(want.generated(), generate(workers[0], want.prompt()), "served again by the group");
+        assertArrayEquals(want.generated2(), generate(workers[2], want.prompt2()), "served by the restarted worker");
+        for (WorkerProcess w : workers) {
+          String status = placementStatus(w);
+          assertTrue(status.contains("\"active\": 1") && !status.contains("2"), "no new revision: " + status);
+        }
+      } finally {
+        for (WorkerProcess w : workers) {
+          if (w != null) {
+            w.close();
+          }
+        }
+      }
+    }
+  }
+}
