@@ -53,16 +53,20 @@ public final class MoeBlock implements AutoCloseable {
       throw new InvalidRequestException("the maximum batch must be at least 1 token, got " + maxTokens);
     }
     Router router = new Router(backend, config, checkpoint.router(layer), dtype);
-    ExpertBank bank = ExpertBank.create(backend, config.numExperts(), config.hiddenSize(),
-        config.expertIntermediateSize(), dtype);
+    ExpertBank bank = null;
     SharedExperts shared = null;
     try {
+      bank = ExpertBank.create(backend, config.numExperts(), config.hiddenSize(), config.expertIntermediateSize(),
+          dtype);
       for (int e = 0; e < config.numExperts(); e++) {
         bank.load(e, checkpoint.expert(layer, e));
       }
       shared = SharedExperts.load(backend, checkpoint, layer, dtype);
     } catch (RuntimeException e) {
-      bank.close();
+      router.close();
+      if (bank != null) {
+        bank.close();
+      }
       throw e;
     }
     return new MoeBlock(config, layer, dtype, maxTokens, router, bank, shared);
@@ -156,6 +160,7 @@ public final class MoeBlock implements AutoCloseable {
 
   @Override
   public void close() {
+    router.close();
     bank.close();
     if (shared != null) {
       shared.close();

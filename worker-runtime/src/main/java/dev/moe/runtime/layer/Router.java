@@ -4,22 +4,20 @@ import dev.moe.runtime.model.MoeConfig;
 import dev.moe.runtime.model.RouterKind;
 import dev.moe.runtime.model.RouterWeights;
 import dev.moe.runtime.nativelib.Backend;
+import dev.moe.runtime.nativelib.DenseMatrix;
 import dev.moe.runtime.nativelib.Kernels;
 import dev.moe.runtime.tensor.DType;
-import dev.moe.runtime.tensor.FloatFormats;
 import java.lang.foreign.MemorySegment;
 
 /**
- * An MoE layer's router: logits {@code x @ G^T} by the native linear kernel, then the
+ * An MoE layer's router: logits {@code x @ G^T} by a dense matrix packed once on the backend, then the
  * architecture's top-k: softmax (renormalised always for Mixtral, else by {@code norm_topk_prob})
  * or DeepSeek-V3's grouped sigmoid with score-correction bias and routed scaling factor.
  */
-public final class Router {
+public final class Router implements AutoCloseable {
 
-  private final Backend backend;
   private final MoeConfig config;
-  private final MemorySegment weight;
-  private final DType weightDtype;
+  private final DenseMatrix matrix;
   private final float[] bias;
 
   /**
@@ -34,22 +32,13 @@ public final class Router {
     if (config.routerKind() == RouterKind.SIGMOID_GROUP_TOPK && weights.bias() == null) {
       throw new IllegalArgumentException("a " + config.architecture().modelType() + " router needs its score-correction bias");
     }
-    this.backend = backend;
+    if (storage != DType.F32 && storage != DType.BF16) {
+      throw new IllegalArgumentException("router weights are stored as F32 or BF16, not " + storage);
+    }
     this.config = config;
     this.bias = weights.bias();
-    this.weightDtype = storage;
-    this.weight = switch (storage) {
-      case F32 -> MemorySegment.ofArray(weights.weight());
-      case BF16 -> {
-        float[] w = weights.weight();
-        short[] bits = new short[w.length];
-        for (int i = 0; i < w.length; i++) {
-          bits[i] = FloatFormats.floatToBf16(w[i]);
-        }
-        yield MemorySegment.ofArray(bits);
-      }
-      default -> throw new IllegalArgumentException("router weights are stored as F32 or BF16, not " + storage);
-    };
+    this.matrix = DenseMatrix.create(backend, config.numExperts(), config.hiddenSize(),
+        MemorySegment.ofArray(weights.weight()), DType.F32, storage, null);
   }
 
   public MoeConfig config() {
@@ -61,7 +50,7 @@ public final class Router {
     int experts = config.numExperts();
     int k = config.topK();
     float[] logits = new float[Math.multiplyExact(tokens, experts)];
-    Kernels.linear(backend, x, tokens, config.hiddenSize(), weight, weightDtype, experts, logits);
+    matrix.multiply(x, tokens, logits);
     int[] ids = new int[tokens * k];
     float[] weights = new float[tokens * k];
     switch (config.routerKind()) {
@@ -70,5 +59,10 @@ public final class Router {
           config.topkGroup(), k, config.normTopkProb(), config.routedScalingFactor(), ids, weights);
     }
     return new Routing(tokens, k, ids, weights);
+  }
+
+  @Override
+  public void close() {
+    matrix.close();
   }
 }

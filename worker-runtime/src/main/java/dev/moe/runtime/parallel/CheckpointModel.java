@@ -73,7 +73,13 @@ public final class CheckpointModel implements ExpertModel {
   @Override
   public LayerOps layerOps(int layer, Backend backend) {
     Router router = new Router(backend, config, checkpoint.router(layer), storage);
-    SharedExperts shared = SharedExperts.load(backend, checkpoint, layer, storage);
+    SharedExperts shared;
+    try {
+      shared = SharedExperts.load(backend, checkpoint, layer, storage);
+    } catch (RuntimeException e) {
+      router.close();
+      throw e;
+    }
     return new LayerOps() {
       @Override
       public Routing route(float[] x, int tokens) {
@@ -89,6 +95,7 @@ public final class CheckpointModel implements ExpertModel {
 
       @Override
       public void close() {
+        router.close();
         if (shared != null) {
           shared.close();
         }
