@@ -28,7 +28,7 @@ import picocli.CommandLine.Spec;
     mixinStandardHelpOptions = true,
     versionProvider = WorkerCli.Version.class,
     subcommands = {ForwardCommand.class, ServeCommand.class, ReplayCommand.class, BenchKernelsCommand.class,
-        CommandLine.HelpCommand.class})
+        BenchServingCommand.class, CommandLine.HelpCommand.class})
 public final class WorkerCli implements Callable<Integer> {
 
   @Spec CommandSpec spec;

@@ -20,22 +20,22 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * fixed script each step (then end of sequence, unless ignore_eos, or max_tokens), at a chosen pace.
  * It records what it was given and which requests were cancelled, and can refuse or fail requests.
  */
-final class ScriptedEngine implements InferenceEngine, AutoCloseable {
+public final class ScriptedEngine implements InferenceEngine, AutoCloseable {
 
   final int vocabSize;
-  volatile int maxModelLength = 256;
+  public volatile int maxModelLength = 256;
   volatile String notReadyReason;
   /** The tokens each request generates, in order, cycling. */
   volatile int[] script;
   /** The end-of-sequence token: ends a request that does not ignore it. */
   volatile int eos;
-  volatile long stepMillis = 1;
+  public volatile long stepMillis = 1;
   /** Refuse every submission with this, when set. */
   volatile EngineRejectedException reject;
   /** Fail each request with ERROR after this many tokens (negative: never). */
   volatile int failAfter = -1;
 
-  final List<GenerationRequest> submitted = new CopyOnWriteArrayList<>();
+  public final List<GenerationRequest> submitted = new CopyOnWriteArrayList<>();
   final List<String> cancelled = new CopyOnWriteArrayList<>();
 
   private final ConcurrentLinkedQueue<Running> incoming = new ConcurrentLinkedQueue<>();
@@ -43,7 +43,7 @@ final class ScriptedEngine implements InferenceEngine, AutoCloseable {
   private final Thread thread;
   private volatile boolean closed;
 
-  ScriptedEngine(int vocabSize, int[] script, int eos) {
+  public ScriptedEngine(int vocabSize, int[] script, int eos) {
     this.vocabSize = vocabSize;
     this.script = script;
     this.eos = eos;
