@@ -5,17 +5,22 @@ Run from the repository root (a minute or two on a CPU, no GPU needed):
 
     python3 -m venv /opt/refvenv
     /opt/refvenv/bin/pip install torch==2.15.0 transformers==4.57.6   # brings tokenizers, safetensors, jinja2
+    python3 -m venv /opt/refvenv5                                       # only re-saves: the <name>_v5/ copies
+    /opt/refvenv5/bin/pip install torch==2.15.0 transformers==5.23.0
     /opt/refvenv/bin/python worker-runtime/scripts/make_fixtures.py
 
 It rewrites worker-runtime/src/test/resources/fixtures/ (the same bytes on every run: fixed seeds, and the
-tokenizers are trained here on a fixed corpus).
+tokenizers are trained here on a fixed corpus). The transformers 5.x step runs resave_v5.py with
+$REFVENV5_PYTHON (default /opt/refvenv5/bin/python) in a subprocess.
 
 Each fixture is a tiny random checkpoint written by transformers' own model class and save_pretrained, so tensor
 names, layouts and config.json are the real ones, plus:
 - a fast tokenizer in its family's style (byte-level BPE, or SentencePiece-style BPE with byte fallback) with the
   published model's special tokens and chat template, saved by transformers' save_pretrained;
 - expected_layer<L>.safetensors: one MoE block's input and transformers' output for it;
-- expected_tokenizer.json and expected_chat.json: transformers' encode/decode and apply_chat_template.
+- expected_model.safetensors: transformers' whole-model fp32 logits and greedy continuation of two prompts;
+- expected_tokenizer.json and expected_chat.json: transformers' encode/decode and apply_chat_template;
+- <name>_v5/: the same model and tokenizer re-saved by transformers 5.x, checked to give the same logits.
 deepseek_v3_fp8 is the DeepSeek-V3 model with its expert weights stored block-fp8 the way the published
 DeepSeek-V3 checkpoint stores them.
 
@@ -28,7 +33,9 @@ import copy
 import dataclasses
 import json
 import math
+import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -70,6 +77,12 @@ FP8_MAX = 448.0  # largest finite float8_e4m3fn
 VOCAB_SIZE = 512  # the models' embedding rows; the tokenizers have fewer tokens, as real models do
 TOKENIZER_SIZE = 500
 MAX_POSITIONS = 256
+MAX_NEW_TOKENS = 32
+# Every greedy step's top-1 logit exceeds its top-2 by this times the step's max |logit|, so an fp32
+# reimplementation (other summation orders) picks the same tokens.
+MIN_MARGIN = 1e-3
+# A feature counts as exercised when switching it off moves some logit by more than this times max |logit|.
+FEATURE_EFFECT = 1e-3
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -476,6 +489,7 @@ class Fixture:
     seed: int
     family: str  # tokenizer and chat template
     generation: object  # ids -> generation_config.json's token ids, as the published chat model has them
+    features: list  # (what, how to switch it off) pairs; switching each off must change the logits
     max_shard_size: str | None = None  # None: one model.safetensors
 
 
@@ -488,7 +502,7 @@ QWEN3_YARN = {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddi
 # DeepSeek-V3's own keys and spelling ("type"); it has factor 40, original 4096.
 DEEPSEEK_YARN = {"type": "yarn", "factor": 4.0, "original_max_position_embeddings": MAX_POSITIONS // 4,
                  "beta_fast": 32, "beta_slow": 1, "mscale": 1.0, "mscale_all_dim": 1.0}
-# Small enough that OLMoE's clamp cuts some q, k and v values of these random weights.
+# Small enough that OLMoE's clamp cuts some q, k and v values of these random weights (asserted).
 OLMOE_CLIP_QKV = 1.5
 
 
@@ -503,7 +517,8 @@ def fixtures():
             num_attention_heads=2, num_key_value_heads=1, head_dim=16, sliding_window=16,
             bos_token_id=ids["bos"], eos_token_id=ids["eos"], **COMMON),
             layer=1, seed=11, family="mixtral",
-            generation=lambda ids: dict(bos_token_id=ids["bos"], eos_token_id=ids["eos"])),
+            generation=lambda ids: dict(bos_token_id=ids["bos"], eos_token_id=ids["eos"]),
+            features=[("sliding window 16", switch_config(sliding_window=None))]),
         # Qwen's two ways of making a layer dense (decoder_sparse_step, mlp_only_layers), one each:
         # the runtime must find the MoE layers from config.json, and the fixtures stay small.
         Fixture("qwen2_moe", Qwen2MoeForCausalLM, lambda ids: Qwen2MoeConfig(
@@ -511,18 +526,25 @@ def fixtures():
             num_experts=8, num_experts_per_tok=4, norm_topk_prob=False, decoder_sparse_step=2,
             num_attention_heads=2, num_key_value_heads=1, rope_scaling=QWEN2_ROPE,
             bos_token_id=ids["eot"], eos_token_id=ids["im_end"], **COMMON),
-            layer=1, seed=12, family="qwen2_moe", generation=qwen_generation, max_shard_size="150KB"),
+            layer=1, seed=12, family="qwen2_moe", generation=qwen_generation, max_shard_size="150KB",
+            features=[("linear rope scaling", switch_config(rope_scaling=None)),
+                      ("q/k/v biases", zero_params(".self_attn.q_proj.bias", ".self_attn.k_proj.bias",
+                                                   ".self_attn.v_proj.bias"))]),
         Fixture("qwen3_moe", Qwen3MoeForCausalLM, lambda ids: Qwen3MoeConfig(
             hidden_size=64, intermediate_size=48, moe_intermediate_size=40, num_experts=8, num_experts_per_tok=3,
             norm_topk_prob=True, mlp_only_layers=[1], num_attention_heads=2, num_key_value_heads=1, head_dim=16,
             rope_scaling=QWEN3_YARN, bos_token_id=ids["eot"], eos_token_id=ids["im_end"], **COMMON),
-            layer=0, seed=13, family="qwen3_moe", generation=qwen_generation),
+            layer=0, seed=13, family="qwen3_moe", generation=qwen_generation,
+            features=[("yarn rope scaling", switch_config(rope_scaling=None)),
+                      ("per-head q/k RMSNorm", drop_modules("q_norm", "k_norm"))]),
         Fixture("olmoe", OlmoeForCausalLM, lambda ids: OlmoeConfig(
             hidden_size=64, intermediate_size=32, num_experts=8, num_experts_per_tok=2,
             num_attention_heads=2, num_key_value_heads=1, clip_qkv=OLMOE_CLIP_QKV,
             bos_token_id=None, eos_token_id=ids["eos"], pad_token_id=ids["pad"], **COMMON),
             layer=0, seed=14, family="olmoe",
-            generation=lambda ids: dict(eos_token_id=ids["eos"], pad_token_id=ids["pad"])),
+            generation=lambda ids: dict(eos_token_id=ids["eos"], pad_token_id=ids["pad"]),
+            features=[("clip_qkv", switch_config(clip_qkv=None)),
+                      ("whole-projection q/k RMSNorm", drop_modules("q_norm", "k_norm"))]),
         # 136 = one full and one partial 128-block, 32 = one partial block: the fp8 copy exercises both.
         Fixture("deepseek_v3", DeepseekV3ForCausalLM, lambda ids: DeepseekV3Config(
             hidden_size=136, intermediate_size=48, moe_intermediate_size=32, n_routed_experts=16,
@@ -532,7 +554,21 @@ def fixtures():
             rope_interleave=True, rope_scaling=DEEPSEEK_YARN, bos_token_id=ids["bos"], eos_token_id=ids["eos"],
             **{**COMMON, "initializer_range": 0.1}),
             layer=1, seed=15, family="deepseek_v3", max_shard_size="300KB",
-            generation=lambda ids: dict(bos_token_id=ids["bos"], eos_token_id=ids["eos"])),
+            generation=lambda ids: dict(bos_token_id=ids["bos"], eos_token_id=ids["eos"]),
+            features=[("interleaved rope", switch_config(rope_interleave=False)),
+                      ("yarn rope scaling", switch_config(rope_scaling=None)),
+                      ("yarn mscale^2 on the softmax scale", unscale_softmax)]),
+        # MLA without the query LoRA (q_proj, as DeepSeek-V2-Lite), rope_interleave off, no rope scaling.
+        Fixture("deepseek_v3_q_proj", DeepseekV3ForCausalLM, lambda ids: DeepseekV3Config(
+            hidden_size=64, intermediate_size=48, moe_intermediate_size=16, n_routed_experts=8,
+            n_shared_experts=1, n_group=2, topk_group=1, num_experts_per_tok=2, routed_scaling_factor=2.5,
+            norm_topk_prob=True, first_k_dense_replace=1, num_attention_heads=2, num_key_value_heads=2,
+            q_lora_rank=None, kv_lora_rank=16, qk_rope_head_dim=8, qk_nope_head_dim=16, v_head_dim=16,
+            rope_interleave=False, bos_token_id=ids["bos"], eos_token_id=ids["eos"],
+            **{**COMMON, "initializer_range": 0.1}),
+            layer=1, seed=16, family="deepseek_v3",
+            generation=lambda ids: dict(bos_token_id=ids["bos"], eos_token_id=ids["eos"]),
+            features=[("rope not interleaved", switch_config(rope_interleave=True))]),
     ]
 
 
@@ -542,6 +578,47 @@ def token_ids(tok):
         if token in tok.get_vocab():
             ids[role] = tok.convert_tokens_to_ids(token)
     return ids
+
+
+# Ways to switch a feature off: each returns a copy of the model without it.
+
+def switch_config(**changes):
+    def apply(model):
+        cfg = copy.deepcopy(model.config)
+        for key, value in changes.items():
+            setattr(cfg, key, value)
+        other = type(model)(cfg).eval()
+        other.load_state_dict(model.state_dict())
+        return other
+    return apply
+
+
+def zero_params(*suffixes):
+    def apply(model):
+        other = copy.deepcopy(model)
+        with torch.no_grad():
+            for name, p in other.named_parameters():
+                if name.endswith(suffixes):
+                    p.zero_()
+        return other
+    return apply
+
+
+def drop_modules(*names):
+    def apply(model):
+        other = copy.deepcopy(model)
+        for layer in other.model.layers:
+            for name in names:
+                setattr(layer.self_attn, name, torch.nn.Identity())
+        return other
+    return apply
+
+
+def unscale_softmax(model):
+    other = copy.deepcopy(model)
+    for layer in other.model.layers:
+        layer.self_attn.scaling = layer.self_attn.qk_head_dim ** -0.5
+    return other
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -802,7 +879,23 @@ def make(fx):
     write_expected(directory, fx.layer, expected)
     verify(directory, fx.layer, expected)
 
-    return model, x
+    pad = model.generation_config.pad_token_id
+    if pad is None:
+        eos = model.generation_config.eos_token_id
+        pad = eos[0] if isinstance(eos, list) else eos
+    whole, prompts = expected_model(model, tok, fx.name, pad)
+    save_file({k: v.contiguous() for k, v in whole.items()}, directory / "expected_model.safetensors")
+    attn = model.model.layers[0].self_attn
+    facts = {"prompts": prompts, "features": check_features(fx, model, whole),
+             "inv_freq": model.model.rotary_emb.inv_freq.tolist(),
+             "rope_scale": model.model.rotary_emb.attention_scaling,
+             "softmax_scale": getattr(attn, "scaling", None) or attn.head_dim ** -0.5}
+    if cfg["model_type"] == "olmoe":
+        seq = torch.cat([whole["prompt_ids"], whole["generated_ids"]])[None]
+        facts["clipped"] = clipped_fraction(model, seq)
+        if min(facts["clipped"]) <= 0:
+            raise AssertionError(f"olmoe: clip_qkv {OLMOE_CLIP_QKV} clips nothing in some q, k or v: {facts['clipped']}")
+    return model, x, facts
 
 
 def expected_for(block, cfg, x):
@@ -887,6 +980,107 @@ def write_sharded(directory, tensors, max_bytes):
 
 
 
+# ---------------------------------------------------------------------------------------------------
+# Whole-model expectations: logits and greedy continuations of two prompts.
+# ---------------------------------------------------------------------------------------------------
+
+PROMPTS = [
+    "The capital of France is Paris, and the capital of Japan is",
+    "Once upon a time, in a small village by the sea, there lived",
+    "Mixture-of-experts models route each token to a few experts.",
+    "def add(a, b):\n    return a + b\n\nprint(add(2, 3))",
+    "Q: What is 12 times 12?\nA:",
+    "She ordered a café au lait and a croissant, then",
+    "Load balancing across 8 GPUs: each expert gets",
+    "Le petit déjeuner est servi à 7 heures.",
+    "1, 2, 3, 4, 5, 6, 7, 8, 9,",
+    "The router picks the top two experts for every token, and",
+    "In 2025 the team measured 1,234 requests per second.",
+    "Translate to German: good morning, my friend.",
+]
+
+
+def margins(logits):
+    """Per row: (top-1 - top-2) / max |logit|."""
+    top = logits.topk(2, dim=-1).values
+    return (top[:, 0] - top[:, 1]) / logits.abs().amax(dim=-1)
+
+
+@torch.no_grad()
+def continuation(model, ids, pad_token_id):
+    """transformers' greedy generate (KV cache) and its step logits, checked against a recomputation of the
+    whole sequence without the cache."""
+    out = model.generate(ids[None], attention_mask=torch.ones(1, len(ids), dtype=torch.long), do_sample=False,
+                         max_new_tokens=MAX_NEW_TOKENS, output_logits=True, return_dict_in_generate=True,
+                         pad_token_id=pad_token_id)
+    generated = out.sequences[0, len(ids):]
+    cached = torch.stack(out.logits)[:, 0].float()
+    full = model(torch.cat([ids, generated])[None], use_cache=False).logits[0]
+    uncached = full[len(ids) - 1: len(ids) - 1 + len(generated)]
+    same = torch.equal(uncached.argmax(-1), generated)
+    margin = min(margins(cached).min().item(), margins(uncached).min().item())
+    return generated, same, margin
+
+
+@torch.no_grad()
+def expected_model(model, tok, name, pad_token_id):
+    """Two prompts (of different lengths, 12..40 tokens) whose every greedy step is clear by MIN_MARGIN and
+    that run the whole MAX_NEW_TOKENS (the first candidates in PROMPTS order that do)."""
+    chosen, tried = [], []
+    for text in PROMPTS:
+        ids = torch.tensor(tok(text)["input_ids"], dtype=torch.long)
+        if not 12 <= len(ids) <= 40 or any(len(ids) == len(c[1]) for c in chosen):
+            continue
+        generated, same, margin = continuation(model, ids, pad_token_id)
+        tried.append((text, len(ids), len(generated), margin))
+        if not same:
+            raise AssertionError(f"{name}: greedy decoding with the KV cache and without it pick different tokens")
+        if margin >= MIN_MARGIN and len(generated) == MAX_NEW_TOKENS:
+            chosen.append((text, ids, generated, margin))
+            if len(chosen) == 2:
+                break
+    if len(chosen) < 2:
+        raise AssertionError(f"{name}: fewer than two prompts with clear greedy steps: {tried}")
+    expected = {}
+    for suffix, (text, ids, generated, margin) in zip(("", "2"), chosen):
+        expected[f"prompt{suffix}_ids"] = ids
+        expected[f"logits{suffix}"] = model(ids[None], use_cache=False).logits[0].float()
+        expected[f"generated{suffix}_ids"] = generated.to(torch.int64)
+    summary = [{"text": text, "tokens": len(ids), "generated": len(generated), "margin": margin}
+               for text, ids, generated, margin in chosen]
+    return expected, summary
+
+
+@torch.no_grad()
+def check_features(fx, model, expected):
+    """Switching off each of the fixture's attention features changes the logits of prompt + continuation."""
+    seq = torch.cat([expected["prompt_ids"], expected["generated_ids"]])[None]
+    base = model(seq, use_cache=False).logits[0]
+    effects = {}
+    for what, switch_off in fx.features:
+        other = switch_off(model)
+        effect = ((other(seq, use_cache=False).logits[0] - base).abs().max() / base.abs().max()).item()
+        if effect <= FEATURE_EFFECT:
+            raise AssertionError(f"{fx.name}: {what} changes the logits by only {effect:.2g} of their max")
+        effects[what] = effect
+    return effects
+
+
+@torch.no_grad()
+def clipped_fraction(model, seq):
+    """OLMoE: the fraction of q (after its norm), k (after its norm) and v values that clip_qkv cuts, per layer."""
+    clip, seen, hooks = model.config.clip_qkv, [], []
+    for layer in model.model.layers:
+        attn = layer.self_attn
+        for module in (attn.q_norm, attn.k_norm, attn.v_proj):
+            hooks.append(module.register_forward_hook(
+                lambda m, args, out: seen.append((out.abs() > clip).float().mean().item())))
+    model(seq, use_cache=False)
+    for h in hooks:
+        h.remove()
+    return seen
+
+
 def randomize_constant_parameters(model, seed):
     """Norm weights start at 1 and biases at 0 in transformers' init; give them random values so that a
     runtime that skipped or misplaced one would fail the fixtures."""
@@ -900,11 +1094,68 @@ def randomize_constant_parameters(model, seed):
 
 
 # ---------------------------------------------------------------------------------------------------
+# transformers 5.x copies
+# ---------------------------------------------------------------------------------------------------
+
+def v5_python():
+    python = os.environ.get("REFVENV5_PYTHON", "/opt/refvenv5/bin/python")
+    if not Path(python).exists():
+        sys.exit(f"{python} not found: the <name>_v5/ copies need a transformers 5.x Python (see this script's "
+                 "header), or set REFVENV5_PYTHON")
+    return python
+
+
+def make_v5(names):
+    """resave_v5.py under transformers 5.x writes <name>_v5/ and checks it; returns its report."""
+    run = subprocess.run([v5_python(), str(SCRIPTS / "resave_v5.py"), str(FIXTURES), *names],
+                         check=True, capture_output=True, text=True)
+    return json.loads(run.stdout)
+
+
+def dict_difference(old, new):
+    return {"removed": {k: old[k] for k in sorted(old) if k not in new},
+            "added": {k: new[k] for k in sorted(new) if k not in old},
+            "changed": {k: [old[k], new[k]] for k in sorted(old) if k in new and old[k] != new[k]}}
+
+
+def v5_differences(name):
+    """How <name>_v5/ (transformers 5.x) differs from <name>/ (4.57.6), file by file."""
+    old, new = FIXTURES / name, FIXTURES / f"{name}_v5"
+    mine = {"expected_layer", "expected_model", "expected_tokenizer", "expected_chat"}
+    files_old = {p.name for p in old.iterdir() if not any(p.name.startswith(m) for m in mine)}
+    files_new = {p.name for p in new.iterdir()}
+    out = {"files_only_4.57": sorted(files_old - files_new), "files_only_5.x": sorted(files_new - files_old)}
+    for file in ("config.json", "generation_config.json", "tokenizer_config.json"):
+        a, b = (json.loads((d / file).read_text(encoding="utf-8")) for d in (old, new))
+        a.pop("transformers_version", None)
+        b.pop("transformers_version", None)
+        for d in (a, b):
+            for long_value in ("chat_template", "added_tokens_decoder"):
+                if long_value in d:
+                    d[long_value] = "(...)"
+        out[file] = dict_difference(a, b)
+    a, b = (json.loads((d / "tokenizer.json").read_text(encoding="utf-8")) for d in (old, new))
+    out["tokenizer.json"] = {k: [a.get(k), b.get(k)] for k in sorted(set(a) | set(b))
+                             if k != "model" and a.get(k) != b.get(k)}
+    model_a = {k: v for k, v in a["model"].items() if k not in ("vocab", "merges")}
+    model_b = {k: v for k, v in b["model"].items() if k not in ("vocab", "merges")}
+    out["tokenizer.json model"] = dict_difference(model_a, model_b)
+    out["same vocab and merges"] = (a["model"].get("vocab"), a["model"].get("merges")) == (
+        b["model"].get("vocab"), b["model"].get("merges"))
+    ta, tb = load_checkpoint(old), load_checkpoint(new)
+    out["tensors"] = {"only_4.57": sorted(set(ta) - set(tb)), "only_5.x": sorted(set(tb) - set(ta)),
+                      "shape_or_dtype_changed": sorted(n for n in ta if n in tb and (
+                          ta[n].shape != tb[n].shape or ta[n].dtype != tb[n].dtype)),
+                      "values_identical": all(n in tb and torch.equal(ta[n], tb[n]) for n in ta)}
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------
 # README
 # ---------------------------------------------------------------------------------------------------
 
 SPEC_TEXT = """\
-## The math (`spec_moe_block` in make_fixtures.py, what the runtime implements)
+## The MoE block (`spec_moe_block` in make_fixtures.py, what the runtime implements)
 
 For tokens x [T,H], one MoE layer L. Every expert (and shared expert) is a SwiGLU FFN:
 `E(x) = W_down (silu(W_gate x) * (W_up x))`, silu(z) = z * sigmoid(z), weights stored [out, in]
@@ -951,32 +1202,288 @@ def shapes(cfg):
 FFN_NAMES = ("experts", "shared_expert", "shared_experts")
 
 
-def write_readme(made):
+FILES_TEXT = """\
+## Files of a fixture `<name>/`
+
+| file | what |
+|---|---|
+| `config.json`, `generation_config.json` | the model's configuration as `save_pretrained` writes it; `generation_config.json` has the published chat model's token ids only (bos, eos — a list where the chat model stops at two tokens —, pad), none of its sampling defaults |
+| `model.safetensors` or `model-0000i-of-0000n.safetensors` + `model.safetensors.index.json` | the weights, f32 (`deepseek_v3_fp8`: expert projections block fp8) |
+| `tokenizer.json`, `tokenizer_config.json` (with `chat_template`), `special_tokens_map.json` | the fast tokenizer as 4.57.6's `save_pretrained` writes it (the Qwen ones also `vocab.json`, `merges.txt`, `added_tokens.json`, the slow tokenizer's files) |
+| `expected_layer<L>.safetensors` | one MoE block: `input` [T,H] f32 (T = {tokens}, standard normal), `output` [T,H] f32, `topk_ids` [T,k] i64 and `topk_weights` [T,k] f32 sorted by descending weight (consecutive weights differ by more than {gap}), `output_bf16` [T,H] f32 (every weight of the block rounded to bf16 and back, computed in fp32; DeepSeek's `e_score_correction_bias` stays f32); inputs are drawn so that no routing decision is within {gap} of flipping |
+| `expected_model.safetensors` | `prompt_ids` [T] i64 (a text encoded by the fixture's tokenizer, with BOS where the tokenizer adds one), `logits` [T,{vocab}] f32 (transformers' forward of the whole model over the prompt: fp32, eager attention, no cache), `generated_ids` [N] i64 (`generate(prompt, do_sample=False, max_new_tokens={new})`, N = {new}: no prompt hit EOS), and the same for a second prompt of another length: `prompt2_ids`, `logits2`, `generated2_ids` |
+| `expected_tokenizer.json` | list of `{{"text", "add_special_tokens", "ids", "decoded", "tokens"}}`: `tokenizer(text, add_special_tokens=...)`, `decode(ids, skip_special_tokens=True)`, `convert_ids_to_tokens(ids)`; texts: plain, leading/inner/trailing spaces, accents, CJK, emoji (with a skin-tone modifier and a variation selector), digits, newlines/tabs/CRLF, spaces before punctuation, the empty string, and the family's special and added tokens inside text |
+| `expected_chat.json` | list of `{{"messages", "add_generation_prompt", "text", "ids"}}` (+ `chat_template_kwargs` where the call passed some): `apply_chat_template(messages, add_generation_prompt=..., tokenize=False)` and `tokenize=True` (= the text encoded with `add_special_tokens=False`); system + user, user alone, multi-turn with an assistant reply, ending with a reply, each with and without the generation prompt; qwen3_moe also `enable_thinking=False` and assistant turns with `<think>` reasoning |
+
+`<name>_v5/` holds the same model and tokenizer loaded and saved again by transformers {v5} (below); no expectations.
+"""
+
+TOKENIZER_TEXT = """\
+## Tokenizers
+
+Trained by `make_fixtures.py` with the `tokenizers` library ({tokenizers}) on `CORPUS` (eight short paragraphs: English,
+digits and prices, accents, Japanese, emoji, code, a dialogue, chat markers), {size} tokens each including special
+and added tokens; the models have {vocab} embedding rows, so ids {size}..{last} exist in the model and are never produced
+by the tokenizer (as in real checkpoints). Pipelines, in `tokenizer.json`:
+
+| family | normalizer | pre-tokenizer | model | decoder | post-processor (BOS) |
+|---|---|---|---|---|---|
+| mixtral (Llama/Mistral SentencePiece-style, as Mixtral-8x7B's `tokenizer.json`) | `Prepend("▁")`, `Replace(" ", "▁")` | none | BPE, `byte_fallback`, `fuse_unk`, `unk_token` `<unk>`; ids 3..258 are `<0x00>`..`<0xFF>`; characters seen once in the corpus are left out, so they go through byte fallback | `Replace("▁", " ")`, `ByteFallback`, `Fuse`, `Strip(" ", 1, 0)` | `TemplateProcessing` `<s> $A` |
+| qwen2_moe, qwen3_moe (Qwen2 style) | `NFC` | `Split` with Qwen2's regex (isolated), `ByteLevel(add_prefix_space=false, use_regex=false)` | byte-level BPE | `ByteLevel` | `ByteLevel` (no BOS) |
+| olmoe (GPT-NeoX style) | `NFC` | `ByteLevel(add_prefix_space=false, use_regex=true)` (GPT-2's regex) | byte-level BPE | `ByteLevel` | `TemplateProcessing` `$A` (no BOS) |
+| deepseek_v3, deepseek_v3_q_proj | none | `ByteLevel(add_prefix_space=false, use_regex=true)` (DeepSeek-V3 has its own split regexes; GPT-2's here) | byte-level BPE | `ByteLevel` | `TemplateProcessing` `<｜begin▁of▁sentence｜> $A` |
+
+Special tokens (`special: true`: `skip_special_tokens` drops them) and added tokens that are not special (decode keeps them):
+
+{specials}
+
+Layouts follow the published tokenizers where they are small: Mixtral `<unk>` `<s>` `</s>` 0-2 then the byte tokens;
+DeepSeek-V3 BOS, EOS, `<｜▁pad▁｜>` 0-2 (its `pad_token` is EOS); Qwen's specials after the trained vocabulary, with
+Qwen3's `<think>`, `<tool_call>`... as added tokens that are not special. olmoe uses GPT-NeoX's `<|endoftext|>` 0,
+`<|padding|>` 1 (OLMoE's own tokenizer has `<|padding|>` 1, `<|endoftext|>` 50279 and PII placeholder tokens, left
+out); its config.json has no BOS id (null, as OLMoE's), the tokenizer's `bos_token` `<|endoftext|>` is only what
+the chat template writes first, and encode adds none.
+
+Decoding: transformers' `decode(ids, skip_special_tokens=True)` drops special tokens, decodes the rest with the
+`tokenizer.json` decoder, and, where `clean_up_tokenization_spaces` is true (olmoe only, as in OLMoE's
+`tokenizer_config.json`), then replaces `" ."`, `" ?"`, `" !"`, `" ,"`, `" ' "`, `" n't"`, `" 'm"`, `" 's"`, `" 've"`,
+`" 're"` by `"."`, `"?"`, `"!"`, `","`, `"'"`, `"n't"`, `"'m"`, `"'s"`, `"'ve"`, `"'re"` (see the `Hello , world !`
+case). transformers 5.x ignores that flag for BPE tokenizers; the expected files follow 4.57.6.
+
+Chat templates, verbatim in `tokenizer_config.json`:
+- mixtral: Mixtral-8x7B-Instruct-v0.1's (Mistral's "v1" template: `<s>`, ` [INST] ... [/INST]`, the system message
+  prepended to the first user message with a blank line, assistant replies ` ...</s>`, alternation enforced with
+  `raise_exception`).
+- qwen2_moe: Qwen1.5-MoE-A2.7B-Chat's ChatML (`<|im_start|>role\\n...<|im_end|>\\n`, the default system message
+  `You are a helpful assistant` when the first message is not a system one).
+- qwen3_moe: Qwen3-30B-A3B's (ChatML; tools; `reasoning_content` or `<think>...</think>` in assistant turns, kept only
+  after the last user query; `enable_thinking=false` adds an empty think block to the generation prompt).
+- olmoe: OLMoE-1B-7B-0924-Instruct's Tulu template (`{{{{ bos_token }}}}`, `<|system|>\\n`, `<|user|>\\n`,
+  `<|assistant|>\\n`, replies end with `eos_token`, `\\n` between turns). `<|user|>` etc. are plain text here, not
+  added tokens.
+- deepseek_v3: DeepSeek-V3's (BOS, system prompts joined, `<｜User｜>`/`<｜Assistant｜>`, replies end with
+  `<｜end▁of▁sentence｜>`, tool calls and outputs).
+
+The texts were taken from public copies of those `tokenizer_config.json` files (the Mixtral one from llama.cpp's
+template tests, where Mistral's v1 template with a system message is listed for Mistral-7B-Instruct-v0.2, which shares
+Mixtral-8x7B-Instruct-v0.1's tokenizer; the Qwen1.5 one from several projects quoting Qwen1.5 chat models; Qwen3's from a
+llama.cpp conversion log of a Qwen3 checkpoint; the Tulu one from projects quoting the OLMo/Tulu `tokenizer_config.json`;
+DeepSeek-V3's from a model catalogue quoting deepseek-ai/DeepSeek-V3). They could not be compared with the Hugging Face
+files themselves: a later revision of a published file may differ (Qwen1.5 and Qwen3 updated theirs at least once).
+"""
+
+MODEL_TEXT = """\
+## The whole model (`expected_model.safetensors`; transformers 4.57.6, fp32, eager attention)
+
+Notation: weights [out, in] as nn.Linear stores them, `W x` = `x @ W^T`; RMSNorm `n(x) = x / sqrt(mean(x^2) + eps) * w`
+over the last dimension (fp32), eps = `rms_norm_eps`; positions p = 0, 1, ... from the start of the sequence.
+
+    h = E[ids]                                  # model.embed_tokens.weight [V, H], no scaling
+    for each layer l:
+        h = h + Attn_l(n_in(h))                 # model.layers.l.input_layernorm
+        h = h + Mlp_l(n_post(h))                # model.layers.l.post_attention_layernorm; MoE block or dense SwiGLU
+    logits = W_lm n_f(h)                        # model.norm, lm_head.weight [V, H] (untied, no bias)
+
+Dense SwiGLU (DeepSeek-V3 layers < `first_k_dense_replace`, Qwen dense layers): `W_down(silu(W_gate x) * W_up x)`,
+tensors `model.layers.l.mlp.{{gate,up,down}}_proj.weight`, width `intermediate_size`. The MoE block is below.
+
+**RoPE.** For a rotated width d (head_dim; MLA: `qk_rope_head_dim`), pair i < d/2 turns by the angle `p * inv_freq[i]`;
+`cos` and `sin` are multiplied by `rope_scale` (YaRN's attention factor, 1 otherwise).
+- default: `inv_freq[i] = rope_theta^(-2i/d)`.
+- linear (qwen2_moe): `inv_freq[i] = rope_theta^(-2i/d) / factor`.
+- yarn (qwen3_moe, deepseek_v3): with `orig = original_max_position_embeddings`, `beta_fast` (default 32),
+  `beta_slow` (default 1): `low = floor(d ln(orig / (beta_fast 2 pi)) / (2 ln rope_theta))`,
+  `high = ceil(d ln(orig / (beta_slow 2 pi)) / (2 ln rope_theta))`, clamped to [0, d-1] (`high += 0.001` if equal);
+  `ramp[i] = clamp((i - low) / (high - low), 0, 1)`; `inv_freq[i] = rope_theta^(-2i/d) * (ramp[i] / factor + 1 - ramp[i])`.
+  `rope_scale = m(factor, mscale) / m(factor, mscale_all_dim)` when both are set (DeepSeek: 1), else `m(factor, 1)`,
+  with `m(s, k) = 0.1 k ln(s) + 1` (1 if s <= 1).
+- rotate_half (all GQA models; DeepSeek with `rope_interleave` false): x[i] pairs with x[i + d/2]:
+  `y[i] = x[i] cos - x[i + d/2] sin`, `y[i + d/2] = x[i + d/2] cos + x[i] sin`.
+- interleaved (DeepSeek with `rope_interleave` true): x[2i] pairs with x[2i+1]: `y[2i] = x[2i] cos - x[2i+1] sin`,
+  `y[2i+1] = x[2i+1] cos + x[2i] sin`. (transformers first permutes each vector to (x0, x2, ..., x1, x3, ...) and
+  then applies rotate_half, so its cached keys are in that order; q.k is the same.)
+
+Values in these fixtures (`inv_freq` of layer 0, `rope_scale`, softmax scale):
+
+{rope}
+
+**GQA attention** (mixtral, qwen2_moe, qwen3_moe, olmoe): heads `num_attention_heads`, kv heads `num_key_value_heads`,
+`head_dim` (olmoe: hidden / heads); tensors `model.layers.l.self_attn.{{q,k,v,o}}_proj.weight` (+ `.bias` of q, k, v in
+qwen2_moe: `qkv_bias`, none on o).
+1. `q = W_q x (+ b_q)`, `k = W_k x (+ b_k)`, `v = W_v x (+ b_v)`.
+2. qwen3_moe: q and k split into heads, each head RMSNorm'd over head_dim with `q_norm.weight` / `k_norm.weight`
+   [head_dim] (eps `rms_norm_eps`). olmoe: q RMSNorm'd over its whole width (heads * head_dim) with `q_norm.weight`,
+   k over kv_heads * head_dim with `k_norm.weight`, before splitting into heads; then q, k and v are each clamped to
+   [-`clip_qkv`, `clip_qkv`] (after the norms).
+3. RoPE (rotate_half) on every q and k head.
+4. query head j uses kv head `j / (heads / kv_heads)`; `s[p, t] = softmax_scale * q_p . k_t` with softmax_scale =
+   head_dim^-0.5, over keys t <= p, and t > p - `sliding_window` where the model has one (mixtral: 16, so the window
+   acts inside both prompts and during generation; qwen `use_sliding_window` is false); softmax in fp32;
+   `o_p = sum_t a[p, t] v_t`.
+5. `y = W_o concat(heads)`.
+
+**MLA** (deepseek_v3, deepseek_v3_q_proj): nope = `qk_nope_head_dim`, rope = `qk_rope_head_dim`, vd = `v_head_dim`,
+c = `kv_lora_rank`; tensors under `model.layers.l.self_attn.`.
+1. `q = W_qb n_qa(W_qa x)` (`q_a_proj` [q_lora_rank, H], `q_a_layernorm`, `q_b_proj` [heads (nope + rope), q_lora_rank]),
+   or `q = W_q x` (`q_proj`) when `q_lora_rank` is null (deepseek_v3_q_proj); per head `q = [q_nope (nope), q_pe (rope)]`.
+2. `[c_kv (c), k_pe (rope)] = W_kva x` (`kv_a_proj_with_mqa` [c + rope, H]); k_pe is one vector shared by all heads.
+3. `[k_nope (nope), v (vd)]` per head `= W_kvb n_kva(c_kv)` (`kv_a_layernorm` [c], `kv_b_proj` [heads (nope + vd), c]).
+4. RoPE on q_pe and k_pe (interleaved or rotate_half by `rope_interleave`).
+5. `s = softmax_scale * ([q_nope, q_pe] . [k_nope, k_pe])`, softmax_scale = (nope + rope)^-0.5, times `m(factor,
+   mscale_all_dim)^2` when `rope_scaling` has `mscale_all_dim` (deepseek_v3: 1.1386^2); causal; softmax fp32;
+   `o = sum a v` (vd per head); `y = W_o concat(heads)` (`o_proj` [H, heads vd]). A cache may hold n_kva(c_kv) and
+   the rotated k_pe (c + rope floats per position) and expand k_nope and v from them.
+
+`attention_bias` is false in every fixture but qwen2_moe's q/k/v. Norm weights and biases are random (transformers
+initialises them to 1 and 0), so a skipped or misplaced one shows.
+
+**Prompts and margins.** The prompts are the first candidates in `PROMPTS` (make_fixtures.py) with 12..40 tokens
+(the second of another length) whose greedy continuation runs all {new} steps with every step's top-1 logit ahead of
+the top-2 by at least {margin} of that step's max |logit|, both in generate's logits (KV cache) and in a recomputation of
+prompt + continuation without the cache, which picks the same tokens (asserted). Switching off each attention feature
+(recomputing prompt + continuation) moves the logits by the given fraction of their max |logit| (asserted > {effect}).
+
+{prompts}
+"""
+
+
+READING_TEXT = """\
+## What a reader of these files must handle
+
+config.json (4.57.6's spelling; `->` what 5.x writes instead, see the last section):
+- every family: `vocab_size`, `hidden_size`, `num_hidden_layers`, `num_attention_heads`, `num_key_value_heads`,
+  `rms_norm_eps`, `max_position_embeddings`, `tie_word_embeddings` (false here), `bos_token_id`, `eos_token_id`,
+  `pad_token_id` (each may be null or absent), `rope_theta` and `rope_scaling` (null, or an object with `rope_type` —
+  DeepSeek-V3's config spells it `type`, and 4.57.6 writes both — and that type's parameters) -> one
+  `rope_parameters` object holding `rope_theta` and `rope_type` (`default` when unscaled) and the parameters.
+- attention head width: `head_dim` where the config has it (mixtral, qwen3_moe), else hidden_size /
+  num_attention_heads (qwen2_moe, olmoe). DeepSeek-V3's `head_dim` is `qk_rope_head_dim`, the rotated width.
+- mixtral: `sliding_window` (null: none).
+- qwen2_moe: `qkv_bias` (q, k and v have biases, o none); `use_sliding_window` false, so `sliding_window` and
+  `max_window_layers` do not apply -> 5.x also writes `layer_types` (all `full_attention`) and `sliding_window` 0.
+- qwen3_moe: `attention_bias`; q/k norms always; `num_experts` -> `num_local_experts` (worker-runtime's MoeConfig
+  reads `num_experts` and would take its default of 128 for a 5.x-written Qwen3-MoE config).
+- olmoe: `clip_qkv` (null: none), `attention_bias`; q/k norms always.
+- deepseek_v3: `q_lora_rank` (null: `q_proj`), `kv_lora_rank`, `qk_nope_head_dim`, `qk_rope_head_dim`, `v_head_dim`,
+  `rope_interleave`, `attention_bias`; `rope_scaling.mscale_all_dim` also scales the softmax -> 5.x adds
+  `num_nextn_predict_layers` 1 (the multi-token-prediction layer, whose weights no fixture has: ignore it).
+- generation_config.json: `eos_token_id` is an int or a list (Qwen chat models stop at either token).
+
+Tokenizer files: take the pipeline and every added token (id, `special`, `normalized`, `lstrip`/`rstrip`) from
+`tokenizer.json`; from `tokenizer_config.json` `chat_template`, the role names `bos_token`, `eos_token`, `pad_token`,
+`unk_token` (a string or null) that the template and the API use, and `clean_up_tokenization_spaces`. 5.x writes the
+template to `chat_template.jinja` instead, the special-token list as `extra_special_tokens`, no
+`added_tokens_decoder` and no `add_bos_token` (the BOS comes from `tokenizer.json`'s post-processor in both).
+
+Weights: transformers 5.23.0 writes the same tensor names, shapes, dtypes and values as 4.57.6, in one
+`model.safetensors` without an index where 4.57.6 sharded them. In memory 5.x fuses each MoE layer's experts into
+`model.layers.L.mlp.experts.gate_up_proj` [E, 2I, H] (gate rows, then up rows) and `...experts.down_proj` [E, H, I],
+Mixtral's `block_sparse_moe` becoming `mlp`, but converts back to the per-expert names when it saves.
+"""
+
+
+def specials_table():
+    rows = ["| family | special (id) | added, not special (id) | BOS added by encode | config bos / eos / pad | generation_config eos |",
+            "|---|---|---|---|---|---|"]
+    for family in ("mixtral", "qwen2_moe", "qwen3_moe", "olmoe", "deepseek_v3"):
+        d = FIXTURES / family
+        tok_json = json.loads((d / "tokenizer.json").read_text(encoding="utf-8"))
+        special = ", ".join(f"`{t['content']}` {t['id']}" for t in tok_json["added_tokens"] if t["special"])
+        plain = ", ".join(f"`{t['content']}` {t['id']}" for t in tok_json["added_tokens"] if not t["special"]) or "-"
+        cfg = json.loads((d / "config.json").read_text())
+        gen = json.loads((d / "generation_config.json").read_text())
+        tc = json.loads((d / "tokenizer_config.json").read_text(encoding="utf-8"))
+        ids = " / ".join(str(cfg.get(k)) for k in ("bos_token_id", "eos_token_id", "pad_token_id"))
+        rows.append(f"| {family} | {special} | {plain} | {'yes' if tc.get('add_bos_token') else 'no'} | {ids} | "
+                    f"{gen.get('eos_token_id')} |")
+    return "\n".join(rows)
+
+
+def rope_table(facts):
+    rows = ["| fixture | rope | inv_freq | rope_scale | softmax scale |", "|---|---|---|---|---|"]
+    for name, f in facts.items():
+        cfg = json.loads((FIXTURES / name / "config.json").read_text())
+        scaling = cfg.get("rope_scaling") or {}
+        kind = scaling.get("rope_type", "default")
+        rows.append(f"| {name} | {kind}, theta {cfg['rope_theta']:g}{', interleaved' if cfg.get('rope_interleave') else ''} | "
+                    f"{', '.join(f'{v:.6g}' for v in f['inv_freq'])} | {f['rope_scale']:.6g} | {f['softmax_scale']:.6g} |")
+    return "\n".join(rows)
+
+
+def prompts_table(facts):
+    rows = ["| fixture | prompt (T tokens, N generated, min margin) | second prompt | features switched off: effect |",
+            "|---|---|---|---|"]
+    for name, f in facts.items():
+        cells = [f"{json.dumps(p['text'], ensure_ascii=False)} (T {p['tokens']}, N {p['generated']}, {p['margin']:.2g})"
+                 for p in f["prompts"]]
+        effects = "; ".join(f"{what}: {effect:.2f}" for what, effect in f["features"].items())
+        if "clipped" in f:
+            effects += "; clip_qkv cuts " + ", ".join(f"{c:.0%}" for c in f["clipped"]) + " of q, k, v (layer 0, 1)"
+        rows.append(f"| {name} | {cells[0]} | {cells[1]} | {effects} |")
+    return "\n".join(rows)
+
+
+def v5_text(report, differences):
     lines = [
-        "# MoE block fixtures",
+        f"## transformers {report['transformers']} copies (`<name>_v5/`)",
         "",
-        "Made by `worker-runtime/scripts/make_fixtures.py` (see its header to rerun) with "
-        f"torch {torch.__version__.split('+')[0]} and transformers {transformers.__version__}, on CPU, fp32.",
-        "Each directory is a tiny random checkpoint written by transformers' `save_pretrained` "
-        "(deepseek_v3_fp8: requantised by the script) and `expected_layer<L>.safetensors`:",
+        f"`resave_v5.py`, run by make_fixtures.py with a transformers {report['transformers']} Python "
+        f"(torch {report['torch']}; `$REFVENV5_PYTHON`, default /opt/refvenv5/bin/python), loads each fixture with "
+        "5.x's `AutoModelForCausalLM` (fp32, eager) and `AutoTokenizer`, saves both with 5.x's `save_pretrained` into "
+        "`<name>_v5/`, loads that copy again and compares it with the 4.57.6 expectations. 4.57.6 made every expected "
+        "value; 5.x only re-saves. `deepseek_v3_fp8` has no copy: 5.x loads block-fp8 only through its FineGrainedFP8 "
+        "quantizer, which needs `accelerate` (not in the reference environments).",
         "",
-        f"- `input` [T,H] f32 (T = {TOKENS}, standard normal)",
-        "- `output` [T,H] f32: transformers' MoE block on `input`, fp32",
-        "- `topk_ids` [T,k] i64, `topk_weights` [T,k] f32: the block's routing, sorted by descending weight "
-        f"(consecutive weights differ by more than {MIN_GAP}, so an ordered comparison is safe)",
-        "- `output_bf16` [T,H] f32: the same block with every weight (router, experts, shared expert and its "
-        "gate) rounded to bf16 and back, computed in fp32; DeepSeek's `e_score_correction_bias` stays f32. "
-        "Its routing picks the same experts as fp32.",
+        "| fixture | logits vs expected_model (max abs diff / max abs) | greedy generate continues both prompts the same | "
+        "tokenizer class 5.x loads | tokenizer or chat differences from the 4.57.6 expectations |",
+        "|---|---|---|---|---|",
+    ]
+    for name in differences:
+        r = report[name]
+        diffs = "; ".join(json.dumps(d, ensure_ascii=False) for d in r["tokenizer_differences"]) or "none"
+        lines.append(f"| {name} | {r['logits_max_relative_difference']:.2g} | "
+                     f"{'yes' if r['same_greedy_continuations'] else '**no**'} | {r['tokenizer_class']} | {diffs} |")
+    lines += ["", "Every copy gives the same logits within 1e-5 relative (asserted). What 5.x writes differently, "
+              "per file (`transformers_version` aside; `(...)` = a long value):", ""]
+    for name, diff in differences.items():
+        lines.append(f"- **{name}_v5**: files only in 4.57.6's `{', '.join(diff['files_only_4.57']) or '-'}`; "
+                     f"only in 5.x's `{', '.join(diff['files_only_5.x']) or '-'}`.")
+        for file in ("config.json", "generation_config.json", "tokenizer_config.json", "tokenizer.json model"):
+            d = diff[file]
+            parts = [f"{what} {json.dumps(d[what], ensure_ascii=False)}" for what in ("removed", "added", "changed")
+                     if d[what]]
+            lines.append(f"  - `{file}`: {'; '.join(parts) if parts else 'same'}")
+        other = diff["tokenizer.json"]
+        lines.append("  - `tokenizer.json` other fields: " + ("; ".join(
+            f"`{k}` {json.dumps(v[0], ensure_ascii=False)} -> {json.dumps(v[1], ensure_ascii=False)}"
+            for k, v in other.items()) or "same") + f"; vocab and merges {'same' if diff['same vocab and merges'] else '**differ**'}")
+        t = diff["tensors"]
+        lines.append(f"  - weights: tensors only in 4.57.6 {t['only_4.57'] or 'none'}, only in 5.x {t['only_5.x'] or 'none'}, "
+                     f"shape or dtype changed {t['shape_or_dtype_changed'] or 'none'}; values "
+                     f"{'bit-identical' if t['values_identical'] else '**differ**'}")
+    return "\n".join(lines)
+
+
+def write_readme(made, facts, report, differences):
+    lines = [
+        "# worker-runtime reference fixtures",
         "",
-        f"Inputs are drawn so that no routing decision is within {MIN_GAP} of flipping (k-th vs (k+1)-th "
-        "choice score, DeepSeek's group cut).",
+        "Made by `worker-runtime/scripts/make_fixtures.py` (see its header to rerun) with torch "
+        f"{torch.__version__.split('+')[0]}, transformers {transformers.__version__} and tokenizers "
+        f"{tokenizers.__version__}, on CPU, fp32; the `<name>_v5/` copies with transformers {report['transformers']} "
+        "(`resave_v5.py`). Each directory is a tiny random checkpoint written by transformers' `save_pretrained` "
+        "(deepseek_v3_fp8: requantised by the script) with its tokenizer and transformers' outputs. Every run writes "
+        "the same bytes.",
+        "",
+        FILES_TEXT.format(tokens=TOKENS, gap=MIN_GAP, vocab=VOCAB_SIZE, new=MAX_NEW_TOKENS, v5=report["transformers"]),
+        "## Fixtures",
         "",
         "Columns bf16 (a) and (b): max abs difference / max abs(`output`) between `output_bf16` and (a) `output`, "
-        "(b) the block with only the expert FFN weights rounded (router and Qwen's shared gate f32), "
-        "i.e. what tolerance a bf16 comparison needs.",
+        "(b) the block with only the expert FFN weights rounded (router and Qwen's shared gate f32), i.e. what "
+        "tolerance a bf16 comparison of the MoE block needs.",
         "",
-        "| fixture | class | shapes | layers | MoE layer L | files | bf16 (a) | bf16 (b) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| fixture | class | MoE shapes | layers | MoE layer L | attention | files | bf16 (a) | bf16 (b) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, cls, layer in made:
         d = FIXTURES / name
@@ -993,17 +1500,45 @@ def write_readme(made):
         files += f", {sum(p.stat().st_size for p in d.iterdir()) / 1e6:.2f} MB"
         dense = [l for l in range(cfg["num_hidden_layers"]) if not is_moe_layer(cfg, l)]
         layers = f"{cfg['num_hidden_layers']}" + (f" (dense: {dense})" if dense else "")
-        lines.append(f"| `{name}` | {cls} | {shapes(cfg)} | {layers} | {layer} | {files} | {rel:.1e} | {rel_experts:.1e} |")
+        lines.append(f"| `{name}` | {cls} | {shapes(cfg)} | {layers} | {layer} | {attention(cfg)} | {files} | "
+                     f"{rel:.1e} | {rel_experts:.1e} |")
+    total = sum(p.stat().st_size for p in FIXTURES.rglob("*") if p.is_file() and p.name != "README.md")
     lines += [
+        "",
+        f"All fixtures together, with the `_v5` copies: {total / 1e6:.1f} MB.",
         "",
         "`deepseek_v3_fp8` is `deepseek_v3` with its routed and shared expert projections stored as block fp8 "
         "and DeepSeek-V3's `quantization_config` in config.json; the other tensors are the same f32 ones. "
         "Its expected outputs come from transformers' block holding the dequantised weights; its input and "
-        "routing equal `deepseek_v3`'s (the router is not quantised).",
+        "routing equal `deepseek_v3`'s (the router is not quantised). It has no tokenizer or whole-model "
+        "expectations (they would be deepseek_v3's with dequantised experts).",
         "",
+        TOKENIZER_TEXT.format(tokenizers=tokenizers.__version__, size=TOKENIZER_SIZE, vocab=VOCAB_SIZE,
+                              last=VOCAB_SIZE - 1, specials=specials_table()),
+        MODEL_TEXT.format(rope=rope_table(facts), new=MAX_NEW_TOKENS, margin=MIN_MARGIN, effect=FEATURE_EFFECT,
+                          prompts=prompts_table(facts)),
         SPEC_TEXT,
+        READING_TEXT,
+        v5_text(report, differences),
+        "",
     ]
-    (FIXTURES / "README.md").write_text("\n".join(lines))
+    (FIXTURES / "README.md").write_text("\n".join(lines), encoding="utf-8")
+
+
+def attention(cfg):
+    arch = cfg["model_type"]
+    if arch == "deepseek_v3":
+        q = f"q_lora {cfg['q_lora_rank']}" if cfg.get("q_lora_rank") else "q_proj"
+        kind = (cfg.get("rope_scaling") or {}).get("rope_type", "default")
+        return (f"MLA, {cfg['num_attention_heads']} heads, {q}, kv_lora {cfg['kv_lora_rank']}, nope "
+                f"{cfg['qk_nope_head_dim']} + rope {cfg['qk_rope_head_dim']}, v {cfg['v_head_dim']}, rope {kind}"
+                f"{', interleaved' if cfg.get('rope_interleave') else ''}")
+    heads = f"GQA {cfg['num_attention_heads']}/{cfg['num_key_value_heads']} heads"
+    extra = {"mixtral": f"sliding window {cfg.get('sliding_window')}",
+             "qwen2_moe": "q/k/v biases, rope linear x2",
+             "qwen3_moe": "per-head q/k norms, rope yarn x4",
+             "olmoe": f"whole q/k norms, clip_qkv {cfg.get('clip_qkv')}"}[arch]
+    return f"{heads}, {extra}"
 
 
 def main():
@@ -1011,17 +1546,20 @@ def main():
     if found != (TORCH_VERSION, TRANSFORMERS_VERSION, TOKENIZERS_VERSION):
         sys.exit(f"needs torch=={TORCH_VERSION} transformers=={TRANSFORMERS_VERSION} tokenizers=={TOKENIZERS_VERSION} "
                  f"(the fixtures record their versions), found {found}")
+    v5_python()  # before the long part
     torch.use_deterministic_algorithms(True)
-    made = []
+    made, facts = [], {}
     for fx in fixtures():
-        model, x = make(fx)
+        model, x, facts[fx.name] = make(fx)
         made.append((fx.name, fx.model_class.__name__, fx.layer))
         if fx.name == "deepseek_v3":
             make_deepseek_fp8(model, fx.layer, x)
             made.append(("deepseek_v3_fp8", "DeepseekV3ForCausalLM (block fp8)", fx.layer))
-    write_readme(made)
+    report = make_v5(list(facts))
+    write_readme(made, facts, report, {name: v5_differences(name) for name in facts})
     total = sum(p.stat().st_size for p in FIXTURES.rglob("*") if p.is_file())
-    print(f"wrote {len(made)} fixtures to {FIXTURES} ({total / 1e6:.2f} MB), all verified against the spec")
+    print(f"wrote {len(made)} fixtures and their transformers {report['transformers']} copies to {FIXTURES} "
+          f"({total / 1e6:.2f} MB), all verified")
 
 
 if __name__ == "__main__":

@@ -145,7 +145,8 @@ moe_status moe_matrix_mul(moe_ctx *ctx, moe_matrix *m, const float *x, int rows,
 
 /* RMSNorm of each of `rows` rows of `dim` floats: y = x / sqrt(mean(x^2) + eps) * w, in float32
  * with the sum of squares accumulated in float32 in index order (as transformers' RMSNorm on fp32
- * tensors). w [dim]; y may equal x. Host memory, computed on the calling thread. */
+ * tensors); exactly, y[i] = w[i] * (x[i] * r) with r = 1.0f / sqrtf(ss / dim + eps), each operation
+ * rounded to float32. w [dim]; y may equal x. Host memory, computed on the calling thread. */
 moe_status moe_rms_norm(const float *x, int rows, int dim, const float *w, float eps, float *y);
 
 typedef enum { MOE_ATTN_GQA = 0, MOE_ATTN_MLA = 1 } moe_attention_kind;
@@ -170,12 +171,13 @@ typedef struct {
   int32_t sliding_window;   /* > 0: a query at position p sees keys at positions > p - sliding_window */
   int32_t q_lora_rank;      /* MLA: 0 = q_proj, else q_a_proj -> RMSNorm -> q_b_proj */
   int32_t kv_lora_rank;     /* MLA: width of the compressed latent c_kv */
-  int32_t qk_nope_head_dim; /* MLA */
+  int32_t qk_nope_head_dim; /* MLA (>= 1) */
   int32_t qk_rope_head_dim; /* MLA */
   int32_t v_head_dim;       /* MLA */
   float softmax_scale;      /* scores = softmax_scale * q . k */
   float rope_scale;         /* multiplies cos and sin (YaRN's attention factor; 1 otherwise) */
-  float clip_qkv;           /* > 0: q, k, v each clamped to [-clip_qkv, clip_qkv] after projection (OLMoE) */
+  float clip_qkv;           /* GQA, > 0: q, k, v each clamped to [-clip_qkv, clip_qkv] after the projection
+                               and the q/k norms, before RoPE (OLMoE's order) */
   float norm_eps;           /* epsilon of the q/k norms and of MLA's q_a / kv_a norms */
 } moe_attention_config;
 
@@ -212,7 +214,8 @@ moe_status moe_attention_set(moe_attention *attention, moe_attention_tensor whic
                              moe_dtype src_dtype, moe_dtype dtype, int64_t elems);
 
 /* Floats one token position of one layer takes in the KV cache: GQA 2 * kv_heads * head_dim (keys,
- * then values); MLA kv_lora_rank + qk_rope_head_dim (the normed latent c_kv, then the rotated k_pe). */
+ * then values); MLA kv_lora_rank + qk_rope_head_dim (the normed latent c_kv, then the rotated k_pe).
+ * Rotated dims stay where they are: an interleaved pair (2i, 2i + 1) is rotated in place. */
 int moe_attention_cache_width(const moe_attention *attention);
 
 /* `blocks` pages of `block_size` positions for each of `layers` layers, `width` floats a position. */
@@ -222,12 +225,16 @@ void moe_kv_cache_free(moe_kv_cache *cache);
 
 /* One attention sublayer over a batch of `nseq` sequences. x [rows, hidden] (the layer's input
  * after its norm) holds each sequence's new tokens, sequence after sequence: sequence i has
- * seq_rows[i] >= 0 rows at positions seq_start[i], seq_start[i] + 1, ...; its positions' keys and
- * values go into layer `layer` of `cache`, position p in block block_table[i * max_blocks + p /
- * block_size] at offset p % block_size. Each row attends causally to its own sequence's positions
- * 0..p (within the sliding window), which earlier calls wrote. y [rows, hidden] = o_proj(attention
- * output). Every missing required tensor, a block index out of range and a position past the
- * sequence's blocks are MOE_ERR_INVALID. */
+ * seq_rows[i] >= 0 rows at positions seq_start[i], seq_start[i] + 1, ...; rows = the sum of seq_rows
+ * (0: nothing is done). Its positions' keys and values go into layer `layer` of `cache`, position p
+ * in block block_table[i * max_blocks + p / block_size] at offset p % block_size; all of a call's
+ * positions are written first, so a sequence's rows in one call see each other. Each row attends
+ * causally to its own sequence's positions 0..p (within the sliding window), those before seq_start[i]
+ * written by earlier calls. y [rows, hidden] = o_proj(attention output). Every missing required
+ * tensor, a block index out of range (of the blocks a sequence reads or writes; other table entries
+ * are not read), a position past the sequence's max_blocks blocks, and a block written by one
+ * sequence that another sequence of the same call also reads or writes (their results would race)
+ * are MOE_ERR_INVALID. Sequences may share blocks they only read (a common prefix). */
 moe_status moe_attention_forward(moe_ctx *ctx, moe_attention *attention, moe_kv_cache *cache, int layer,
                                  const float *x, int nseq, const int32_t *seq_rows, const int32_t *seq_start,
                                  const int32_t *block_table, int max_blocks, float *y);

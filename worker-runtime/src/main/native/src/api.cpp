@@ -1,8 +1,11 @@
 // The C API: argument checks, the thread's last error, and dispatch to the backends.
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <new>
 #include <string>
 
+#include "attention_spec.h"
 #include "cpu/ops.h"
 #include "cpu/stats.h"
 #include "internal.h"
@@ -56,6 +59,17 @@ void require_slot(const moe_experts *experts, int slot) {
     fail(MOE_ERR_INVALID, "slot " + std::to_string(slot) + " is outside [0, " +
                               std::to_string(experts->bank->slots()) + ")");
 }
+
+void require_same_ctx(const moe_ctx *ctx, const moe_ctx *owner, const char *what) {
+  if (ctx != owner) fail(MOE_ERR_INVALID, std::string(what) + " was created with another context");
+}
+
+std::string str(long long v) { return std::to_string(v); }
+
+// The positions one sequence of a forward touches: it writes [start, last] and reads [first, last].
+struct SeqSpan {
+  int first, start, last;
+};
 
 }  // namespace
 
@@ -306,6 +320,204 @@ MOE_API moe_status moe_stats_snapshot(moe_stats *stats, int64_t *counts, int64_t
     require_not_null(stats, "stats");
     require_not_null(counts, "counts");
     stats->impl.snapshot(counts, transitions, reset != 0);
+  });
+}
+
+MOE_API moe_status moe_matrix_create(moe_ctx *ctx, int out, int in, const void *w, moe_dtype src_dtype,
+                                     moe_dtype dtype, const float *bias, moe_matrix **res) {
+  return guarded([&] {
+    require_not_null(res, "res");
+    *res = nullptr;
+    require_not_null(ctx, "ctx");
+    require_positive(out, "out");
+    require_positive(in, "in");
+    require_dtype(src_dtype, "src_dtype");
+    require_dtype(dtype, "dtype");
+    require_not_null(w, "w");
+    auto m = std::make_unique<moe_matrix>();
+    m->ctx = ctx;
+    m->impl = ctx->backend->create_matrix(out, in, w, src_dtype, dtype, bias);
+    *res = m.release();
+  });
+}
+
+MOE_API void moe_matrix_free(moe_matrix *m) { delete m; }
+
+MOE_API moe_status moe_matrix_mul(moe_ctx *ctx, moe_matrix *m, const float *x, int rows, float *y) {
+  return guarded([&] {
+    require_not_null(ctx, "ctx");
+    require_not_null(m, "m");
+    require_same_ctx(ctx, m->ctx, "the matrix");
+    require(rows >= 0, "rows must be >= 0");
+    if (rows == 0) return;
+    require_not_null(x, "x");
+    require_not_null(y, "y");
+    m->impl->mul(x, rows, y);
+  });
+}
+
+MOE_API moe_status moe_rms_norm(const float *x, int rows, int dim, const float *w, float eps, float *y) {
+  return guarded([&] {
+    require(rows >= 0, "rows must be >= 0");
+    require_positive(dim, "dim");
+    if (!std::isfinite(eps)) fail(MOE_ERR_INVALID, "eps is not finite");
+    if (rows == 0) return;
+    require_not_null(x, "x");
+    require_not_null(w, "w");
+    require_not_null(y, "y");
+    for (int r = 0; r < rows; ++r) moe::rms_norm_row(x + size_t(r) * dim, dim, w, eps, y + size_t(r) * dim);
+  });
+}
+
+MOE_API moe_status moe_attention_create(moe_ctx *ctx, const moe_attention_config *config, moe_attention **out) {
+  return guarded([&] {
+    require_not_null(out, "out");
+    *out = nullptr;
+    require_not_null(ctx, "ctx");
+    require_not_null(config, "config");
+    moe::validate_attention_config(*config);
+    auto a = std::make_unique<moe_attention>();
+    a->ctx = ctx;
+    a->impl = ctx->backend->create_attention(*config);
+    *out = a.release();
+  });
+}
+
+MOE_API void moe_attention_free(moe_attention *attention) { delete attention; }
+
+MOE_API moe_status moe_attention_set(moe_attention *attention, moe_attention_tensor which, const void *data,
+                                     moe_dtype src_dtype, moe_dtype dtype, int64_t elems) {
+  return guarded([&] {
+    require_not_null(attention, "attention");
+    if (int(which) < 0 || int(which) >= moe::kAttentionTensors)
+      fail(MOE_ERR_INVALID, "which = " + str(which) + " is not a moe_attention_tensor");
+    const char *name = moe::attention_tensor_name(which);
+    const moe_attention_config &c = attention->impl->config();
+    const moe::TensorSpec spec = moe::attention_tensor_spec(c, which);
+    if (!spec.applies) {
+      const std::string kind =
+          c.kind == MOE_ATTN_GQA
+              ? "GQA, qk_norm " + str(c.qk_norm) + ", rotary_dim " + str(c.rotary_dim)
+              : "MLA, q_lora_rank " + str(c.q_lora_rank);
+      fail(MOE_ERR_INVALID, std::string(name) + " does not apply to this attention (" + kind + ")");
+    }
+    require_dtype(src_dtype, "src_dtype");
+    require_dtype(dtype, "dtype");
+    if (!spec.matrix && (src_dtype != MOE_F32 || dtype != MOE_F32))
+      fail(MOE_ERR_INVALID, std::string(name) + " is a float32 vector: src_dtype and dtype must be MOE_F32");
+    if (elems != spec.elems())
+      fail(MOE_ERR_INVALID, std::string(name) + " has " +
+                                (spec.matrix ? "[" + str(spec.rows) + ", " + str(spec.cols) + "] = " : "") +
+                                str(spec.elems()) + " elements, got elems = " + str(elems));
+    require_not_null(data, "data");
+    attention->impl->set(which, data, src_dtype, dtype);
+    attention->set_mask |= 1u << which;
+  });
+}
+
+MOE_API int moe_attention_cache_width(const moe_attention *attention) {
+  return moe::attention_cache_width(attention->impl->config());
+}
+
+MOE_API moe_status moe_kv_cache_create(moe_ctx *ctx, int layers, int blocks, int block_size, int width,
+                                       moe_kv_cache **out) {
+  return guarded([&] {
+    require_not_null(out, "out");
+    *out = nullptr;
+    require_not_null(ctx, "ctx");
+    require_positive(layers, "layers");
+    require_positive(blocks, "blocks");
+    require_positive(block_size, "block_size");
+    require_positive(width, "width");
+    // Positions are int: a sequence may hold at most every block.
+    if (int64_t(blocks) * block_size > std::numeric_limits<int32_t>::max())
+      fail(MOE_ERR_INVALID, "blocks * block_size = " + str(int64_t(blocks) * block_size) + " positions exceed 2^31 - 1");
+    const double bytes = double(layers) * blocks * block_size * width * sizeof(float);
+    if (bytes > double(std::numeric_limits<int64_t>::max() / 2))
+      fail(MOE_ERR_INVALID, "a KV cache of " + std::to_string(bytes) + " bytes is beyond any memory");
+    auto cache = std::make_unique<moe_kv_cache>();
+    cache->ctx = ctx;
+    cache->impl = ctx->backend->create_kv_cache(layers, blocks, block_size, width);
+    cache->written_call.assign(size_t(blocks), 0);
+    cache->written_seq.assign(size_t(blocks), -1);
+    *out = cache.release();
+  });
+}
+
+MOE_API void moe_kv_cache_free(moe_kv_cache *cache) { delete cache; }
+
+MOE_API moe_status moe_attention_forward(moe_ctx *ctx, moe_attention *attention, moe_kv_cache *cache, int layer,
+                                         const float *x, int nseq, const int32_t *seq_rows, const int32_t *seq_start,
+                                         const int32_t *block_table, int max_blocks, float *y) {
+  return guarded([&] {
+    require_not_null(ctx, "ctx");
+    require_not_null(attention, "attention");
+    require_not_null(cache, "cache");
+    require_same_ctx(ctx, attention->ctx, "the attention");
+    require_same_ctx(ctx, cache->ctx, "the cache");
+    const moe_attention_config &c = attention->impl->config();
+    const moe::KvCache &kv = *cache->impl;
+    if (layer < 0 || layer >= kv.layers())
+      fail(MOE_ERR_INVALID, "layer " + str(layer) + " is outside the cache's layers [0, " + str(kv.layers()) + ")");
+    const int width = moe::attention_cache_width(c);
+    if (kv.width() != width)
+      fail(MOE_ERR_INVALID, "the cache holds " + str(kv.width()) + " floats a position, this attention needs " +
+                                str(width));
+    require(nseq >= 0, "nseq must be >= 0");
+    if (nseq == 0) return;
+    require_not_null(seq_rows, "seq_rows");
+    require_not_null(seq_start, "seq_start");
+    int64_t rows = 0;
+    for (int i = 0; i < nseq; ++i) {
+      if (seq_rows[i] < 0) fail(MOE_ERR_INVALID, "seq_rows[" + str(i) + "] = " + str(seq_rows[i]) + " is negative");
+      if (seq_start[i] < 0)
+        fail(MOE_ERR_INVALID, "seq_start[" + str(i) + "] = " + str(seq_start[i]) + " is negative");
+      if (int64_t(seq_start[i]) + seq_rows[i] > std::numeric_limits<int32_t>::max())
+        fail(MOE_ERR_INVALID, "sequence " + str(i) + " goes past position 2^31 - 1");
+      rows += seq_rows[i];
+    }
+    if (rows > std::numeric_limits<int32_t>::max())
+      fail(MOE_ERR_INVALID, "seq_rows sum to " + str(rows) + " rows, more than 2^31 - 1");
+    if (rows == 0) return;
+    std::string missing;
+    for (int t = 0; t < moe::kAttentionTensors; ++t)
+      if (moe::attention_tensor_spec(c, t).required && !(attention->set_mask & (1u << t)))
+        missing += std::string(missing.empty() ? "" : ", ") + moe::attention_tensor_name(t);
+    if (!missing.empty()) fail(MOE_ERR_INVALID, "required tensors are not set: " + missing);
+    require_positive(max_blocks, "max_blocks");
+    require_not_null(block_table, "block_table");
+    require_not_null(x, "x");
+    require_not_null(y, "y");
+
+    // Every block a sequence reads or writes exists, and no block written by one sequence is
+    // touched by another in the same call (their threads would race).
+    const int bs = kv.block_size();
+    const uint64_t call = ++cache->calls;
+    for (int pass = 0; pass < 2; ++pass)
+      for (int i = 0; i < nseq; ++i) {
+        if (seq_rows[i] == 0) continue;
+        const int start = seq_start[i], last = start + seq_rows[i] - 1;
+        const int first = c.sliding_window > 0 ? std::max(0, start - c.sliding_window + 1) : 0;
+        if (last / bs >= max_blocks)
+          fail(MOE_ERR_INVALID, "sequence " + str(i) + ": position " + str(last) + " is past its max_blocks * block_size = " +
+                                    str(int64_t(max_blocks) * bs) + " positions");
+        const int32_t *table = block_table + size_t(i) * max_blocks;
+        for (int bi = (pass == 0 ? start : first) / bs; bi <= last / bs; ++bi) {
+          const int32_t block = table[bi];
+          if (block < 0 || block >= kv.blocks())
+            fail(MOE_ERR_INVALID, "sequence " + str(i) + ": block_table[" + str(int64_t(i) * max_blocks + bi) + "] = " +
+                                      str(block) + " is outside the cache's blocks [0, " + str(kv.blocks()) + ")");
+          if (cache->written_call[block] == call && cache->written_seq[block] != i)
+            fail(MOE_ERR_INVALID, "block " + str(block) + " is written by sequence " + str(cache->written_seq[block]) +
+                                      " and " + (pass == 0 ? "written" : "read") + " by sequence " + str(i) +
+                                      " in the same call");
+          if (pass == 0) {
+            cache->written_call[block] = call;
+            cache->written_seq[block] = i;
+          }
+        }
+      }
+    attention->impl->forward(*cache->impl, layer, x, nseq, seq_rows, seq_start, block_table, max_blocks, y);
   });
 }
 

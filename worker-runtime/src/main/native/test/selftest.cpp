@@ -1,49 +1,12 @@
 // Self-check of libmoe_runtime through its C API: kernels against double-precision references,
-// routers and combine on hand-made cases, the canonical layout, and routing statistics.
-#include <cmath>
-#include <cstdint>
-#include <cstdio>
-#include <cstring>
-#include <random>
-#include <string>
-#include <vector>
+// routers and combine on hand-made cases, the canonical layout, routing statistics, dense layers and
+// attention (dense_test.cpp, attention_test.cpp); the backend checks on every backend available.
+#include <cstdlib>
 
-#include "moe_runtime.h"
+#include "check.h"
 
+namespace selftest {
 namespace {
-
-int failures = 0;
-
-void check(bool ok, const std::string &what) {
-  if (!ok) {
-    ++failures;
-    std::printf("FAIL: %s\n", what.c_str());
-  }
-}
-
-void check_ok(moe_status s, const std::string &what) {
-  check(s == MOE_OK, what + " -> status " + std::to_string(int(s)) + ": " + moe_last_error());
-}
-
-uint16_t to_bf16(float f) {
-  uint32_t b;
-  std::memcpy(&b, &f, 4);
-  return uint16_t((b + 0x7fffu + ((b >> 16) & 1u)) >> 16);
-}
-
-float from_bf16(uint16_t h) {
-  const uint32_t b = uint32_t(h) << 16;
-  float f;
-  std::memcpy(&f, &b, 4);
-  return f;
-}
-
-std::vector<float> random_vector(size_t n, std::mt19937 &rng, float scale) {
-  std::uniform_real_distribution<float> dist(-scale, scale);
-  std::vector<float> v(n);
-  for (auto &x : v) x = dist(rng);
-  return v;
-}
 
 struct Expert {
   std::vector<float> gate, up, down;  // canonical, already representable in the bank's dtype
@@ -91,9 +54,10 @@ void load_expert(moe_experts *bank, int slot, const Expert &e, moe_dtype src) {
 
 // A grouped FFN over `group_rows[g]` rows per group (slots in reverse order, some groups empty),
 // compared row by row with the double reference.
-void test_ffn(moe_ctx *ctx, int hidden, int inter, moe_dtype dtype, moe_dtype src,
+void test_ffn(const Target &t, int hidden, int inter, moe_dtype dtype, moe_dtype src,
               const std::vector<int> &group_rows, double tolerance) {
-  const std::string name = "ffn hidden=" + std::to_string(hidden) + " inter=" + std::to_string(inter) +
+  moe_ctx *ctx = t.ctx;
+  const std::string name = t.name + " ffn hidden=" + std::to_string(hidden) + " inter=" + std::to_string(inter) +
                            (dtype == MOE_BF16 ? " bf16" : " f32") + (src == MOE_BF16 ? "<-bf16" : "<-f32");
   std::mt19937 rng(hidden * 131 + inter);
   const int groups = int(group_rows.size()), slots = groups;
@@ -121,13 +85,13 @@ void test_ffn(moe_ctx *ctx, int hidden, int inter, moe_dtype dtype, moe_dtype sr
       double scale = 1e-3;
       for (double v : ref) scale = std::max(scale, std::fabs(v));
       for (int o = 0; o < hidden; ++o)
-        worst = std::max(worst, std::fabs(y[r * hidden + o] - ref[o]) / scale);
+        worst = worse(worst, std::fabs(y[r * hidden + o] - ref[o]) / scale);
     }
-  check(worst < tolerance, name + ": relative error " + std::to_string(worst));
+  check(worst < tolerance, name + ": relative error " + fmt(worst));
   moe_experts_free(bank);
 }
 
-void test_linear(moe_ctx *ctx, int rows, int in, int out, moe_dtype dtype) {
+void test_linear(const Target &t, int rows, int in, int out, moe_dtype dtype) {
   std::mt19937 rng(rows + in + out);
   auto x = random_vector(size_t(rows) * in, rng, 1.0f);
   auto w = random_vector(size_t(out) * in, rng, 0.1f);
@@ -138,8 +102,8 @@ void test_linear(moe_ctx *ctx, int rows, int in, int out, moe_dtype dtype) {
   }
   std::vector<float> y(size_t(rows) * out, NAN);
   const void *wp = dtype == MOE_BF16 ? static_cast<const void *>(wb.data()) : w.data();
-  const std::string name = "linear " + std::to_string(rows) + "x" + std::to_string(in) + "x" + std::to_string(out);
-  check_ok(moe_linear(ctx, x.data(), rows, in, wp, dtype, out, y.data()), name);
+  const std::string name = t.name + " linear " + std::to_string(rows) + "x" + std::to_string(in) + "x" + std::to_string(out);
+  check_ok(moe_linear(t.ctx, x.data(), rows, in, wp, dtype, out, y.data()), name);
   double worst = 0;
   for (int r = 0; r < rows; ++r)
     for (int o = 0; o < out; ++o) {
@@ -148,12 +112,15 @@ void test_linear(moe_ctx *ctx, int rows, int in, int out, moe_dtype dtype) {
         s += double(x[size_t(r) * in + i]) * w[size_t(o) * in + i];
         a += std::fabs(double(x[size_t(r) * in + i]) * w[size_t(o) * in + i]);
       }
-      worst = std::max(worst, std::fabs(y[size_t(r) * out + o] - s) / a);
+      worst = worse(worst, std::fabs(y[size_t(r) * out + o] - s) / a);
     }
-  check(worst < 1e-5, name + ": relative error " + std::to_string(worst));
+  check(worst < 1e-5, name + ": relative error " + fmt(worst));
 }
 
-void test_layout(moe_ctx *ctx) {
+}  // namespace
+
+void test_layout(const Target &t) {
+  moe_ctx *ctx = t.ctx;
   const int hidden = 40, inter = 24;
   std::mt19937 rng(7);
   const Expert e = random_expert(hidden, inter, false, rng);
@@ -314,7 +281,8 @@ void test_stats() {
   moe_stats_free(s);
 }
 
-void test_bench(moe_ctx *ctx) {
+void test_bench(const Target &t) {
+  moe_ctx *ctx = t.ctx;
   check(moe_bench_fma_peak_gflops(1, 0.05) > 1.0, "fma peak");
   check(moe_bench_read_bandwidth_gbs(size_t(16) << 20, 1, 0.05) > 0.1, "read bandwidth");
   moe_experts *bank = nullptr;
@@ -325,23 +293,41 @@ void test_bench(moe_ctx *ctx) {
   moe_experts_free(bank);
 }
 
-}  // namespace
-
 // Shapes cover: padding of partial panels, several K blocks, empty groups, single rows, and row
 // counts that need several row blocks.
-void test_kernels(moe_ctx *ctx, double bf16_tolerance) {
+void test_kernels(const Target &t) {
   for (moe_dtype dtype : {MOE_F32, MOE_BF16}) {
-    const double tolerance = dtype == MOE_BF16 ? bf16_tolerance : 2e-5;
-    test_ffn(ctx, 40, 24, dtype, MOE_F32, {3, 0, 1, 7}, tolerance);
-    test_ffn(ctx, 40, 24, dtype, MOE_BF16, {5}, tolerance);
-    test_ffn(ctx, 600, 300, dtype, MOE_F32, {1, 2, 13, 0, 40}, tolerance);
-    test_ffn(ctx, 272, 104, dtype, MOE_F32, {250, 9}, tolerance);
+    const double tolerance = dtype == MOE_BF16 ? t.bf16_tolerance : 2e-5;
+    test_ffn(t, 40, 24, dtype, MOE_F32, {3, 0, 1, 7}, tolerance);
+    test_ffn(t, 40, 24, dtype, MOE_BF16, {5}, tolerance);
+    test_ffn(t, 600, 300, dtype, MOE_F32, {1, 2, 13, 0, 40}, tolerance);
+    test_ffn(t, 272, 104, dtype, MOE_F32, {250, 9}, tolerance);
   }
   for (moe_dtype dtype : {MOE_F32, MOE_BF16}) {
-    test_linear(ctx, 1, 64, 8, dtype);
-    test_linear(ctx, 37, 300, 19, dtype);
+    test_linear(t, 1, 64, 8, dtype);
+    test_linear(t, 37, 300, 19, dtype);
   }
 }
+
+}  // namespace selftest
+
+using namespace selftest;
+
+namespace {
+
+// Every check that a backend must pass.
+void test_backend(const Target &t, bool full) {
+  test_kernels(t);
+  test_dense(t);
+  test_attention(t);
+  if (full) {
+    test_layout(t);
+    test_bench(t);
+    test_api_errors(t);
+  }
+}
+
+}  // namespace
 
 int main() {
   std::printf("%s\n", moe_build_info());
@@ -349,29 +335,32 @@ int main() {
     moe_ctx *ctx = nullptr;
     check_ok(moe_ctx_create(MOE_BACKEND_CPU, threads, &ctx), "ctx create");
     check(moe_ctx_threads(ctx) == threads && moe_ctx_kind(ctx) == MOE_BACKEND_CPU, "ctx properties");
-    test_kernels(ctx, 2e-5);
-    if (threads == 2) {
-      test_layout(ctx);
-      test_bench(ctx);
-    }
+    test_backend({ctx, "cpu(" + std::to_string(threads) + ")", 2e-5, true}, threads == 2);
     moe_ctx_free(ctx);
   }
   test_routers();
   test_combine();
   test_stats();
+  test_rms_norm();
 
+  // The same checks on every CUDA device's backend; MOE_REQUIRE_CUDA=1 makes a missing device a
+  // failure, so that a GPU check cannot pass on the CPU alone.
+  const char *require = std::getenv("MOE_REQUIRE_CUDA");
+  const bool cuda_required = require && std::string(require) == "1";
+  const int devices = moe_cuda_device_count();
   moe_ctx *cuda = nullptr;
   const moe_status s = moe_ctx_create(MOE_BACKEND_CUDA, 0, &cuda);
-  if (moe_cuda_device_count() == 0) {
+  if (devices == 0) {
     check(s == MOE_ERR_UNSUPPORTED && cuda == nullptr, "a CUDA context without a device fails clearly");
+    check(!cuda_required, "MOE_REQUIRE_CUDA=1 but no CUDA device is usable (" + std::string(moe_build_info()) + ")");
   } else {
-    std::printf("testing the CUDA backend on device 0\n");
+    std::printf("testing the CUDA backend on device 0 of %d\n", devices);
     check_ok(s, "CUDA ctx create");
-    check(moe_ctx_kind(cuda) == MOE_BACKEND_CUDA, "CUDA ctx kind");
-    // Tensor cores see activations as hi + lo bf16 halves: about 16 bits of mantissa.
-    test_kernels(cuda, 1e-4);
-    test_layout(cuda);
-    test_bench(cuda);
+    if (cuda) {
+      check(moe_ctx_kind(cuda) == MOE_BACKEND_CUDA, "CUDA ctx kind");
+      // Tensor cores see activations as hi + lo bf16 halves: about 16 bits of mantissa.
+      test_backend({cuda, "cuda:0", 1e-4, false}, true);
+    }
   }
   moe_ctx_free(cuda);
   if (failures) {

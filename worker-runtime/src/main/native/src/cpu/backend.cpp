@@ -1,5 +1,8 @@
-// The CPU backend: a thread pool, packed expert banks, and moe_linear on the same GEMM.
+// The CPU backend: a thread pool, packed expert banks, dense matrices, attention over a host KV
+// cache, and moe_linear on the same GEMM.
+#include "cpu/attention.h"
 #include "cpu/experts.h"
+#include "cpu/matrix.h"
 #include "cpu/runtime.h"
 #include "internal.h"
 
@@ -22,22 +25,25 @@ class CpuBackend final : public Backend {
     const PanelLayout layout{in, (out + kNR - 1) / kNR, w_dtype};
     rt_.packed_linear.reserve(layout.bytes());
     void *packed = rt_.packed_linear.data();
-    const size_t elem = dtype_size(w_dtype);
-    rt_.pool.run([&](int worker) {
-      for (int p = worker; p < layout.panels; p += rt_.pool.size()) {
-        const void *src[kNR];
-        for (int lane = 0; lane < kNR; ++lane) {
-          const int o = p * kNR + lane;
-          src[lane] = o < out ? static_cast<const char *>(w) + size_t(o) * in * elem : nullptr;
-        }
-        pack_panel(layout, packed, p, src, w_dtype);
-      }
-    });
+    pack_rows(rt_, layout, packed, out, w, w_dtype, size_t(in));
     const int64_t offsets[2] = {0, rows};
     parallel_gemm(rt_, offsets, 1, layout.panels, [&](int, int r0, int m, int p0, int p1) {
       return GemmItem{x + size_t(r0) * in, size_t(in), m, packed, &layout, p0, p1, Epilogue::kStore,
                       y + size_t(r0) * out, size_t(out), out};
     });
+  }
+
+  std::unique_ptr<Matrix> create_matrix(int out, int in, const void *w, moe_dtype src_dtype, moe_dtype dtype,
+                                        const float *bias) override {
+    return std::make_unique<CpuMatrix>(rt_, out, in, w, src_dtype, dtype, bias);
+  }
+
+  std::unique_ptr<Attention> create_attention(const moe_attention_config &config) override {
+    return std::make_unique<CpuAttention>(rt_, config);
+  }
+
+  std::unique_ptr<KvCache> create_kv_cache(int layers, int blocks, int block_size, int width) override {
+    return std::make_unique<CpuKvCache>(layers, blocks, block_size, width);
   }
 
  private:

@@ -5,27 +5,10 @@
 
 #include <array>
 
+#include "cpu/simd.h"
+
 namespace moe {
 namespace {
-
-// exp(x) for float32 lanes: Cephes' expf (range reduction by ln 2, degree-6 polynomial), about
-// 1 ulp; arguments are clamped to keep 2^n a normal float.
-inline __m256 exp256(__m256 x) {
-  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.3f));
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-  p = _mm256_add_ps(_mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r), _mm256_set1_ps(1.0f));
-  const __m256i scale = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(p, _mm256_castsi256_ps(scale));
-}
 
 // silu(g) * u = g / (1 + exp(-g)) * u; a NaN in g or u stays NaN.
 inline __m256 swiglu(__m256 g, __m256 u) {
@@ -67,70 +50,105 @@ inline void load_b(const void *b, int k, __m256 &b0, __m256 &b1) {
   }
 }
 
-// With few rows there are too few accumulators to cover the FMA latency (4 cycles, 2 ports), so
-// consecutive k alternate between independent sets that are summed at the end.
+// The order in which one output element sums a K block is the same whatever the number of rows
+// sharing its micro-tile, so a row's result never depends on the batch: the block is cut into
+// sub-chunks of kSub steps at fixed offsets, each summed by its own FMA chain from zero, and the
+// chains are added in order, ((s0 + s1) + s2) + s3. A tile of few rows has too few accumulators to
+// cover the FMA latency (4 cycles, 2 ports), so it runs several sub-chunks' chains at once; a tile
+// of many rows has enough independent rows and runs them one after another.
+constexpr int kSub = kKC / 4;
+
 template <int MR>
-constexpr int accumulator_sets() {
+constexpr int concurrent_chains() {
   return MR == 1 ? 4 : MR <= 3 ? 2 : 1;
+}
+
+// One step k of one chain: acc[i] += a[k][i] * b[k] for the tile's rows.
+template <int MR, bool kBf16>
+inline void fma_step(const float *a, const void *b, int k, __m256 (&acc)[MR][2]) {
+  __m256 b0, b1;
+  load_b<kBf16>(b, k, b0, b1);
+  const float *ak = a + size_t(k) * kMR;
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i) {
+    const __m256 ai = _mm256_broadcast_ss(ak + i);
+    acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
+    acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+  }
+}
+
+// Sub-chunks first..first+N-1 of a block of `len` steps (all but the last of them full), N chains at
+// once, each added to `total` in order (the first one starts it when `fresh`).
+template <int MR, int N, Source kSource>
+inline void run_chains(int len, const float *a, const void *b, int first, bool fresh, __m256 (&total)[MR][2]) {
+  constexpr bool kBf16 = kSource == Source::kBf16;
+  // Several chains read N streams kSub rows apart; the prefetch sweeps the same rows linearly one
+  // group ahead (the next group of this block, or the next panel's block that follows in memory).
+  constexpr size_t kRowBytes = size_t(kNR) * (kBf16 ? 2 : 4);
+  constexpr size_t kAhead = N == 1 ? kPrefetchBytes : size_t(N) * kSub * kRowBytes;
+  __m256 c[N][MR][2];
+#pragma GCC unroll 8
+  for (int s = 0; s < N; ++s)
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) c[s][i][0] = c[s][i][1] = _mm256_setzero_ps();
+  const int k0 = first * kSub;
+  const int last_len = std::min(kSub, len - (k0 + (N - 1) * kSub));
+  int j = 0;
+  for (; j < last_len; ++j) {
+#pragma GCC unroll 8
+    for (int s = 0; s < N; ++s) {
+      if constexpr (kSource != Source::kWidened)
+        _mm_prefetch(static_cast<const char *>(b) + size_t(k0 + N * j + s) * kRowBytes + kAhead, _MM_HINT_T0);
+      fma_step<MR, kBf16>(a, b, k0 + s * kSub + j, c[s]);
+    }
+  }
+  if constexpr (N > 1) {
+    // The full chains' remaining steps when the last sub-chunk is short.
+    for (; j < kSub; ++j)
+#pragma GCC unroll 8
+      for (int s = 0; s < N - 1; ++s) fma_step<MR, kBf16>(a, b, k0 + s * kSub + j, c[s]);
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; ++h) {
+      __m256 t = fresh ? c[0][i][h] : _mm256_add_ps(total[i][h], c[0][i][h]);
+#pragma GCC unroll 8
+      for (int s = 1; s < N; ++s) t = _mm256_add_ps(t, c[s][i][h]);
+      total[i][h] = t;
+    }
 }
 
 // acc[i] = sum_k a[k][i] * b[k] over one K block: a packed [len][kMR], b a panel block [len][16].
 template <int MR, Source kSource>
 inline void micro_kernel(int len, const float *a, const void *b, __m256 (&acc)[MR][2]) {
-  constexpr int S = accumulator_sets<MR>();
-  constexpr bool kBf16 = kSource == Source::kBf16;
-  __m256 c[S][MR][2];
+  constexpr int C = concurrent_chains<MR>();
+  const int subs = (len + kSub - 1) / kSub;
 #pragma GCC unroll 8
-  for (int s = 0; s < S; ++s)
-#pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i) c[s][i][0] = c[s][i][1] = _mm256_setzero_ps();
-  int k = 0;
-  for (; k + S <= len; k += S) {
-#pragma GCC unroll 8
-    for (int s = 0; s < S; ++s) {
-      __m256 b0, b1;
-      if constexpr (kSource != Source::kWidened) prefetch_b<kBf16>(b, k + s);
-      load_b<kBf16>(b, k + s, b0, b1);
-      const float *ak = a + size_t(k + s) * kMR;
-#pragma GCC unroll 8
-      for (int i = 0; i < MR; ++i) {
-        const __m256 ai = _mm256_broadcast_ss(ak + i);
-        c[s][i][0] = _mm256_fmadd_ps(ai, b0, c[s][i][0]);
-        c[s][i][1] = _mm256_fmadd_ps(ai, b1, c[s][i][1]);
-      }
-    }
-  }
-  for (; k < len; ++k) {
-    __m256 b0, b1;
-    load_b<kBf16>(b, k, b0, b1);
-    const float *ak = a + size_t(k) * kMR;
-#pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i) {
-      const __m256 ai = _mm256_broadcast_ss(ak + i);
-      c[0][i][0] = _mm256_fmadd_ps(ai, b0, c[0][i][0]);
-      c[0][i][1] = _mm256_fmadd_ps(ai, b1, c[0][i][1]);
-    }
-  }
-#pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i) {
-    acc[i][0] = c[0][i][0];
-    acc[i][1] = c[0][i][1];
-#pragma GCC unroll 8
-    for (int s = 1; s < S; ++s) {
-      acc[i][0] = _mm256_add_ps(acc[i][0], c[s][i][0]);
-      acc[i][1] = _mm256_add_ps(acc[i][1], c[s][i][1]);
-    }
-  }
+  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();  // overwritten; len >= 1
+  int s = 0;
+  if constexpr (C >= 4)
+    for (; s + 4 <= subs; s += 4) run_chains<MR, 4, kSource>(len, a, b, s, s == 0, acc);
+  if constexpr (C >= 2)
+    for (; s + 2 <= subs; s += 2) run_chains<MR, 2, kSource>(len, a, b, s, s == 0, acc);
+  for (; s < subs; ++s) run_chains<MR, 1, kSource>(len, a, b, s, s == 0, acc);
 }
 
 inline __m256i lane_mask(int valid) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(valid), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-// c[i][0..16) (= or +=) acc[i], only the first `valid` columns.
+// c[i][0..16) (= or +=) acc[i], then + bias[0..16) where bias is not null, only the first
+// `valid` columns.
 template <int MR>
-inline void store_tile(__m256 (&acc)[MR][2], float *c, size_t ldc, bool accumulate, int valid) {
+inline void store_tile(__m256 (&acc)[MR][2], float *c, size_t ldc, bool accumulate, int valid,
+                       const float *bias = nullptr) {
   if (valid >= kNR) {
+    __m256 bias0 = _mm256_setzero_ps(), bias1 = _mm256_setzero_ps();
+    if (bias) {
+      bias0 = _mm256_loadu_ps(bias);
+      bias1 = _mm256_loadu_ps(bias + 8);
+    }
 #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) {
       float *row = c + size_t(i) * ldc;
@@ -139,18 +157,28 @@ inline void store_tile(__m256 (&acc)[MR][2], float *c, size_t ldc, bool accumula
         v0 = _mm256_add_ps(v0, _mm256_loadu_ps(row));
         v1 = _mm256_add_ps(v1, _mm256_loadu_ps(row + 8));
       }
+      if (bias) {
+        v0 = _mm256_add_ps(v0, bias0);
+        v1 = _mm256_add_ps(v1, bias1);
+      }
       _mm256_storeu_ps(row, v0);
       _mm256_storeu_ps(row + 8, v1);
     }
     return;
   }
   const __m256i m0 = lane_mask(valid), m1 = lane_mask(valid - 8);
+  const __m256 bias0 = bias ? _mm256_maskload_ps(bias, m0) : _mm256_setzero_ps();
+  const __m256 bias1 = bias ? _mm256_maskload_ps(bias + 8, m1) : _mm256_setzero_ps();
   for (int i = 0; i < MR; ++i) {
     float *row = c + size_t(i) * ldc;
     __m256 v0 = acc[i][0], v1 = acc[i][1];
     if (accumulate) {
       v0 = _mm256_add_ps(v0, _mm256_maskload_ps(row, m0));
       v1 = _mm256_add_ps(v1, _mm256_maskload_ps(row + 8, m1));
+    }
+    if (bias) {
+      v0 = _mm256_add_ps(v0, bias0);
+      v1 = _mm256_add_ps(v1, bias1);
     }
     _mm256_maskstore_ps(row, m0, v0);
     _mm256_maskstore_ps(row + 8, m1, v1);
@@ -186,7 +214,8 @@ void tile(const TileContext &t, int len, const float *a, const void *b, int row,
   micro_kernel<MR, kSource>(len, a, b, acc);
   const GemmItem &it = *t.item;
   if (it.epilogue == Epilogue::kStore) {
-    store_tile<MR>(acc, it.c + size_t(row) * it.ldc + size_t(panel) * kNR, it.ldc, !t.first, it.n - panel * kNR);
+    store_tile<MR>(acc, it.c + size_t(row) * it.ldc + size_t(panel) * kNR, it.ldc, !t.first, it.n - panel * kNR,
+                   t.last && it.bias ? it.bias + size_t(panel) * kNR : nullptr);
     return;
   }
   float *p = t.partial ? t.partial + size_t(row) * kPartialLd + size_t(local_panel) * kNR : nullptr;

@@ -48,7 +48,7 @@ void unpack_panel(const PanelLayout &layout, const void *packed, int panel, void
 
 // How results leave the micro-kernel.
 enum class Epilogue {
-  kStore,   // c[r, 16p + l] = lane l of panel p, for columns < n (the width of c)
+  kStore,   // c[r, 16p + l] = lane l of panel p (+ bias[16p + l]), for columns < n (the width of c)
   kSwiGLU,  // c[r, 8p + l] = silu(lane l) * lane (8 + l): the fused gate/up panels
 };
 
@@ -64,6 +64,7 @@ struct GemmItem {
   float *c;
   size_t ldc;
   int n;  // kStore: valid columns of c
+  const float *bias = nullptr;  // kStore: [n], added once the dot product is complete, or null
 };
 
 // A thread's scratch memory, grown on demand and kept across calls.

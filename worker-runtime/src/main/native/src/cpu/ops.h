@@ -13,6 +13,10 @@ void router_sigmoid_group_topk(const float *logits, const float *bias, int token
                                int topk_group, int k, bool normalize, float scale, int32_t *ids,
                                float *weights);
 
+// RMSNorm of one row (moe_rms_norm): y = w * (x * r), r = 1 / sqrt(sum(x^2) / dim + eps), the sum
+// of squares in float32 in index order. y may equal x.
+void rms_norm_row(const float *x, int dim, const float *w, float eps, float *y);
+
 void combine(const float *rows, const int32_t *row_of, const float *weights, int tokens, int k, int hidden,
              float *out);
 

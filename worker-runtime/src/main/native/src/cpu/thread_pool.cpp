@@ -22,14 +22,14 @@ ThreadPool::~ThreadPool() {
   for (auto &t : threads_) t.join();
 }
 
-void ThreadPool::run(const std::function<void(int)> &fn) {
+void ThreadPool::run_task(Task fn) {
   if (size_ == 1) {
     fn(0);
     return;
   }
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    task_ = &fn;
+    task_ = fn;
     pending_ = size_ - 1;
     error_ = nullptr;
     ++generation_;
@@ -43,7 +43,7 @@ void ThreadPool::run(const std::function<void(int)> &fn) {
   }
   std::unique_lock<std::mutex> lock(mutex_);
   done_cv_.wait(lock, [this] { return pending_ == 0; });
-  task_ = nullptr;
+  task_ = Task{};
   if (mine) std::rethrow_exception(mine);
   if (error_) std::rethrow_exception(error_);
 }
@@ -51,7 +51,7 @@ void ThreadPool::run(const std::function<void(int)> &fn) {
 void ThreadPool::worker_loop(int worker) {
   unsigned long seen = 0;
   for (;;) {
-    const std::function<void(int)> *task;
+    Task task;
     {
       std::unique_lock<std::mutex> lock(mutex_);
       start_cv_.wait(lock, [&] { return stopping_ || generation_ != seen; });
@@ -61,7 +61,7 @@ void ThreadPool::worker_loop(int worker) {
     }
     std::exception_ptr error;
     try {
-      (*task)(worker);
+      task(worker);
     } catch (...) {
       error = std::current_exception();
     }

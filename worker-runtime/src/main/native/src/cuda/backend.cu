@@ -207,6 +207,18 @@ class CudaBackend final : public Backend {
     rt_.sync();
   }
 
+  // Dense layers, attention and the KV cache on the device are still to be written (see
+  // internal.h for the interface and the CPU backend, src/cpu/attention.cpp, for the semantics).
+  std::unique_ptr<Matrix> create_matrix(int, int, const void *, moe_dtype, moe_dtype, const float *) override {
+    fail(MOE_ERR_UNSUPPORTED, "moe_matrix is not implemented on CUDA yet");
+  }
+  std::unique_ptr<Attention> create_attention(const moe_attention_config &) override {
+    fail(MOE_ERR_UNSUPPORTED, "moe_attention is not implemented on CUDA yet");
+  }
+  std::unique_ptr<KvCache> create_kv_cache(int, int, int, int) override {
+    fail(MOE_ERR_UNSUPPORTED, "moe_kv_cache is not implemented on CUDA yet");
+  }
+
  private:
   CudaRuntime rt_;
 };

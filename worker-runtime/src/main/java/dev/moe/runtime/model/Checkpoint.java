@@ -36,6 +36,7 @@ public final class Checkpoint implements AutoCloseable {
   /** Tensor name -> shard file name; null for a single-file checkpoint. */
   private final Map<String, String> weightMap;
   private final Map<String, SafetensorsFile> open = new HashMap<>();
+  private ModelConfig modelConfig;
 
   private Checkpoint(Path dir, MoeConfig config, Map<String, String> weightMap) {
     this.dir = dir;
@@ -174,6 +175,41 @@ public final class Checkpoint implements AutoCloseable {
       return null;
     }
     return floats(names.sharedExpertGate(layer), 1, config.hiddenSize());
+  }
+
+  /** The whole decoder's configuration (config.json and generation_config.json), read on first use. */
+  public synchronized ModelConfig modelConfig() {
+    if (modelConfig == null) {
+      modelConfig = ModelConfig.read(dir);
+    }
+    return modelConfig;
+  }
+
+  /**
+   * A matrix {@code [rows, cols]} as the kernels take it: F32 and BF16 as slices of the mapping,
+   * F16 and block-fp8 converted to float32.
+   */
+  public Weight matrix(String name, long rows, long cols) {
+    TensorView t = shaped(name, rows, cols);
+    if (t.dtype() == DType.F32 || t.dtype() == DType.BF16) {
+      return new Weight(name, t.dtype(), rows, cols, t.data());
+    }
+    return new Weight(name, DType.F32, rows, cols, MemorySegment.ofArray(toFloats(t)));
+  }
+
+  /** A float vector of {@code n} values (a norm's weight, a bias) in float32. */
+  public float[] vector(String name, long n) {
+    return floats(name, n);
+  }
+
+  /** Layer {@code layer}'s dense SwiGLU MLP (a layer without an MoE block), {@code intermediate} wide. */
+  public ExpertWeights denseMlp(int layer, int intermediate) {
+    if (layer < 0 || layer >= config.numLayers() || config.isMoeLayer(layer)) {
+      throw new IllegalArgumentException("layer " + layer + " has no dense MLP: MoE layers are "
+          + config.describeMoeLayers() + " of 0.." + (config.numLayers() - 1));
+    }
+    return ffn(names.denseMlp(layer, "gate_proj"), names.denseMlp(layer, "up_proj"), names.denseMlp(layer, "down_proj"),
+        intermediate);
   }
 
   private void checkLayer(int layer) {

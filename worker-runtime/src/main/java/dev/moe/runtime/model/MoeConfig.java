@@ -9,7 +9,6 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 
@@ -78,7 +77,7 @@ public final class MoeConfig {
     if (root == null || !root.isObject()) {
       throw new InvalidCheckpointException(source + ": not a JSON object");
     }
-    Fields f = new Fields(root, source);
+    ConfigFields f = new ConfigFields(root, source);
     String modelType = f.string("model_type", null);
     if (modelType == null) {
       throw new InvalidCheckpointException(source + ": no \"model_type\"; supported model types: "
@@ -112,7 +111,9 @@ public final class MoeConfig {
         boolean qwen2 = arch == Architecture.QWEN2_MOE;
         b.hiddenSize = f.positive("hidden_size", 2048);
         b.numLayers = f.positive("num_hidden_layers", 24);
-        b.numExperts = f.nonNegative("num_experts", qwen2 ? 60 : 128);
+        // transformers 5.x saves Qwen-MoE's num_experts as num_local_experts.
+        b.numExperts = f.has("num_local_experts") ? f.nonNegative("num_local_experts", 0)
+            : f.nonNegative("num_experts", qwen2 ? 60 : 128);
         b.topK = f.positive("num_experts_per_tok", qwen2 ? 4 : 8);
         b.expertIntermediateSize = f.positive("moe_intermediate_size", qwen2 ? 1408 : 768);
         if (qwen2) {
@@ -353,91 +354,5 @@ public final class MoeConfig {
     float routedScalingFactor = 1f;
     boolean[] moeLayer;
     int[] fp8BlockSize;
-  }
-
-  /** Typed reads of config.json keys with defaults and one-line errors. */
-  private record Fields(JsonNode root, String source) {
-
-    String string(String key, String dflt) {
-      JsonNode n = root.get(key);
-      if (n == null || n.isNull()) {
-        return dflt;
-      }
-      if (!n.isTextual()) {
-        throw bad(key, n, "a string");
-      }
-      return n.asText();
-    }
-
-    int positive(String key, int dflt) {
-      int v = integer(key, dflt);
-      if (v <= 0) {
-        throw bad(key, root.get(key), "a positive integer");
-      }
-      return v;
-    }
-
-    int nonNegative(String key, int dflt) {
-      int v = integer(key, dflt);
-      if (v < 0) {
-        throw bad(key, root.get(key), "a non-negative integer");
-      }
-      return v;
-    }
-
-    int integer(String key, int dflt) {
-      JsonNode n = root.get(key);
-      if (n == null || n.isNull()) {
-        return dflt;
-      }
-      if (!n.isIntegralNumber() || !n.canConvertToInt()) {
-        throw bad(key, n, "an integer");
-      }
-      return n.asInt();
-    }
-
-    double number(String key, double dflt) {
-      JsonNode n = root.get(key);
-      if (n == null || n.isNull()) {
-        return dflt;
-      }
-      if (!n.isNumber()) {
-        throw bad(key, n, "a number");
-      }
-      return n.asDouble();
-    }
-
-    boolean bool(String key, boolean dflt) {
-      JsonNode n = root.get(key);
-      if (n == null || n.isNull()) {
-        return dflt;
-      }
-      if (!n.isBoolean()) {
-        throw bad(key, n, "true or false");
-      }
-      return n.asBoolean();
-    }
-
-    Set<Integer> intSet(String key) {
-      JsonNode n = root.get(key);
-      Set<Integer> out = new HashSet<>();
-      if (n == null || n.isNull()) {
-        return out;
-      }
-      if (!n.isArray()) {
-        throw bad(key, n, "a list of layer indices");
-      }
-      for (JsonNode e : n) {
-        if (!e.isIntegralNumber() || !e.canConvertToInt()) {
-          throw bad(key, n, "a list of layer indices");
-        }
-        out.add(e.asInt());
-      }
-      return out;
-    }
-
-    InvalidCheckpointException bad(String key, JsonNode value, String expected) {
-      return new InvalidCheckpointException(source + ": \"" + key + "\" is " + value + ", expected " + expected);
-    }
   }
 }

@@ -85,6 +85,45 @@ public final class TensorNames {
     return architecture == Architecture.QWEN2_MOE ? prefix(layer) + "shared_expert_gate.weight" : null;
   }
 
+  // ---- The rest of the decoder -------------------------------------------------------------------
+
+  /** The token embedding {@code [vocab, hidden]}. */
+  public String embedding() {
+    return "model.embed_tokens.weight";
+  }
+
+  /** The final norm's weight {@code [hidden]}. */
+  public String finalNorm() {
+    return "model.norm.weight";
+  }
+
+  /** The LM head {@code [vocab, hidden]} (absent when tied to the embedding). */
+  public String lmHead() {
+    return "lm_head.weight";
+  }
+
+  public String inputNorm(int layer) {
+    return "model.layers." + layer + ".input_layernorm.weight";
+  }
+
+  public String postAttentionNorm(int layer) {
+    return "model.layers." + layer + ".post_attention_layernorm.weight";
+  }
+
+  /**
+   * A tensor of layer {@code layer}'s attention: {@code module} is the submodule as transformers
+   * names it (q_proj, k_proj, v_proj, o_proj, q_norm, k_norm, q_a_proj, q_a_layernorm, q_b_proj,
+   * kv_a_proj_with_mqa, kv_a_layernorm, kv_b_proj), {@code kind} "weight" or "bias".
+   */
+  public String attention(int layer, String module, String kind) {
+    return "model.layers." + layer + ".self_attn." + module + "." + kind;
+  }
+
+  /** A dense layer's SwiGLU MLP projection (gate_proj, up_proj, down_proj). */
+  public String denseMlp(int layer, String projection) {
+    return "model.layers." + layer + ".mlp." + projection + ".weight";
+  }
+
   /** The block-fp8 scale of {@code weightName} ({@code ...weight} -> {@code ...weight_scale_inv}). */
   public static String scaleInv(String weightName) {
     return weightName + "_scale_inv";

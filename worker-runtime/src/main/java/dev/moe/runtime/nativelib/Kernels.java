@@ -72,9 +72,33 @@ public final class Kernels {
         tokens, k, hidden, MemorySegment.ofArray(out));
   }
 
-  private static void need(String what, int length, long needed) {
+  /**
+   * RMSNorm of {@code rows} rows of {@code dim} floats as transformers computes it on float32:
+   * {@code y[i] = weight[i] * (x[i] * r)}, {@code r = 1 / sqrt(sum(x^2) / dim + eps)} with the sum in
+   * float32 in index order. {@code y} may be {@code x}. Runs on the calling thread.
+   */
+  public static void rmsNorm(float[] x, int rows, int dim, float[] weight, float eps, float[] y) {
+    rmsNorm(x, 0, rows, dim, weight, eps, y, 0);
+  }
+
+  /** {@link #rmsNorm(float[], int, int, float[], float, float[])} of the rows starting at {@code x[xOffset]}, into {@code y[yOffset]}. */
+  public static void rmsNorm(float[] x, int xOffset, int rows, int dim, float[] weight, float eps, float[] y,
+      int yOffset) {
+    if (rows < 0 || dim <= 0 || xOffset < 0 || yOffset < 0) {
+      throw new IllegalArgumentException("rmsNorm needs rows >= 0, dim > 0 and offsets >= 0, got rows " + rows
+          + ", dim " + dim + ", offsets " + xOffset + " and " + yOffset);
+    }
+    long n = (long) rows * dim;
+    need(xOffset == 0 ? "x" : "x past offset " + xOffset, x.length - (long) xOffset, n);
+    need(yOffset == 0 ? "y" : "y past offset " + yOffset, y.length - (long) yOffset, n);
+    need("weight", weight.length, dim);
+    MoeNative.get().rmsNorm(MemorySegment.ofArray(x).asSlice((long) xOffset * Float.BYTES), rows, dim,
+        MemorySegment.ofArray(weight), eps, MemorySegment.ofArray(y).asSlice((long) yOffset * Float.BYTES));
+  }
+
+  static void need(String what, long length, long needed) {
     if (length < needed) {
-      throw new IllegalArgumentException(what + " holds " + length + " elements, needs " + needed);
+      throw new IllegalArgumentException(what + " holds " + Math.max(length, 0) + " elements, needs " + needed);
     }
   }
 }

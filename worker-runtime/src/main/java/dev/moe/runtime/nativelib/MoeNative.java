@@ -51,6 +51,17 @@ public final class MoeNative {
   private final MethodHandle statsFree;
   private final MethodHandle statsRecord;
   private final MethodHandle statsSnapshot;
+  private final MethodHandle matrixCreate;
+  private final MethodHandle matrixFree;
+  private final MethodHandle matrixMul;
+  private final MethodHandle rmsNorm;
+  private final MethodHandle attentionCreate;
+  private final MethodHandle attentionFree;
+  private final MethodHandle attentionSet;
+  private final MethodHandle attentionCacheWidth;
+  private final MethodHandle kvCacheCreate;
+  private final MethodHandle kvCacheFree;
+  private final MethodHandle attentionForward;
   private final MethodHandle benchFmaPeakGflops;
   private final MethodHandle benchReadBandwidthGbs;
   private final MethodHandle benchExpertsFfn;
@@ -93,6 +104,23 @@ public final class MoeNative {
         FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, ADDRESS));
     statsSnapshot = critical.bind("moe_stats_snapshot",
         FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_INT));
+    matrixCreate = plain.bind("moe_matrix_create", FunctionDescriptor.of(JAVA_INT,
+        ADDRESS, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
+    matrixFree = plain.bind("moe_matrix_free", FunctionDescriptor.ofVoid(ADDRESS));
+    matrixMul = critical.bind("moe_matrix_mul", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, ADDRESS));
+    rmsNorm = critical.bind("moe_rms_norm",
+        FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS, JAVA_FLOAT, ADDRESS));
+    attentionCreate = plain.bind("moe_attention_create", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+    attentionFree = plain.bind("moe_attention_free", FunctionDescriptor.ofVoid(ADDRESS));
+    // Like moe_experts_load: weights may come from a heap array.
+    attentionSet = critical.bind("moe_attention_set",
+        FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_LONG));
+    attentionCacheWidth = plain.bind("moe_attention_cache_width", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+    kvCacheCreate = plain.bind("moe_kv_cache_create",
+        FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+    kvCacheFree = plain.bind("moe_kv_cache_free", FunctionDescriptor.ofVoid(ADDRESS));
+    attentionForward = critical.bind("moe_attention_forward", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS,
+        ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, ADDRESS));
     benchFmaPeakGflops = plain.bind("moe_bench_fma_peak_gflops", FunctionDescriptor.of(JAVA_DOUBLE, JAVA_INT, JAVA_DOUBLE));
     benchReadBandwidthGbs = plain.bind("moe_bench_read_bandwidth_gbs",
         FunctionDescriptor.of(JAVA_DOUBLE, JAVA_LONG, JAVA_INT, JAVA_DOUBLE));
@@ -335,6 +363,107 @@ public final class MoeNative {
   public void statsSnapshot(MemorySegment stats, MemorySegment counts, MemorySegment transitions, int reset) {
     try {
       check((int) statsSnapshot.invokeExact(stats, counts, transitions, reset), "moe_stats_snapshot");
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  /** A new {@code moe_matrix*}; {@code w} and {@code bias} (or NULL) in native memory. */
+  public MemorySegment matrixCreate(MemorySegment ctx, int out, int in, MemorySegment w, int srcDtype, int dtype,
+      MemorySegment bias) {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment res = arena.allocate(ADDRESS);
+      check((int) matrixCreate.invokeExact(ctx, out, in, w, srcDtype, dtype, bias, res), "moe_matrix_create");
+      return res.get(ADDRESS, 0);
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  public void matrixFree(MemorySegment m) {
+    try {
+      matrixFree.invokeExact(m);
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  public void matrixMul(MemorySegment ctx, MemorySegment m, MemorySegment x, int rows, MemorySegment y) {
+    try {
+      check((int) matrixMul.invokeExact(ctx, m, x, rows, y), "moe_matrix_mul");
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  public void rmsNorm(MemorySegment x, int rows, int dim, MemorySegment w, float eps, MemorySegment y) {
+    try {
+      check((int) rmsNorm.invokeExact(x, rows, dim, w, eps, y), "moe_rms_norm");
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  /** A new {@code moe_attention*} for the {@code moe_attention_config} struct at {@code config}. */
+  public MemorySegment attentionCreate(MemorySegment ctx, MemorySegment config) {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment out = arena.allocate(ADDRESS);
+      check((int) attentionCreate.invokeExact(ctx, config, out), "moe_attention_create");
+      return out.get(ADDRESS, 0);
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  public void attentionFree(MemorySegment attention) {
+    try {
+      attentionFree.invokeExact(attention);
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  public void attentionSet(MemorySegment attention, int which, MemorySegment data, int srcDtype, int dtype,
+      long elems) {
+    try {
+      check((int) attentionSet.invokeExact(attention, which, data, srcDtype, dtype, elems), "moe_attention_set");
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  public int attentionCacheWidth(MemorySegment attention) {
+    try {
+      return (int) attentionCacheWidth.invokeExact(attention);
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  public MemorySegment kvCacheCreate(MemorySegment ctx, int layers, int blocks, int blockSize, int width) {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment out = arena.allocate(ADDRESS);
+      check((int) kvCacheCreate.invokeExact(ctx, layers, blocks, blockSize, width, out), "moe_kv_cache_create");
+      return out.get(ADDRESS, 0);
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  public void kvCacheFree(MemorySegment cache) {
+    try {
+      kvCacheFree.invokeExact(cache);
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  public void attentionForward(MemorySegment ctx, MemorySegment attention, MemorySegment cache, int layer,
+      MemorySegment x, int nseq, MemorySegment seqRows, MemorySegment seqStart, MemorySegment blockTable,
+      int maxBlocks, MemorySegment y) {
+    try {
+      check((int) attentionForward.invokeExact(ctx, attention, cache, layer, x, nseq, seqRows, seqStart, blockTable,
+          maxBlocks, y), "moe_attention_forward");
     } catch (Throwable t) {
       throw rethrow(t);
     }

@@ -26,13 +26,23 @@ public final class LocalGroup implements AutoCloseable {
     this.group = group;
   }
 
-  /** Starts {@code workers} workers serving {@code placement} as version 1. */
+  /** Starts {@code workers} workers serving {@code placement} as version 1, and their coordinator. */
   public static LocalGroup start(int workers, ExpertModel model, Placement placement, WorkerOptions options) {
+    return start(workers, model, placement, 1, options, true);
+  }
+
+  /**
+   * Starts {@code workers} workers serving {@code placement} as {@code version}; with {@code
+   * coordinator}, also a {@link WorkerGroup} that runs steps from outside (trace replay, tests),
+   * else none (the workers' own engines step the group).
+   */
+  public static LocalGroup start(int workers, ExpertModel model, Placement placement, long version,
+      WorkerOptions options, boolean coordinator) {
     List<WorkerNode> nodes = new ArrayList<>();
     List<NettyTransport> transports = new ArrayList<>();
     try {
       for (int r = 0; r < workers; r++) {
-        WorkerNode node = new WorkerNode(r, workers, model, placement, 1, options);
+        WorkerNode node = new WorkerNode(r, workers, model, placement, version, options);
         nodes.add(node);
         transports.add(NettyTransport.listen(r, workers, LOOPBACK, node, NettyTransport.DEFAULT_MAX_FRAME_BYTES));
       }
@@ -42,7 +52,8 @@ public final class LocalGroup implements AutoCloseable {
         transports.get(r).connect(CONNECT);
         nodes.get(r).attach(transports.get(r));
       }
-      return new LocalGroup(List.copyOf(nodes), addresses, WorkerGroup.connect(addresses, model.hidden(), CONNECT));
+      return new LocalGroup(List.copyOf(nodes), addresses,
+          coordinator ? WorkerGroup.connect(addresses, model.hidden(), CONNECT) : null);
     } catch (RuntimeException e) {
       transports.forEach(NettyTransport::close);
       nodes.forEach(WorkerNode::close);
@@ -50,7 +61,11 @@ public final class LocalGroup implements AutoCloseable {
     }
   }
 
+  /** The coordinator; only for a group started with one. */
   public WorkerGroup group() {
+    if (group == null) {
+      throw new IllegalStateException("this group was started without a coordinator");
+    }
     return group;
   }
 
@@ -65,7 +80,9 @@ public final class LocalGroup implements AutoCloseable {
 
   @Override
   public void close() {
-    group.close();
+    if (group != null) {
+      group.close();
+    }
     for (WorkerNode node : nodes) {
       node.close();
     }

@@ -72,6 +72,28 @@ public sealed interface Message {
   /** Reply to {@link StatusRequest}. {@code staged}: versions ready to serve, the active one included. */
   record WorkerStatus(int rank, boolean ready, long activeVersion, long[] staged) implements Message {}
 
+  /**
+   * Rank 0 (the step clock) to every rank: run step {@code step} of your own requests (possibly
+   * none) on placement {@code version}. Reply: {@link StepEnd} when this rank's part is done.
+   */
+  record StepBegin(long step, long version) implements Message {}
+
+  /**
+   * Reply to {@link StepBegin}: whether this rank still has requests to run ({@code busy}), the
+   * placement versions it holds ready ({@code staged}, the active one included), and, when its
+   * part of the step failed (its requests run again later), why; else an empty string.
+   */
+  record StepEnd(long step, boolean busy, long[] staged, String failure) implements Message {}
+
+  /** A rank to rank 0: requests arrived while the clock idled. Reply: {@link Ack}. */
+  record Wake() implements Message {}
+
+  /** A (re)starting worker to a peer: which placement does the group serve? Reply: {@link ActivePlacement}. */
+  record PlacementQuery() implements Message {}
+
+  /** Reply to {@link PlacementQuery}: the peer's active version and its placement document. */
+  record ActivePlacement(long version, byte[] placementJson) implements Message {}
+
   record Ack() implements Message {}
 
   /** The reply to any request that failed: the request was not carried out. */

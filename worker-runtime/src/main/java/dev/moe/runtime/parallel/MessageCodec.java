@@ -1,17 +1,22 @@
 package dev.moe.runtime.parallel;
 
 import dev.moe.runtime.parallel.Message.Ack;
+import dev.moe.runtime.parallel.Message.ActivePlacement;
 import dev.moe.runtime.parallel.Message.Dispatch;
 import dev.moe.runtime.parallel.Message.ErrorReply;
 import dev.moe.runtime.parallel.Message.FetchSlot;
 import dev.moe.runtime.parallel.Message.ForcedRouting;
+import dev.moe.runtime.parallel.Message.PlacementQuery;
 import dev.moe.runtime.parallel.Message.Release;
 import dev.moe.runtime.parallel.Message.Rows;
 import dev.moe.runtime.parallel.Message.SlotCopy;
 import dev.moe.runtime.parallel.Message.Stage;
 import dev.moe.runtime.parallel.Message.StatusRequest;
 import dev.moe.runtime.parallel.Message.Step;
+import dev.moe.runtime.parallel.Message.StepBegin;
+import dev.moe.runtime.parallel.Message.StepEnd;
 import dev.moe.runtime.parallel.Message.StepResult;
+import dev.moe.runtime.parallel.Message.Wake;
 import dev.moe.runtime.parallel.Message.WorkerStatus;
 import io.netty.buffer.ByteBuf;
 import java.nio.ByteOrder;
@@ -42,6 +47,11 @@ public final class MessageCodec {
   static final byte WORKER_STATUS = 10;
   static final byte ACK = 11;
   static final byte ERROR = 12;
+  static final byte STEP_BEGIN = 13;
+  static final byte STEP_END = 14;
+  static final byte WAKE = 15;
+  static final byte PLACEMENT_QUERY = 16;
+  static final byte ACTIVE_PLACEMENT = 17;
 
   private MessageCodec() {}
 
@@ -66,6 +76,8 @@ public final class MessageCodec {
       case Rows m -> 4L * m.y().length;
       case SlotCopy m -> m.bytes().length;
       case Stage m -> m.placementJson().length;
+      case ActivePlacement m -> m.placementJson().length;
+      case StepEnd m -> 8L * m.staged().length + 3L * m.failure().length();
       case ErrorReply m -> 3L * m.message().length();
       default -> 0;
     };
@@ -86,6 +98,11 @@ public final class MessageCodec {
       case WorkerStatus m -> WORKER_STATUS;
       case Ack m -> ACK;
       case ErrorReply m -> ERROR;
+      case StepBegin m -> STEP_BEGIN;
+      case StepEnd m -> STEP_END;
+      case Wake m -> WAKE;
+      case PlacementQuery m -> PLACEMENT_QUERY;
+      case ActivePlacement m -> ACTIVE_PLACEMENT;
     };
   }
 
@@ -162,6 +179,22 @@ public final class MessageCodec {
         out.writeByte(m.code().ordinal());
         writeBytes(out, m.message().getBytes(StandardCharsets.UTF_8));
       }
+      case StepBegin m -> {
+        out.writeLongLE(m.step());
+        out.writeLongLE(m.version());
+      }
+      case StepEnd m -> {
+        out.writeLongLE(m.step());
+        out.writeBoolean(m.busy());
+        writeLongs(out, m.staged());
+        writeBytes(out, m.failure().getBytes(StandardCharsets.UTF_8));
+      }
+      case Wake m -> {}
+      case PlacementQuery m -> {}
+      case ActivePlacement m -> {
+        out.writeLongLE(m.version());
+        writeBytes(out, m.placementJson());
+      }
     }
   }
 
@@ -182,6 +215,12 @@ public final class MessageCodec {
       case ACK -> new Ack();
       case ERROR -> new ErrorReply(ErrorCode.fromOrdinal(readByte(in)),
           new String(readBytes(in, "error message"), StandardCharsets.UTF_8));
+      case STEP_BEGIN -> new StepBegin(readLong(in), readLong(in));
+      case STEP_END -> new StepEnd(readLong(in), readBoolean(in), readLongs(in, "staged"),
+          new String(readBytes(in, "failure"), StandardCharsets.UTF_8));
+      case WAKE -> new Wake();
+      case PLACEMENT_QUERY -> new PlacementQuery();
+      case ACTIVE_PLACEMENT -> new ActivePlacement(readLong(in), readBytes(in, "placement"));
       default -> throw new MalformedMessageException("unknown message type " + type);
     };
     if (in.isReadable()) {
@@ -244,6 +283,11 @@ public final class MessageCodec {
       case WORKER_STATUS -> "worker status";
       case ACK -> "ack";
       case ERROR -> "error";
+      case STEP_BEGIN -> "step begin";
+      case STEP_END -> "step end";
+      case WAKE -> "wake";
+      case PLACEMENT_QUERY -> "placement query";
+      case ACTIVE_PLACEMENT -> "active placement";
       default -> "type-" + type;
     };
   }

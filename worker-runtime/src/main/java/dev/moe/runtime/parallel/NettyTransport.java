@@ -25,6 +25,10 @@ public final class NettyTransport implements Transport {
   /** Frames up to 1 GiB: one bf16 expert of DeepSeek-V3 is 42 MiB, a batch of rows far less. */
   public static final int DEFAULT_MAX_FRAME_BYTES = 1 << 30;
 
+  /** How often lost peers are looked for, and how long one reconnection attempt may take. */
+  static final Duration RECONNECT_INTERVAL = Duration.ofMillis(200);
+  static final Duration RECONNECT_ATTEMPT = Duration.ofMillis(500);
+
   private final int rank;
   private final int size;
   private final int maxFrameBytes;
@@ -32,7 +36,8 @@ public final class NettyTransport implements Transport {
   private final FrameServer server;
   private volatile List<InetSocketAddress> peers;
   private volatile FrameClient[] clients;
-  private boolean closed;
+  private volatile boolean closed;
+  private Thread reconnector;
 
   private NettyTransport(int rank, int size, InetSocketAddress bind, Transport.Handler handler, int maxFrameBytes) {
     if (size < 1 || rank < 0 || rank >= size) {
@@ -91,6 +96,39 @@ public final class NettyTransport implements Transport {
       }
     }
     clients = connected;
+    reconnector = Thread.ofPlatform().daemon().name("worker-" + rank + "-reconnect").start(this::reconnectLost);
+  }
+
+  /** Reconnects peers whose connection was lost (a restarted worker listens again on its address). */
+  private void reconnectLost() {
+    while (!closed) {
+      FrameClient[] c = clients;
+      for (int p = 0; p < size && !closed; p++) {
+        if (p != rank && !c[p].isOpen()) {
+          try {
+            FrameClient fresh = FrameClient.connect(group, peers.get(p), maxFrameBytes, RECONNECT_ATTEMPT);
+            replace(p, fresh);
+          } catch (RemoteException e) {
+            // Still down: try again on the next round.
+          }
+        }
+      }
+      try {
+        Thread.sleep(RECONNECT_INTERVAL.toMillis());
+      } catch (InterruptedException e) {
+        return;
+      }
+    }
+  }
+
+  private synchronized void replace(int peer, FrameClient fresh) {
+    if (closed) {
+      fresh.close();
+      return;
+    }
+    FrameClient[] next = clients.clone();
+    next[peer] = fresh;
+    clients = next;
   }
 
   @Override
@@ -117,6 +155,11 @@ public final class NettyTransport implements Transport {
     return client(peer).call(fetch, SlotCopy.class);
   }
 
+  @Override
+  public <T extends Message> CompletableFuture<T> control(int peer, Message message, Class<T> reply) {
+    return client(peer).call(message, reply);
+  }
+
   private FrameClient client(int peer) {
     FrameClient[] c = clients;
     if (c == null) {
@@ -134,6 +177,9 @@ public final class NettyTransport implements Transport {
       return;
     }
     closed = true;
+    if (reconnector != null) {
+      reconnector.interrupt();
+    }
     server.close();
     FrameClient[] c = clients;
     if (c != null) {

@@ -33,7 +33,10 @@ public interface Transport extends AutoCloseable {
   /** Connects to every peer, waiting up to {@code timeout} for those not listening yet. */
   void connect(Duration timeout);
 
-  /** Whether {@link #connect} succeeded and no peer connection has been lost since. */
+  /**
+   * Whether every peer is connected: after {@link #connect}, a lost peer (one restarting, say) is
+   * reconnected in the background, and this is false meanwhile.
+   */
   boolean connected();
 
   /** Sends rows to {@code peer} to be computed on its slots. */
@@ -41,6 +44,12 @@ public interface Transport extends AutoCloseable {
 
   /** Fetches the weights of one expert from {@code peer}, with the peer's checksum of its copy. */
   CompletableFuture<SlotCopy> fetchSlot(int peer, FetchSlot fetch);
+
+  /**
+   * A control message of the group to {@code peer} (the step clock's steps, wake-ups, placement
+   * releases and status); completes with its reply, which must be a {@code reply}.
+   */
+  <T extends Message> CompletableFuture<T> control(int peer, Message message, Class<T> reply);
 
   @Override
   void close();

@@ -3,6 +3,7 @@ package dev.moe.runtime.parallel;
 import dev.moe.placement.InvalidPlacementException;
 import dev.moe.placement.Placement;
 import dev.moe.placement.PlacementJson;
+import dev.moe.runtime.decoder.DecoderModel;
 import dev.moe.runtime.layer.Routing;
 import dev.moe.runtime.nativelib.Backend;
 import dev.moe.runtime.nativelib.BackendChoice;
@@ -10,16 +11,21 @@ import dev.moe.runtime.nativelib.BackendThread;
 import dev.moe.runtime.nativelib.ExpertBank;
 import dev.moe.runtime.nativelib.Kernels;
 import dev.moe.runtime.parallel.Message.Ack;
+import dev.moe.runtime.parallel.Message.ActivePlacement;
 import dev.moe.runtime.parallel.Message.Dispatch;
 import dev.moe.runtime.parallel.Message.FetchSlot;
 import dev.moe.runtime.parallel.Message.ForcedRouting;
+import dev.moe.runtime.parallel.Message.PlacementQuery;
 import dev.moe.runtime.parallel.Message.Release;
 import dev.moe.runtime.parallel.Message.Rows;
 import dev.moe.runtime.parallel.Message.SlotCopy;
 import dev.moe.runtime.parallel.Message.Stage;
 import dev.moe.runtime.parallel.Message.StatusRequest;
 import dev.moe.runtime.parallel.Message.Step;
+import dev.moe.runtime.parallel.Message.StepBegin;
+import dev.moe.runtime.parallel.Message.StepEnd;
 import dev.moe.runtime.parallel.Message.StepResult;
+import dev.moe.runtime.parallel.Message.Wake;
 import dev.moe.runtime.parallel.Message.WorkerStatus;
 import dev.moe.runtime.rebalance.PlacementRefusedException;
 import dev.moe.runtime.rebalance.PlacementVersion;
@@ -35,14 +41,17 @@ import dev.moe.runtime.stats.WorkerMetrics;
 import dev.moe.stats.RoutingStats;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
 import java.util.function.Supplier;
 import java.util.logging.Logger;
 
@@ -91,6 +100,17 @@ public final class WorkerNode implements Transport.Handler, AutoCloseable {
   private volatile Transport transport;
   private volatile StepBudget stagingBudget;
   private volatile boolean stopping;
+  private volatile StepHandler stepHandler;
+
+  /** This worker's part of the group's step protocol (see {@link Message.StepBegin}). */
+  public interface StepHandler {
+
+    /** Runs this worker's own requests for one step of the group's clock (possibly none). */
+    CompletableFuture<StepEnd> step(StepBegin begin);
+
+    /** On rank 0: a peer got requests while the clock idled. */
+    void wake();
+  }
 
   /**
    * Opens the backend and loads this worker's slots of {@code initial} (placement version {@code
@@ -223,6 +243,12 @@ public final class WorkerNode implements Transport.Handler, AutoCloseable {
         case Stage s -> CompletableFuture.supplyAsync(() -> parsePlacement(s), control)
             .thenCompose(p -> stage(s.version(), s.budgetBytes(), p)).thenApply(v -> new Ack());
         case Release r -> release(r.version());
+        case StepBegin b -> steps().step(b);
+        case Wake w -> {
+          steps().wake();
+          yield CompletableFuture.completedFuture(new Ack());
+        }
+        case PlacementQuery q -> CompletableFuture.completedFuture(activePlacement());
         case StatusRequest r -> CompletableFuture.completedFuture(
             new WorkerStatus(rank, notReadyReason() == null, versions.active(), versions.servable()));
         default -> throw new RemoteException(ErrorCode.BAD_REQUEST,
@@ -276,6 +302,115 @@ public final class WorkerNode implements Transport.Handler, AutoCloseable {
     };
   }
 
+  // ---- The serving engine's hooks ---------------------------------------------------------------------
+
+  /** Serves the group's step protocol with {@code handler} (the engine; on rank 0 also the clock). */
+  public void serveSteps(StepHandler handler) {
+    this.stepHandler = handler;
+  }
+
+  private StepHandler steps() {
+    StepHandler h = stepHandler;
+    if (h == null) {
+      throw new RemoteException(ErrorCode.BAD_REQUEST, "worker " + rank + " runs no serving engine (start it with"
+          + " --api) and takes no step-clock messages");
+    }
+    return h;
+  }
+
+  private ActivePlacement activePlacement() {
+    PlacementVersion v = versions.acquire(versions.active());
+    try {
+      return new ActivePlacement(v.version(),
+          PlacementJson.toJson(v.table().placement()).getBytes(StandardCharsets.UTF_8));
+    } finally {
+      versions.release(v);
+    }
+  }
+
+  /**
+   * Runs one engine step's model work on the compute thread with placement {@code version} held
+   * (and made active, if it is newer); {@code work} gets the MoE layers bound to that version.
+   */
+  public <T> CompletableFuture<T> runStep(long step, long version,
+      Function<DecoderModel.MoeLayers, CompletableFuture<T>> work) {
+    stepsInFlight.incrementAndGet();
+    PlacementVersion v;
+    try {
+      if (stopping) {
+        throw new RemoteException(ErrorCode.UNAVAILABLE, "worker " + rank + " is shutting down and takes no new steps");
+      }
+      v = versions.acquire(version);
+    } catch (RuntimeException e) {
+      stepsInFlight.decrementAndGet();
+      return CompletableFuture.failedFuture(e);
+    }
+    StepBudget budget = stagingBudget;
+    if (budget != null) {
+      budget.stepStarted();
+    }
+    long start = System.nanoTime();
+    DecoderModel.MoeLayers moe = (layer, h, tokens) ->
+        moeLayer(step * STEP_KEY_STRIDE, v, layer, h, tokens, null, null, 0);
+    return CompletableFuture.supplyAsync(() -> work.apply(moe), compute).thenCompose(f -> f)
+        .whenComplete((result, failure) -> {
+          versions.release(v);
+          stepsInFlight.decrementAndGet();
+          if (budget != null) {
+            budget.stepDone();
+          }
+          if (failure == null) {
+            metrics.stepDone((System.nanoTime() - start) / 1e9, budget != null);
+          }
+        });
+  }
+
+  /** A message to rank {@code r} of the group (this worker's own handler when it is {@code r}). */
+  public <T extends Message> CompletableFuture<T> request(int r, Message message, Class<T> type) {
+    if (r == rank) {
+      return handle(message).thenApply(type::cast);
+    }
+    Transport t = transport;
+    if (t == null) {
+      return CompletableFuture.failedFuture(new RemoteException(ErrorCode.UNAVAILABLE, "worker " + rank
+          + " is not connected to its group"));
+    }
+    return t.control(r, message, type);
+  }
+
+  public int size() {
+    return size;
+  }
+
+  public long activeVersion() {
+    return versions.active();
+  }
+
+  /** Placement versions ready to serve, the active one included. */
+  public long[] stagedVersions() {
+    return versions.servable();
+  }
+
+  /** Whether every peer is connected (a lost one is being reconnected otherwise). */
+  public boolean groupConnected() {
+    Transport t = transport;
+    return t != null && t.connected();
+  }
+
+  public Backend backend() {
+    return backend;
+  }
+
+  /** The thread that owns the backend: native work and the MoE layers run there. */
+  public Executor compute() {
+    return compute;
+  }
+
+  /** Runs {@code work} on the backend's thread and waits for it. */
+  public <T> T callOnCompute(Supplier<T> work) {
+    return onCompute(work);
+  }
+
   // ---- Steps -------------------------------------------------------------------------------------
 
   /**
@@ -313,7 +448,7 @@ public final class WorkerNode implements Transport.Handler, AutoCloseable {
     CompletableFuture<float[]> out = CompletableFuture.completedFuture(s.x());
     for (int i = 0; i < s.layers().length; i++) {
       int index = i;
-      out = out.thenCompose(x -> layer(s, v, index, x, tally));
+      out = out.thenComposeAsync(x -> layer(s, v, index, x, tally), compute);
     }
     return out.handle((y, t) -> {
       versions.release(v);
@@ -390,26 +525,34 @@ public final class WorkerNode implements Transport.Handler, AutoCloseable {
     if (tokens == 0) {
       return CompletableFuture.completedFuture(x);
     }
-    CompletableFuture<Routing> routing = s.forced() != null
-        ? CompletableFuture.completedFuture(
-            new Routing(tokens, s.forced().k(), s.forced().ids()[index], s.forced().weights()[index]))
-        : CompletableFuture.supplyAsync(() -> ops[layer].route(x, tokens), compute);
-    return routing.thenCompose(r -> {
-      tally.ids()[index] = r.ids();
-      tally.weights()[index] = r.weights();
-      return expertsAndCombine(s, v, layer, x, r, tally);
-    });
+    Routing forced = s.forced() == null ? null
+        : new Routing(tokens, s.forced().k(), s.forced().ids()[index], s.forced().weights()[index]);
+    return moeLayer(s.step() * STEP_KEY_STRIDE + s.firstKey(), v, layer, x, tokens, forced, tally, index);
   }
 
-  private CompletableFuture<float[]> expertsAndCombine(Step s, PlacementVersion v, int layer, float[] x, Routing r,
-      StepTally tally) {
-    int tokens = s.tokens();
+  /**
+   * One MoE layer for {@code tokens} rows of {@code x} on placement {@code v}, called on the compute
+   * thread: route (or take {@code forced}), record the routing, send each (token, choice) row to
+   * the owner of the replica chosen for it, combine the returned rows in choice order and add the
+   * shared experts. Rows this worker owns are computed at once; the future completes when every
+   * peer's rows are back (at once when there are none).
+   *
+   * @param keyBase identifies the tokens' rows across layers for the transition statistics
+   * @param tally null, or where the step's accounting goes ({@code index}: the layer's place in it)
+   */
+  CompletableFuture<float[]> moeLayer(long keyBase, PlacementVersion v, int layer, float[] x, int tokens, Routing forced,
+      StepTally tally, int index) {
+    Routing r = forced != null ? forced : ops[layer].route(x, tokens);
+    if (tally != null) {
+      tally.ids()[index] = r.ids();
+      tally.weights()[index] = r.weights();
+    }
     int k = r.k();
     int hidden = model.hidden();
     int n = tokens * k;
     long[] keys = new long[tokens];
     for (int t = 0; t < tokens; t++) {
-      keys[t] = s.step() * STEP_KEY_STRIDE + s.firstKey() + t;
+      keys[t] = keyBase + t;
     }
     recorder.record(layer, r.ids(), tokens, keys);
     metrics.routed(layer, n);
@@ -441,62 +584,90 @@ public final class WorkerNode implements Transport.Handler, AutoCloseable {
     CompletableFuture<Rows>[] replies = new CompletableFuture[size];
     long[] rowsTo = new long[size];
     long bytesSent = 0;
+    boolean remote = false;
+    Dispatch own = null;
     for (int o = 0; o < size; o++) {
-      int first = slotStart[o * slotsPerGpu];
-      int rows = slotStart[(o + 1) * slotsPerGpu] - first;
-      rowsTo[o] = rows;
-      if (rows == 0) {
+      Dispatch d = dispatchTo(o, keyBase / STEP_KEY_STRIDE, v, layer, x, k, owner, rowOf, perSlot, slotStart);
+      rowsTo[o] = d == null ? 0 : d.rows();
+      if (d == null) {
         replies[o] = CompletableFuture.completedFuture(new Rows(new float[0], 0, 0));
-        continue;
-      }
-      int groups = 0;
-      for (int i = 0; i < slotsPerGpu; i++) {
-        groups += perSlot[o * slotsPerGpu + i] > 0 ? 1 : 0;
-      }
-      int[] slots = new int[groups];
-      int[] offsets = new int[groups + 1];
-      int g = 0;
-      for (int i = 0; i < slotsPerGpu; i++) {
-        int count = perSlot[o * slotsPerGpu + i];
-        if (count > 0) {
-          slots[g] = i;
-          offsets[g + 1] = offsets[g] + count;
-          g++;
-        }
-      }
-      float[] xs = new float[rows * hidden];
-      for (int i = 0; i < n; i++) {
-        if (owner[i] == o) {
-          System.arraycopy(x, (i / k) * hidden, xs, (rowOf[i] - first) * hidden, hidden);
-        }
-      }
-      Dispatch d = new Dispatch(s.step(), layer, v.version(), hidden, slots, offsets, xs);
-      if (o == rank) {
-        replies[o] = computeRows(v, d, false);
+      } else if (o == rank) {
+        own = d;
       } else {
         replies[o] = transport.dispatch(o, d);
-        bytesSent += 4L * xs.length;
+        bytesSent += 4L * d.x().length;
+        remote = true;
       }
     }
+    // Peers' rows are on their way; this worker's own are computed meanwhile, right here.
+    if (own != null) {
+      replies[rank] = CompletableFuture.completedFuture(rowsNow(v, own, false));
+    }
     metrics.dispatched(rowsTo, bytesSent);
-    return CompletableFuture.allOf(replies).thenApplyAsync(ignored -> {
-      float[] rows = new float[n * hidden];
-      for (int o = 0; o < size; o++) {
-        Rows reply = replies[o].join();
-        if (reply.y().length != rowsTo[o] * hidden) {
-          throw new RemoteException(ErrorCode.INTERNAL, "worker " + o + " returned " + reply.y().length
-              + " values for " + rowsTo[o] + " rows of " + hidden);
-        }
-        System.arraycopy(reply.y(), 0, rows, slotStart[o * slotsPerGpu] * hidden, reply.y().length);
+    if (!remote) {
+      return CompletableFuture.completedFuture(combine(replies, rowsTo, slotStart, slotsPerGpu, rowOf, r, tokens, x,
+          layer, tally));
+    }
+    return CompletableFuture.allOf(replies).thenApplyAsync(
+        ignored -> combine(replies, rowsTo, slotStart, slotsPerGpu, rowOf, r, tokens, x, layer, tally), compute);
+  }
+
+  /** The rows of owner {@code o} grouped by its slots, or null when it gets none. */
+  private Dispatch dispatchTo(int o, long step, PlacementVersion v, int layer, float[] x, int k, int[] owner, int[] rowOf,
+      int[] perSlot, int[] slotStart) {
+    int hidden = model.hidden();
+    int slotsPerGpu = v.table().slotsPerGpu();
+    int first = slotStart[o * slotsPerGpu];
+    int rows = slotStart[(o + 1) * slotsPerGpu] - first;
+    if (rows == 0) {
+      return null;
+    }
+    int groups = 0;
+    for (int i = 0; i < slotsPerGpu; i++) {
+      groups += perSlot[o * slotsPerGpu + i] > 0 ? 1 : 0;
+    }
+    int[] slots = new int[groups];
+    int[] offsets = new int[groups + 1];
+    int g = 0;
+    for (int i = 0; i < slotsPerGpu; i++) {
+      int count = perSlot[o * slotsPerGpu + i];
+      if (count > 0) {
+        slots[g] = i;
+        offsets[g + 1] = offsets[g] + count;
+        g++;
+      }
+    }
+    float[] xs = new float[rows * hidden];
+    for (int i = 0; i < owner.length; i++) {
+      if (owner[i] == o) {
+        System.arraycopy(x, (i / k) * hidden, xs, (rowOf[i] - first) * hidden, hidden);
+      }
+    }
+    return new Dispatch(step, layer, v.version(), hidden, slots, offsets, xs);
+  }
+
+  private float[] combine(CompletableFuture<Rows>[] replies, long[] rowsTo, int[] slotStart, int slotsPerGpu,
+      int[] rowOf, Routing r, int tokens, float[] x, int layer, StepTally tally) {
+    int hidden = model.hidden();
+    int k = r.k();
+    float[] rows = new float[tokens * k * hidden];
+    for (int o = 0; o < size; o++) {
+      Rows reply = replies[o].join();
+      if (reply.y().length != rowsTo[o] * hidden) {
+        throw new RemoteException(ErrorCode.INTERNAL, "worker " + o + " returned " + reply.y().length
+            + " values for " + rowsTo[o] + " rows of " + hidden);
+      }
+      System.arraycopy(reply.y(), 0, rows, slotStart[o * slotsPerGpu] * hidden, reply.y().length);
+      if (tally != null) {
         tally.rowsTo()[o] += rowsTo[o];
         tally.computeNanos()[o] += reply.computeNanos();
         tally.cpuNanos()[o] += reply.cpuNanos();
       }
-      float[] out = new float[tokens * hidden];
-      Kernels.combine(rows, rowOf, r.weights(), tokens, k, hidden, out);
-      ops[layer].finish(x, tokens, out);
-      return out;
-    }, compute);
+    }
+    float[] out = new float[tokens * hidden];
+    Kernels.combine(rows, rowOf, r.weights(), tokens, k, hidden, out);
+    ops[layer].finish(x, tokens, out);
+    return out;
   }
 
   // ---- Requests from peers -------------------------------------------------------------------------
@@ -515,27 +686,30 @@ public final class WorkerNode implements Transport.Handler, AutoCloseable {
       versions.release(v);
       throw e;
     }
-    return computeRows(v, d, true).whenComplete((rows, t) -> versions.release(v));
+    return computeRows(v, d).whenComplete((rows, t) -> versions.release(v));
   }
 
-  /** Runs a dispatch on this worker's slots of {@code v}, which the caller holds. */
-  private CompletableFuture<Rows> computeRows(PlacementVersion v, Dispatch d, boolean fromPeer) {
+  /** Runs a peer's dispatch on this worker's slots of {@code v}, which the caller holds, on the compute thread. */
+  private CompletableFuture<Rows> computeRows(PlacementVersion v, Dispatch d) {
+    return CompletableFuture.supplyAsync(() -> rowsNow(v, d, true), compute);
+  }
+
+  /** The dispatch's rows through this worker's slots of {@code v}; on the compute thread. */
+  private Rows rowsNow(PlacementVersion v, Dispatch d, boolean fromPeer) {
     ExpertBank bank = v.bank(d.layer());
     int groups = d.slots().length;
     long[] offsets = new long[groups + 1];
     for (int g = 0; g <= groups; g++) {
       offsets[g] = d.offsets()[g];
     }
-    return CompletableFuture.supplyAsync(() -> {
-      float[] y = new float[d.x().length];
-      long cpu = THREADS.getCurrentThreadCpuTime();
-      long start = System.nanoTime();
-      bank.ffn(d.x(), d.rows(), d.slots(), offsets, groups, y);
-      long wall = System.nanoTime() - start;
-      cpu = THREADS.getCurrentThreadCpuTime() - cpu;
-      metrics.computed(d.rows(), fromPeer ? 4L * d.x().length : 0);
-      return new Rows(y, wall, cpu);
-    }, compute);
+    float[] y = new float[d.x().length];
+    long cpu = THREADS.getCurrentThreadCpuTime();
+    long start = System.nanoTime();
+    bank.ffn(d.x(), d.rows(), d.slots(), offsets, groups, y);
+    long wall = System.nanoTime() - start;
+    cpu = THREADS.getCurrentThreadCpuTime() - cpu;
+    metrics.computed(d.rows(), fromPeer ? 4L * d.x().length : 0);
+    return new Rows(y, wall, cpu);
   }
 
   private void checkDispatch(Dispatch d) {

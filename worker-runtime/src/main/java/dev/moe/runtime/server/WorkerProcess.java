@@ -1,6 +1,9 @@
 package dev.moe.runtime.server;
 
 import dev.moe.placement.Placement;
+import dev.moe.placement.PlacementJson;
+import dev.moe.runtime.parallel.GroupPlacement;
+import dev.moe.runtime.parallel.Message.ActivePlacement;
 import dev.moe.runtime.parallel.ExpertModel;
 import dev.moe.runtime.parallel.NettyTransport;
 import dev.moe.runtime.parallel.WorkerNode;
@@ -20,6 +23,9 @@ import java.util.logging.Logger;
 public final class WorkerProcess implements AutoCloseable {
 
   private static final Logger LOG = Logger.getLogger(WorkerProcess.class.getName());
+
+  /** How long a starting worker waits for a peer to say which placement the group serves. */
+  static final Duration REJOIN_TIMEOUT = Duration.ofSeconds(1);
 
   /**
    * @param peers every worker's transport address, by rank
@@ -49,8 +55,20 @@ public final class WorkerProcess implements AutoCloseable {
     WorkerProcess p = new WorkerProcess(config);
     try {
       int size = config.peers().size();
-      WorkerNode n = new WorkerNode(config.rank(), size, model, config.placement(), config.placementVersion(),
-          config.options());
+      Placement placement = config.placement();
+      long version = config.placementVersion();
+      if (size > 1) {
+        p.state = "asking the group's other workers which placement they serve";
+        ActivePlacement group = GroupPlacement.ask(config.peers(), config.rank(), REJOIN_TIMEOUT);
+        if (group != null && group.version() != version) {
+          placement = PlacementJson.parse(group.placementJson(), "the group's active placement version "
+              + group.version(), model.experts(), 0);
+          version = group.version();
+          LOG.info("worker " + config.rank() + " rejoins the group on its active placement version " + version);
+        }
+      }
+      p.state = "loading weights";
+      WorkerNode n = new WorkerNode(config.rank(), size, model, placement, version, config.options());
       p.node = n;
       p.state = "connecting to the group's other workers";
       NettyTransport transport = NettyTransport.listen(config.rank(), size, config.listen(), n,

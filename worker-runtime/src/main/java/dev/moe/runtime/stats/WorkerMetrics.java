@@ -35,6 +35,14 @@ public final class WorkerMetrics {
   private final Counter refused;
   private final Counter stagedBytes;
   private final Counter errors;
+  private final Gauge requestsWaiting;
+  private final Gauge requestsRunning;
+  private final Gauge kvCacheUsage;
+  private final Counter promptTokens;
+  private final Counter generationTokens;
+  private final Counter requestsFinished;
+  private final Histogram timeToFirstToken;
+  private final Histogram timePerOutputToken;
 
   private final long[] windowSent;
   private long windowComputed;
@@ -73,6 +81,27 @@ public final class WorkerMetrics {
         .help("Expert weight bytes staged for new placement versions").build());
     errors = register(Counter.builder().name("moe_worker_request_errors")
         .help("Requests answered with an error, by code").labelNames("code").build());
+    requestsWaiting = register(Gauge.builder().name("moe_worker_requests_waiting")
+        .help("Requests queued on this worker, waiting for KV-cache room (a scaling signal)").build());
+    requestsRunning = register(Gauge.builder().name("moe_worker_requests_running")
+        .help("Requests this worker is generating for").build());
+    kvCacheUsage = register(Gauge.builder().name("moe_worker_kv_cache_usage")
+        .help("Fraction of this worker's KV-cache blocks held by requests (0..1)").build());
+    promptTokens = register(Counter.builder().name("moe_worker_prompt_tokens")
+        .help("Prompt tokens of the requests this worker admitted").build());
+    generationTokens = register(Counter.builder().name("moe_worker_generation_tokens")
+        .help("Tokens this worker generated").build());
+    requestsFinished = register(Counter.builder().name("moe_worker_requests_finished")
+        .help("Requests that ended on this worker, by reason").labelNames("reason").build());
+    timeToFirstToken = register(Histogram.builder().name("moe_worker_time_to_first_token_seconds").classicOnly()
+        .classicUpperBounds(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+        .help("From a request's arrival to its first generated token").build());
+    timePerOutputToken = register(Histogram.builder().name("moe_worker_time_per_output_token_seconds").classicOnly()
+        .classicUpperBounds(0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5)
+        .help("Between consecutive generated tokens of a request").build());
+    for (String reason : new String[] {"stop", "length", "cancelled", "error"}) {
+      requestsFinished.labelValues(reason);
+    }
     for (int g = 0; g < gpus; g++) {
       windowRowsSent.labelValues(Integer.toString(g)).set(0);
     }
@@ -136,6 +165,28 @@ public final class WorkerMetrics {
 
   public void error(String code) {
     errors.labelValues(code).inc();
+  }
+
+  /** The engine's queue and KV cache after a step. */
+  public void engineState(int waiting, int running, double kvUsage) {
+    requestsWaiting.set(waiting);
+    requestsRunning.set(running);
+    kvCacheUsage.set(kvUsage);
+  }
+
+  public void promptAdmitted(int tokens) {
+    promptTokens.inc(tokens);
+  }
+
+  /** A generated token; {@code first} with the time since arrival, else since the previous token. */
+  public void tokenGenerated(boolean first, double seconds) {
+    generationTokens.inc();
+    (first ? timeToFirstToken : timePerOutputToken).observe(seconds);
+  }
+
+  /** A request ended, {@code reason} one of stop, length, cancelled, error. */
+  public void requestFinished(String reason) {
+    requestsFinished.labelValues(reason).inc();
   }
 
   /** The Prometheus text exposition of every metric. */

@@ -13,6 +13,7 @@ import dev.moe.runtime.nativelib.Backend;
 import dev.moe.runtime.nativelib.BackendChoice;
 import dev.moe.runtime.parallel.CheckpointModel;
 import dev.moe.runtime.parallel.LocalGroup;
+import dev.moe.runtime.parallel.Message;
 import dev.moe.runtime.parallel.Message.Dispatch;
 import dev.moe.runtime.parallel.Message.FetchSlot;
 import dev.moe.runtime.parallel.Message.Rows;
@@ -244,6 +245,11 @@ class LiveSwitchTest {
         bytes[bytes.length / 2] ^= 0x10;
         return new SlotCopy(bytes, c.checksum());
       });
+    }
+
+    @Override
+    public <T extends Message> CompletableFuture<T> control(int peer, Message message, Class<T> reply) {
+      return inner.control(peer, message, reply);
     }
 
     @Override

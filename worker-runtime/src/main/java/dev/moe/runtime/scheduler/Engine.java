@@ -1,0 +1,232 @@
+package dev.moe.runtime.scheduler;
+
+import dev.moe.runtime.decoder.DecoderModel;
+import dev.moe.runtime.kvcache.BlockAllocator;
+import dev.moe.runtime.model.Checkpoint;
+import dev.moe.runtime.model.ModelConfig;
+import dev.moe.runtime.parallel.Message.Ack;
+import dev.moe.runtime.parallel.Message.StepBegin;
+import dev.moe.runtime.parallel.Message.StepEnd;
+import dev.moe.runtime.parallel.Message.Wake;
+import dev.moe.runtime.parallel.WorkerNode;
+import dev.moe.runtime.sampling.Sampler;
+import dev.moe.runtime.tensor.DType;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * One worker's serving engine: the requests it receives, their KV cache, and its part of every
+ * step of the group (data-parallel attention; the MoE layers through the group's expert
+ * parallelism). Steps come from the group's clock ({@link StepClock}, on rank 0); a step runs this
+ * worker's next batch, possibly empty, on the placement version the clock names.
+ */
+public final class Engine implements InferenceEngine, WorkerNode.StepHandler, AutoCloseable {
+
+  private static final Logger LOG = Logger.getLogger(Engine.class.getName());
+
+  /** A step waiting on a peer longer than this failed (its requests run again). */
+  static final Duration STEP_TIMEOUT = Duration.ofSeconds(120);
+
+  /**
+   * @param modelId the model's name in the API
+   * @param kvCacheTokens token positions of KV cache on this worker (rounded down to whole blocks)
+   * @param maxModelLength longest prompt + completion (0: the model's max_position_embeddings)
+   */
+  public record Options(String modelId, DType storage, long kvCacheTokens, int blockSize, int maxModelLength,
+      Scheduler.Limits limits) {}
+
+  private final WorkerNode node;
+  private final Options options;
+  private final ModelConfig config;
+  private final DecoderModel model;
+  private final Scheduler scheduler;
+  private final int maxModelLength;
+  private final int blocks;
+  private final ExecutorService stepThread;
+  private final StepClock clock;
+  private volatile boolean idleReported = true;
+  private volatile boolean closed;
+
+  private Engine(WorkerNode node, Options options, ModelConfig config, DecoderModel model, int blocks) {
+    this.node = node;
+    this.options = options;
+    this.config = config;
+    this.model = model;
+    this.blocks = blocks;
+    this.maxModelLength = options.maxModelLength() > 0
+        ? Math.min(options.maxModelLength(), config.maxPositionEmbeddings()) : config.maxPositionEmbeddings();
+    this.scheduler = new Scheduler(new BlockAllocator(blocks), options.blockSize(), maxModelLength, options.limits(),
+        config.eosTokenIds(), node.metrics());
+    this.stepThread = Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, "worker-" + node.rank() + "-engine");
+      t.setDaemon(true);
+      return t;
+    });
+    this.clock = node.rank() == 0 ? new StepClock(node) : null;
+  }
+
+  /**
+   * Loads everything but the routed experts onto {@code node}'s backend, sizes the KV cache, and
+   * serves the group's steps on {@code node}. The checkpoint must stay open while the engine runs.
+   */
+  public static Engine start(WorkerNode node, Checkpoint checkpoint, Options options) {
+    ModelConfig config = checkpoint.modelConfig();
+    if (options.blockSize() < 1) {
+      throw new IllegalArgumentException("the KV-cache block size must be at least 1, got " + options.blockSize());
+    }
+    long blocks = options.kvCacheTokens() / options.blockSize();
+    if (blocks < 1) {
+      throw new IllegalArgumentException("a KV cache of " + options.kvCacheTokens() + " tokens holds no block of "
+          + options.blockSize());
+    }
+    int b = Math.toIntExact(Math.min(blocks, Integer.MAX_VALUE));
+    DecoderModel model = node.callOnCompute(() ->
+        DecoderModel.load(node.backend(), checkpoint, options.storage(), b, options.blockSize()));
+    Engine engine = new Engine(node, options, config, model, b);
+    node.serveSteps(engine);
+    if (engine.clock != null) {
+      engine.clock.start();
+    }
+    return engine;
+  }
+
+  @Override
+  public String modelId() {
+    return options.modelId();
+  }
+
+  @Override
+  public int maxModelLength() {
+    return maxModelLength;
+  }
+
+  @Override
+  public int vocabSize() {
+    return config.vocabSize();
+  }
+
+  @Override
+  public String notReadyReason() {
+    if (closed) {
+      return "shutting down";
+    }
+    return node.notReadyReason();
+  }
+
+  /** KV-cache token positions of this worker. */
+  public long kvCacheTokens() {
+    return (long) blocks * options.blockSize();
+  }
+
+  @Override
+  public GenerationHandle submit(GenerationRequest request, TokenSink sink) {
+    String notReady = notReadyReason();
+    if (notReady != null) {
+      throw new EngineRejectedException(EngineRejectedException.Kind.UNAVAILABLE, "not ready: " + notReady);
+    }
+    try {
+      request.sampling().validate(config.vocabSize());
+    } catch (IllegalArgumentException e) {
+      throw new EngineRejectedException(EngineRejectedException.Kind.INVALID, e.getMessage());
+    }
+    for (int token : request.prompt()) {
+      if (token < 0 || token >= config.vocabSize()) {
+        throw new EngineRejectedException(EngineRejectedException.Kind.INVALID, "prompt token " + token
+            + " is not a token id of this model (0.." + (config.vocabSize() - 1) + ")");
+      }
+    }
+    GenerationHandle handle = scheduler.submit(request, new Sampler(request.sampling(), config.vocabSize()), sink);
+    if (idleReported) {
+      idleReported = false;
+      wakeClock();
+    }
+    return handle;
+  }
+
+  private void wakeClock() {
+    if (clock != null) {
+      clock.wake();
+    } else {
+      node.request(0, new Wake(), Ack.class).whenComplete((ack, t) -> {
+        if (t != null) {
+          // Rank 0 is away; its clock polls every rank when it is back.
+          LOG.fine("worker " + node.rank() + ": cannot wake the step clock: " + t.getMessage());
+        }
+      });
+    }
+  }
+
+  @Override
+  public void wake() {
+    if (clock != null) {
+      clock.wake();
+    }
+  }
+
+  @Override
+  public CompletableFuture<StepEnd> step(StepBegin begin) {
+    return CompletableFuture.supplyAsync(() -> runStep(begin), stepThread);
+  }
+
+  /** This worker's part of one step of the group: its next batch (possibly empty) on the clock's version. */
+  private StepEnd runStep(StepBegin begin) {
+    Scheduler.Plan plan = scheduler.plan();
+    String failure = "";
+    DecoderModel.Batch batch = new DecoderModel.Batch(plan.tokens(), plan.seqRows(), plan.seqStart(),
+        plan.blockTable(), plan.maxBlocks(), plan.logitRows());
+    // An empty batch still takes the step's placement version: the group switches together.
+    CompletableFuture<float[]> logits = node.runStep(begin.step(), begin.version(), moe -> plan.empty()
+        ? CompletableFuture.completedFuture(new float[0])
+        : model.forward(batch, moe, node.compute()));
+    try {
+      float[] out = logits.get(STEP_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+      if (!plan.empty()) {
+        scheduler.completed(plan, out, config.vocabSize());
+      }
+    } catch (ExecutionException | TimeoutException e) {
+      Throwable cause = e instanceof ExecutionException && e.getCause() != null ? e.getCause() : e;
+      failure = "step " + begin.step() + " failed on worker " + node.rank() + ": " + cause.getMessage();
+      LOG.log(Level.WARNING, failure, cause);
+      scheduler.failed(plan, failure);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      failure = "worker " + node.rank() + " was interrupted";
+      scheduler.failed(plan, failure);
+    }
+    scheduler.publish();
+    // Reported idle before looking at the queue, so that a request arriving meanwhile wakes the clock.
+    idleReported = true;
+    boolean busy = scheduler.hasWork();
+    if (busy) {
+      idleReported = false;
+    }
+    return new StepEnd(begin.step(), busy, node.stagedVersions(), failure);
+  }
+
+  /** Stops the clock (rank 0) and fails what is left; the node is closed by its owner. */
+  @Override
+  public void close() {
+    closed = true;
+    if (clock != null) {
+      clock.close();
+    }
+    stepThread.submit(() -> scheduler.failAll("the worker is shutting down"));
+    stepThread.shutdown();
+    try {
+      stepThread.awaitTermination(10, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    node.callOnCompute(() -> {
+      model.close();
+      return null;
+    });
+  }
+}

@@ -1,0 +1,195 @@
+package dev.moe.runtime.scheduler;
+
+import dev.moe.runtime.parallel.Message.Ack;
+import dev.moe.runtime.parallel.Message.Release;
+import dev.moe.runtime.parallel.Message.StatusRequest;
+import dev.moe.runtime.parallel.Message.StepBegin;
+import dev.moe.runtime.parallel.Message.StepEnd;
+import dev.moe.runtime.parallel.Message.WorkerStatus;
+import dev.moe.runtime.parallel.WorkerNode;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Logger;
+
+/**
+ * The group's step clock, kept by rank 0: every step it tells every rank to run its own batch (an
+ * empty one when it has nothing), waits until all have, and starts the next while any has work.
+ * Placement versions switch here, at a step boundary: once every rank reports a newer version
+ * staged, the next step carries it, and after that step the old version is released everywhere.
+ * While the group is idle the clock sleeps until a rank wakes it, polling the ranks' staged
+ * versions now and then so that a posted placement is adopted without traffic too. While a peer is
+ * lost (restarting) no step starts; steps that failed on a rank run again once the group is whole.
+ */
+final class StepClock implements AutoCloseable {
+
+  private static final Logger LOG = Logger.getLogger(StepClock.class.getName());
+
+  /** How long an idle clock sleeps before polling the ranks' staged versions. */
+  static final Duration IDLE_POLL = Duration.ofMillis(100);
+  /** Idle polls between two empty steps. */
+  static final int IDLE_STEP_EVERY = 10;
+  /** A rank that has not answered a step within this is treated as failed for that step. */
+  static final Duration RANK_TIMEOUT = Duration.ofSeconds(150);
+
+  private final WorkerNode node;
+  private final int size;
+  private final Object signal = new Object();
+  private boolean woken;
+  private volatile boolean closed;
+  private Thread thread;
+
+  StepClock(WorkerNode node) {
+    this.node = node;
+    this.size = node.size();
+  }
+
+  void start() {
+    thread = Thread.ofPlatform().daemon().name("worker-" + node.rank() + "-step-clock").start(this::run);
+  }
+
+  /** Requests arrived somewhere in the group: start stepping. */
+  void wake() {
+    synchronized (signal) {
+      woken = true;
+      signal.notifyAll();
+    }
+  }
+
+  private void run() {
+    long active = node.activeVersion();
+    long step = 0;
+    boolean work = true;
+    long[][] staged = new long[size][];
+    long idlePolls = 0;
+    while (!closed) {
+      if (!node.groupConnected()) {
+        pause(20);
+        work = true;  // steps that failed meanwhile run again
+        continue;
+      }
+      long target = commonNewest(staged, active);
+      if (!work && target <= active) {
+        boolean woken = awaitWake();
+        if (!woken) {
+          pollStaged(staged);
+        }
+        // Now and then a step anyway: it learns of work whose wake-up was lost (rank 0 was away).
+        work = woken || ++idlePolls % IDLE_STEP_EVERY == 0;
+        continue;
+      }
+      long version = Math.max(active, target);
+      StepBegin begin = new StepBegin(++step, version);
+      List<CompletableFuture<StepEnd>> ends = new ArrayList<>();
+      for (int r = 0; r < size; r++) {
+        ends.add(node.request(r, begin, StepEnd.class).orTimeout(RANK_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS));
+      }
+      work = false;
+      boolean allDone = true;
+      for (int r = 0; r < size; r++) {
+        try {
+          StepEnd end = ends.get(r).join();
+          work |= end.busy() || !end.failure().isEmpty();
+          staged[r] = end.staged();
+        } catch (RuntimeException e) {
+          allDone = false;
+          work = true;
+          LOG.warning("step " + step + " on worker " + r + ": " + e.getMessage());
+        }
+      }
+      if (!allDone) {
+        pause(50);
+      } else if (version != active) {
+        release(active);
+        LOG.info("placement version " + version + " serves from step " + step + " (was " + active + ")");
+        active = version;
+      }
+    }
+  }
+
+  /** The newest version every rank has staged, or {@code active} when there is none newer. */
+  private long commonNewest(long[][] staged, long active) {
+    long best = active;
+    if (staged[0] == null) {
+      return best;
+    }
+    for (long v : staged[0]) {
+      if (v <= best) {
+        continue;
+      }
+      boolean everywhere = true;
+      for (int r = 1; r < size && everywhere; r++) {
+        everywhere = staged[r] != null && Arrays.stream(staged[r]).anyMatch(x -> x == v);
+      }
+      if (everywhere) {
+        best = v;
+      }
+    }
+    return best;
+  }
+
+  private void pollStaged(long[][] staged) {
+    for (int r = 0; r < size; r++) {
+      try {
+        WorkerStatus s = node.request(r, new StatusRequest(), WorkerStatus.class).get(2, TimeUnit.SECONDS);
+        staged[r] = s.staged();
+      } catch (Exception e) {
+        staged[r] = null;
+      }
+    }
+  }
+
+  /** Tells every rank that no step of {@code version} runs any more. */
+  private void release(long version) {
+    for (int r = 0; r < size; r++) {
+      int rank = r;
+      node.request(r, new Release(version), Ack.class).whenComplete((ack, t) -> {
+        if (t != null) {
+          LOG.fine("releasing placement version " + version + " on worker " + rank + ": " + t.getMessage());
+        }
+      });
+    }
+  }
+
+  /** Sleeps until woken or {@link #IDLE_POLL} passes; true when woken. */
+  private boolean awaitWake() {
+    synchronized (signal) {
+      if (!woken && !closed) {
+        try {
+          signal.wait(IDLE_POLL.toMillis());
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          closed = true;
+        }
+      }
+      boolean w = woken;
+      woken = false;
+      return w;
+    }
+  }
+
+  private void pause(long millis) {
+    try {
+      Thread.sleep(millis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      closed = true;
+    }
+  }
+
+  @Override
+  public void close() {
+    closed = true;
+    wake();
+    if (thread != null) {
+      try {
+        thread.join(5000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+}

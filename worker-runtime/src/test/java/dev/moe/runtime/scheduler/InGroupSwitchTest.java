@@ -1,0 +1,103 @@
+package dev.moe.runtime.scheduler;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.moe.placement.Placement;
+import dev.moe.runtime.Fixtures;
+import dev.moe.runtime.ModelExpectations;
+import dev.moe.runtime.model.Checkpoint;
+import dev.moe.runtime.parallel.WorkerNode;
+import dev.moe.runtime.parallel.WorkerOptions;
+import dev.moe.runtime.rebalance.Placements;
+import dev.moe.runtime.sampling.SamplingParams;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A placement posted to every worker while they serve is staged by each and adopted by the whole
+ * group at one step boundary; no request fails and every output stays what transformers makes.
+ */
+class InGroupSwitchTest {
+
+  /** The round robin moved by one GPU: every expert changes owner. */
+  static Placement rotated(Placement p, int gpus) {
+    int perGpu = p.slotsPerGpu();
+    int n = perGpu * gpus;
+    int[][] maps = new int[p.physicalToLogical().length][];
+    double[][] shares = new double[maps.length][];
+    for (int l = 0; l < maps.length; l++) {
+      maps[l] = new int[n];
+      shares[l] = new double[n];
+      for (int s = 0; s < n; s++) {
+        maps[l][s] = p.physicalToLogical()[l][(s + perGpu) % n];
+        shares[l][s] = p.replicaShares()[l][(s + perGpu) % n];
+      }
+    }
+    return new Placement(perGpu, maps, shares, null);
+  }
+
+  @Test
+  void theGroupAdoptsAStagedPlacementAtAStepBoundaryWhileServing() throws Exception {
+    String fixture = "deepseek_v3";
+    ModelExpectations want = ModelExpectations.of(fixture);
+    int workers = 3;
+    try (Checkpoint ckpt = Checkpoint.open(Fixtures.dir(fixture));
+        EngineGroup group = EngineGroup.start(workers, ckpt, null, WorkerOptions.defaults(),
+            EngineFixtureTest.options())) {
+      List<EngineFixtureTest.Collect> outputs = new ArrayList<>();
+      for (int i = 0; i < 6; i++) {
+        EngineFixtureTest.Collect c = new EngineFixtureTest.Collect();
+        int[] prompt = i % 2 == 0 ? want.prompt() : want.prompt2();
+        group.engine(i % workers).submit(new GenerationRequest("r" + i, prompt, SamplingParams.greedy(32)), c);
+        outputs.add(c);
+      }
+      // Long requests keep the group stepping through the switch.
+      EngineFixtureTest.Collect filler = new EngineFixtureTest.Collect();
+      group.engine(2).submit(new GenerationRequest("filler", want.prompt(),
+          new SamplingParams(0f, 1f, 0, null, 180, null, true, null, 0f, 0f)), filler);
+      // Once generation is under way, every worker stages version 1, one expert's weights per step.
+      while (outputs.get(0).tokens.size() < 2) {
+        Thread.sleep(5);
+      }
+      var model = ckpt.modelConfig();
+      Placement next = rotated(Placements.roundRobin(model.numLayers(), model.moe().numExperts(), workers), workers);
+      long slotBytes = 3L * model.hiddenSize() * model.moe().expertIntermediateSize() * 4;
+      List<CompletableFuture<Long>> staged = new ArrayList<>();
+      for (int r = 0; r < workers; r++) {
+        staged.add(group.node(r).stage(1, slotBytes, next));
+      }
+      for (CompletableFuture<Long> s : staged) {
+        assertEquals(1L, s.get(60, TimeUnit.SECONDS));
+      }
+      while (group.node(0).activeVersion() != 1) {
+        Thread.sleep(2);
+      }
+      assertTrue(!filler.done.isDone(), "the group switched while serving");
+      for (int i = 0; i < outputs.size(); i++) {
+        int[] expected = i % 2 == 0 ? want.generated() : want.generated2();
+        assertArrayEquals(expected, outputs.get(i).await(), "request " + i);
+      }
+      // The clock adopts the version everywhere, even once the traffic has stopped, and frees the old one.
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      for (int r = 0; r < workers; r++) {
+        WorkerNode node = group.node(r);
+        while (!(node.activeVersion() == 1 && node.stagedVersions().length == 1) && System.nanoTime() < deadline) {
+          Thread.sleep(10);
+        }
+        assertEquals(1, node.activeVersion(), "worker " + r + " serves version 1");
+        assertArrayEquals(new long[] {1}, node.stagedVersions(), "worker " + r + " freed version 0");
+        assertTrue(node.placementStatusJson().contains("\"active\": 1"), node.placementStatusJson());
+      }
+      assertEquals(180, filler.await().length);
+      // Serving goes on on the new placement with the same outputs.
+      EngineFixtureTest.Collect after = new EngineFixtureTest.Collect();
+      group.engine(1).submit(new GenerationRequest("after", want.prompt(), SamplingParams.greedy(32)), after);
+      assertArrayEquals(want.generated(), after.await());
+    }
+  }
+}
