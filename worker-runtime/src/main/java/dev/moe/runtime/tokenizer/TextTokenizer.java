@@ -97,7 +97,9 @@ public final class TextTokenizer implements AutoCloseable {
           specials.put(key, token);
         }
       }
-      JsonNode additional = source.get("additional_special_tokens");
+      // transformers 5.x writes the list as extra_special_tokens.
+      JsonNode additional = source.has("additional_special_tokens") ? source.get("additional_special_tokens")
+          : source.get("extra_special_tokens");
       if (additional != null && additional.isArray()) {
         specials.put("additional_special_tokens",
             StreamSupport.stream(additional.spliterator(), false).map(TextTokenizer::tokenContent).toList());
