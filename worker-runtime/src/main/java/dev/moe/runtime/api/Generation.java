@@ -35,7 +35,8 @@ final class Generation implements TokenSink {
   /** Called once, on the event loop, when the response is complete or the connection gone. */
   private final Runnable onDone;
 
-  private GenerationHandle handle;
+  /** Set before the first event-loop task; read by the engine's thread only if the event loop is gone. */
+  private volatile GenerationHandle handle;
   private boolean started;
   private boolean done;
   /** Engine events that came before {@link #start}, in order. */

@@ -615,6 +615,33 @@ class OpenAiServerTest {
   }
 
   @Test
+  void closeLetsShortRequestsFinishAndCancelsTheRest() throws Exception {
+    engine.maxModelLength = 8192;
+    engine.stepMillis = 10;
+    OpenAiServer closing = OpenAiServer.start(new InetSocketAddress("127.0.0.1", 0), engine, tokenizer,
+        ApiOptions.defaults().withShutdownGrace(Duration.ofSeconds(2)));
+    String base = "http://127.0.0.1:" + closing.address().getPort() + "/v1/completions";
+    int before = engine.submitted.size();
+    var shortOne = client.sendAsync(HttpRequest.newBuilder(URI.create(base)).POST(HttpRequest.BodyPublishers.ofString(
+        "{\"prompt\": \"x\", \"max_tokens\": 20, \"ignore_eos\": true}")).build(), HttpResponse.BodyHandlers.ofString());
+    var longOne = client.sendAsync(HttpRequest.newBuilder(URI.create(base)).POST(HttpRequest.BodyPublishers.ofString(
+        "{\"prompt\": \"x\", \"max_tokens\": 5000, \"ignore_eos\": true}")).build(), HttpResponse.BodyHandlers.ofString());
+    while (engine.submitted.size() < before + 2) {
+      Thread.sleep(5);
+    }
+    long start = System.nanoTime();
+    closing.close();
+    assertTrue(System.nanoTime() - start < Duration.ofSeconds(10).toNanos());
+    HttpResponse<String> finished = shortOne.get();
+    assertEquals(200, finished.statusCode(), finished.body());
+    assertEquals(20, json(finished).get("usage").get("completion_tokens").asInt());
+    String longId = engine.submitted.stream().filter(r -> r.sampling().maxTokens() == 5000).reduce((a, b) -> b)
+        .orElseThrow().id();
+    awaitCancelled(longId);
+    assertTrue(longOne.handle((r, e) -> e != null || r.statusCode() != 200).get());
+  }
+
+  @Test
   void requestsOnOneConnectionAreAnsweredInOrder() throws IOException {
     String one = "{\"prompt\": \"x\", \"max_tokens\": 3}";
     String two = "{\"prompt\": \"x\", \"max_tokens\": 5}";
