@@ -39,6 +39,7 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
@@ -76,6 +77,7 @@ public final class OpenAiServer implements AutoCloseable {
   private final ChannelGroup connections = new DefaultChannelGroup("openai", GlobalEventExecutor.INSTANCE);
   private final Set<GenerationHandle> inFlight = ConcurrentHashMap.newKeySet();
   private final Channel listener;
+  private volatile boolean closing;
 
   private OpenAiServer(InetSocketAddress bind, InferenceEngine engine, TextTokenizer tokenizer, ApiOptions options) {
     this.engine = engine;
@@ -130,6 +132,7 @@ public final class OpenAiServer implements AutoCloseable {
    */
   @Override
   public void close() {
+    closing = true;
     listener.close().syncUninterruptibly();
     long deadline = System.nanoTime() + options.shutdownGrace().toNanos();
     while (!inFlight.isEmpty() && System.nanoTime() < deadline) {
@@ -298,7 +301,7 @@ public final class OpenAiServer implements AutoCloseable {
       String id = (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
       try {
         GenerationPlan plan = chat ? parser.chat(parse(body)) : parser.completion(parse(body));
-        String notReady = engine.notReadyReason();
+        String notReady = closing ? "the server is shutting down" : engine.notReadyReason();
         if (notReady != null) {
           throw unavailable("not ready: " + notReady);
         }
@@ -319,7 +322,12 @@ public final class OpenAiServer implements AutoCloseable {
           };
         }
         inFlight.add(handle[0]);
-        generation.start(handle[0]);
+        try {
+          generation.start(handle[0]);
+        } catch (RejectedExecutionException e) {
+          handle[0].cancel(); // the connection's event loop is gone: so is the client
+          inFlight.remove(handle[0]);
+        }
       } catch (ApiException e) {
         reply(e, keepAlive);
       } catch (RuntimeException e) {
