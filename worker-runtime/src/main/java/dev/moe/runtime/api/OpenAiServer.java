@@ -236,14 +236,12 @@ public final class OpenAiServer implements AutoCloseable {
         if (path.equals("/health")) {
           allow(method, HttpMethod.GET);
           String reason = engine.notReadyReason();
-          if (reason == null) {
-            HttpReplies.json(channel, HttpResponseStatus.OK, Responses.JSON.createObjectNode().put("status", "ok"),
-                keepAlive);
-          } else {
-            reply(new ApiException(HttpResponseStatus.SERVICE_UNAVAILABLE, "service_unavailable_error",
-                "not ready: " + reason, null, "not_ready"), keepAlive);
-            return;
+          if (reason != null) {
+            throw new ApiException(HttpResponseStatus.SERVICE_UNAVAILABLE, "service_unavailable_error",
+                "not ready: " + reason, null, "not_ready");
           }
+          HttpReplies.json(channel, HttpResponseStatus.OK, Responses.JSON.createObjectNode().put("status", "ok"),
+              keepAlive);
           done();
           return;
         }
