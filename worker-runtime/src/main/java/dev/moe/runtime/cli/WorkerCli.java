@@ -27,8 +27,8 @@ import picocli.CommandLine.Spec;
     description = "Runs Mixture-of-Experts layers of transformers checkpoints on CPU or CUDA.",
     mixinStandardHelpOptions = true,
     versionProvider = WorkerCli.Version.class,
-    subcommands = {GenerateCommand.class, ForwardCommand.class, ServeCommand.class, ReplayCommand.class, BenchKernelsCommand.class,
-        CommandLine.HelpCommand.class})
+    subcommands = {GenerateCommand.class, ForwardCommand.class, ServeCommand.class, ReplayCommand.class,
+        BenchKernelsCommand.class, BenchServingCommand.class, CommandLine.HelpCommand.class})
 public final class WorkerCli implements Callable<Integer> {
 
   @Spec CommandSpec spec;

@@ -193,7 +193,9 @@ final class JinjaSource {
 
   /** A tag's content as Jinjava parses it like Jinja. */
   static String expression(String tag) {
-    return closingBraces(slices(keywordArguments(tag)));
+    // A macro's parameter defaults are Jinjava's own syntax, not calls: left as they are.
+    boolean macro = tag.strip().startsWith("macro ");
+    return closingBraces(slices(macro ? tag : keywordArguments(tag)));
   }
 
   /** {@code }}} inside a tag (a dict literal's end) spaced, so that Jinjava does not take it for the tag's end. */

@@ -18,6 +18,8 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 import java.util.stream.StreamSupport;
 
 /**
@@ -31,10 +33,14 @@ import java.util.stream.StreamSupport;
  */
 public final class TextTokenizer implements AutoCloseable {
 
+  /** DJL's informational lines (which platform's library it found) are not the worker's news. */
+  private static final Logger DJL_LOG = Logger.getLogger("ai.djl");
+
   static {
     // DJL calls home (EC2 metadata, then a telemetry bucket) on every tokenizer it makes, unless told not to.
     System.setProperty("OPT_OUT_TRACKING", "true");
     System.setProperty("offline", "true");
+    DJL_LOG.setLevel(Level.WARNING);
   }
 
   /** The special tokens of transformers' special_tokens_map, by their keyword. */
@@ -91,7 +97,9 @@ public final class TextTokenizer implements AutoCloseable {
           specials.put(key, token);
         }
       }
-      JsonNode additional = source.get("additional_special_tokens");
+      // transformers 5.x writes the list as extra_special_tokens.
+      JsonNode additional = source.has("additional_special_tokens") ? source.get("additional_special_tokens")
+          : source.get("extra_special_tokens");
       if (additional != null && additional.isArray()) {
         specials.put("additional_special_tokens",
             StreamSupport.stream(additional.spliterator(), false).map(TextTokenizer::tokenContent).toList());

@@ -40,7 +40,13 @@ class ChatTemplateTest {
       {"{% for m in messages %}{% if loop.index0 == 1 %}{% continue %}{% endif %}{% if loop.index0 == 2 %}{% break %}{% endif %}{{ m.role }}{% endfor %}",
           "system"},
       {"{{ 'tool_calls' in messages[0] }}{{ 'role' in messages[0] }}{{ messages[0].content is string }}{{ messages[0].nope is defined }}",
-          "FalseTrueTrueFalse"}
+          "FalseTrueTrueFalse"},
+      {"a {% raw %}{{ not }} {% x %}{% endraw %} b\n  {%- raw -%}  {{ y }}  {%- endraw %}  c",
+          "a {{ not }} {% x %} b{{ y }}  c"},
+      {"{% macro greet(name, punct='!') %}Hi {{ name }}{{ punct }}{% endmacro %}{{ greet('x') }} {{ greet(name='y', punct='?') }}",
+          "Hi x! Hi y?"},
+      {"{{ messages | selectattr('role', 'equalto', 'user') | map(attribute='content') | join(', ') }}|{{ messages|length }}|{{ (messages|first).role }}|{{ messages[-1]['role']|upper }}",
+          "u|3|system|ASSISTANT"}
   };
 
   @Test

@@ -1,0 +1,315 @@
+package dev.moe.runtime.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.SplittableRandom;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.Semaphore;
+import java.util.function.Consumer;
+
+/**
+ * The serving benchmark ({@code bench-serving}): streamed completions against an OpenAI-compatible
+ * server, level after level of concurrency. Every request asks for exactly {@code maxTokens} tokens
+ * (ignore_eos) after a prompt of about {@code promptTokens} tokens of varied words, different per
+ * request (so no prefix cache can help). Per request it times the first token (TTFT) and the tokens
+ * after it (TPOT: (last - first) / (tokens - 1)); per level it reports their median and 99th
+ * percentile and the output tokens per second of the whole level.
+ *
+ * <p>Closed loop by default (each of the {@code concurrency} clients sends its next request when
+ * the last one ends); with a rate, open loop: requests start at Poisson arrivals (seeded), at most
+ * {@code concurrency} at a time.
+ */
+public final class ServingBenchmark {
+
+  /**
+   * @param model null: the server's first model (GET /v1/models)
+   * @param apiKey null: none
+   * @param rate null: closed loop; else requests per second
+   */
+  public record Options(URI url, String model, String apiKey, List<Integer> concurrency, int requests,
+      int promptTokens, int maxTokens, Double rate, long seed) {
+
+    public Options {
+      concurrency = List.copyOf(concurrency);
+    }
+  }
+
+  /** One concurrency level; times in milliseconds, NaN when no request succeeded. */
+  public record Level(int concurrency, int requests, int errors, double ttftP50, double ttftP99, double tpotP50,
+      double tpotP99, double outputTokensPerSecond, double seconds, String firstError) {}
+
+  /** One request's measurements. */
+  record Timing(double ttftMillis, double tpotMillis, int outputTokens, String error) {}
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** Plain words of assorted lengths: prompts of about one token per word in common vocabularies. */
+  private static final String[] WORDS = ("time person year way day thing man world life hand part child eye woman place"
+      + " work week case point government company number group problem fact river mountain window garden music"
+      + " question answer system program market energy water story history paper table morning evening silver"
+      + " yellow quickly gently because although between through during against without before after under"
+      + " over river forest ocean planet engine signal memory pattern bridge castle doctor teacher student"
+      + " village winter summer autumn spring coffee bread apple orange purple green seven eleven hundred").split(" ");
+
+  private final Options options;
+  private final HttpClient client;
+  private final String model;
+
+  /**
+   * Connects to the server and finds the model to ask for.
+   *
+   * @throws IllegalArgumentException the server cannot be reached or refuses (one line)
+   */
+  public ServingBenchmark(Options options) {
+    this.options = options;
+    this.client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+        .connectTimeout(Duration.ofSeconds(10)).build();
+    this.model = options.model() != null ? options.model() : firstModel();
+  }
+
+  public String model() {
+    return model;
+  }
+
+  /** Runs every level in order; {@code progress} hears each level as it starts. */
+  public List<Level> run(Consumer<String> progress) {
+    List<Level> levels = new ArrayList<>();
+    int requestIndex = 0;
+    for (int concurrency : options.concurrency()) {
+      progress.accept("concurrency " + concurrency + ": " + options.requests() + " requests");
+      levels.add(level(concurrency, requestIndex));
+      requestIndex += options.requests();
+    }
+    return levels;
+  }
+
+  private Level level(int concurrency, int firstRequest) {
+    Semaphore slots = new Semaphore(concurrency);
+    SplittableRandom arrivals = new SplittableRandom(options.seed() ^ 0x5DEECE66DL * (concurrency + 1));
+    List<Future<Timing>> futures = new ArrayList<>();
+    long start = System.nanoTime();
+    try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+      double next = 0;
+      for (int i = 0; i < options.requests(); i++) {
+        if (options.rate() != null) {
+          sleepUntil(start + (long) (next * 1e9));
+          next += -Math.log(1 - arrivals.nextDouble()) / options.rate();
+        }
+        slots.acquireUninterruptibly();
+        String prompt = prompt(firstRequest + i);
+        futures.add(pool.submit(() -> {
+          try {
+            return request(prompt);
+          } finally {
+            slots.release();
+          }
+        }));
+      }
+    }
+    double seconds = (System.nanoTime() - start) / 1e9;
+    List<Timing> timings = futures.stream().map(ServingBenchmark::result).toList();
+    List<Timing> ok = timings.stream().filter(t -> t.error() == null).toList();
+    String firstError = timings.stream().map(Timing::error).filter(e -> e != null).findFirst().orElse(null);
+    double[] ttft = ok.stream().mapToDouble(Timing::ttftMillis).sorted().toArray();
+    double[] tpot = ok.stream().mapToDouble(Timing::tpotMillis).filter(Double::isFinite).sorted().toArray();
+    long tokens = ok.stream().mapToLong(Timing::outputTokens).sum();
+    return new Level(concurrency, timings.size(), timings.size() - ok.size(), percentile(ttft, 50),
+        percentile(ttft, 99), percentile(tpot, 50), percentile(tpot, 99), tokens / seconds, seconds, firstError);
+  }
+
+  private static Timing result(Future<Timing> f) {
+    try {
+      return f.get();
+    } catch (Exception e) {
+      return new Timing(Double.NaN, Double.NaN, 0, String.valueOf(e.getCause()));
+    }
+  }
+
+  /** One streamed completion, timed from sending to each chunk that carries text. */
+  Timing request(String prompt) {
+    ObjectNode body = JSON.createObjectNode();
+    body.put("model", model);
+    body.put("prompt", prompt);
+    body.put("max_tokens", options.maxTokens());
+    body.put("ignore_eos", true);
+    body.put("temperature", 0);
+    body.put("stream", true);
+    body.putObject("stream_options").put("include_usage", true);
+    HttpRequest request = authorized(HttpRequest.newBuilder(options.url().resolve("/v1/completions")))
+        .header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString(body.toString())).build();
+    long sent = System.nanoTime();
+    try {
+      HttpResponse<java.io.InputStream> response = client.send(request, HttpResponse.BodyHandlers.ofInputStream());
+      try (BufferedReader in = new BufferedReader(new InputStreamReader(response.body(), StandardCharsets.UTF_8))) {
+        if (response.statusCode() != 200) {
+          return new Timing(Double.NaN, Double.NaN, 0, "HTTP " + response.statusCode() + ": " + oneLine(in));
+        }
+        long first = -1;
+        long last = -1;
+        int chunks = 0;
+        int usageTokens = -1;
+        for (String line; (line = in.readLine()) != null; ) {
+          if (!line.startsWith("data: ") || line.equals("data: [DONE]")) {
+            continue;
+          }
+          JsonNode event = JSON.readTree(line.substring(6));
+          if (event.has("error")) {
+            return new Timing(Double.NaN, Double.NaN, 0, event.get("error").path("message").asText());
+          }
+          JsonNode usage = event.get("usage");
+          if (usage != null && !usage.isNull()) {
+            usageTokens = usage.path("completion_tokens").asInt();
+          }
+          JsonNode choices = event.path("choices");
+          if (choices.size() > 0 && !choices.get(0).path("text").asText().isEmpty()) {
+            long now = System.nanoTime();
+            first = first < 0 ? now : first;
+            last = now;
+            chunks++;
+          }
+        }
+        int tokens = usageTokens >= 0 ? usageTokens : chunks;
+        if (first < 0) {
+          return new Timing(Double.NaN, Double.NaN, 0, "the stream had no text");
+        }
+        double tpot = tokens > 1 ? (last - first) / 1e6 / (tokens - 1) : Double.NaN;
+        return new Timing((first - sent) / 1e6, tpot, tokens, null);
+      }
+    } catch (IOException e) {
+      return new Timing(Double.NaN, Double.NaN, 0, e.toString());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return new Timing(Double.NaN, Double.NaN, 0, "interrupted");
+    }
+  }
+
+  /** About {@code promptTokens} words, drawn per request (seeded): no two prompts share a prefix. */
+  String prompt(int index) {
+    SplittableRandom r = new SplittableRandom(options.seed() * 1_000_003L + index);
+    StringBuilder s = new StringBuilder("Request ").append(index).append(':');
+    for (int i = 0; i < options.promptTokens() - 3; i++) {
+      s.append(' ').append(WORDS[r.nextInt(WORDS.length)]);
+    }
+    return s.toString();
+  }
+
+  private String firstModel() {
+    HttpRequest request = authorized(HttpRequest.newBuilder(options.url().resolve("/v1/models"))).GET().build();
+    HttpResponse<String> response;
+    try {
+      response = client.send(request, HttpResponse.BodyHandlers.ofString());
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot reach " + options.url() + ": " + e, e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted", e);
+    }
+    if (response.statusCode() == 401) {
+      throw new IllegalArgumentException(options.url() + " wants an API key: give it with --api-key-file");
+    }
+    try {
+      JsonNode id = JSON.readTree(response.body()).path("data").path(0).path("id");
+      if (response.statusCode() != 200 || !id.isTextual()) {
+        throw new IllegalArgumentException(options.url() + "/v1/models answered " + response.statusCode()
+            + " without a model: " + response.body().strip());
+      }
+      return id.asText();
+    } catch (IOException e) {
+      throw new IllegalArgumentException(options.url() + "/v1/models did not answer JSON: " + e.getMessage());
+    }
+  }
+
+  private HttpRequest.Builder authorized(HttpRequest.Builder builder) {
+    builder.timeout(Duration.ofMinutes(10));
+    return options.apiKey() == null ? builder : builder.header("Authorization", "Bearer " + options.apiKey());
+  }
+
+  private static String oneLine(BufferedReader in) throws IOException {
+    StringBuilder s = new StringBuilder();
+    for (String line; (line = in.readLine()) != null && s.length() < 300; ) {
+      s.append(line.strip()).append(' ');
+    }
+    return s.toString().strip();
+  }
+
+  private static void sleepUntil(long nanoTime) {
+    long wait = nanoTime - System.nanoTime();
+    if (wait > 0) {
+      try {
+        Thread.sleep(Duration.ofNanos(wait));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  /** The nearest-rank percentile of sorted values; NaN when there are none. */
+  static double percentile(double[] sorted, double p) {
+    if (sorted.length == 0) {
+      return Double.NaN;
+    }
+    int rank = (int) Math.ceil(p / 100 * sorted.length);
+    return sorted[Math.max(0, Math.min(sorted.length, rank) - 1)];
+  }
+
+  /**
+   * The table: one row per level, throughput also as a ratio to the first level (the baseline run
+   * side by side), then the first error of each level that had any.
+   */
+  public static void print(Options options, String model, List<Level> levels, PrintStream out) {
+    out.printf(Locale.ROOT, "bench-serving: %s, model %s, prompts of ~%d tokens, %d output tokens (ignore_eos),"
+            + " %d requests per level, %s%n", options.url(), model, options.promptTokens(), options.maxTokens(),
+        options.requests(), options.rate() == null ? "closed loop"
+            : String.format(Locale.ROOT, "open loop at %.2f requests/s", options.rate()));
+    out.println(" concurrency  requests  errors  TTFT p50 ms  TTFT p99 ms  TPOT p50 ms  TPOT p99 ms  output tok/s"
+        + "  vs first");
+    double base = levels.isEmpty() ? Double.NaN : levels.getFirst().outputTokensPerSecond();
+    for (Level l : levels) {
+      out.printf(Locale.ROOT, " %11d  %8d  %6d  %11s  %11s  %11s  %11s  %12.1f  %8s%n", l.concurrency(), l.requests(),
+          l.errors(), ms(l.ttftP50()), ms(l.ttftP99()), ms(l.tpotP50()), ms(l.tpotP99()), l.outputTokensPerSecond(),
+          base > 0 ? String.format(Locale.ROOT, "%.2fx", l.outputTokensPerSecond() / base) : "-");
+    }
+    for (Level l : levels) {
+      if (l.firstError() != null) {
+        out.println("concurrency " + l.concurrency() + ": " + l.errors() + " failed, first: " + l.firstError());
+      }
+    }
+    out.flush();
+  }
+
+  private static String ms(double v) {
+    return Double.isNaN(v) ? "-" : String.format(Locale.ROOT, "%.1f", v);
+  }
+
+  /** Parses {@code 1,4,16}: positive levels. */
+  public static List<Integer> levels(String list) {
+    try {
+      List<Integer> levels = Arrays.stream(list.split(",")).map(String::strip).map(Integer::parseInt).toList();
+      if (levels.isEmpty() || levels.stream().anyMatch(c -> c < 1)) {
+        throw new NumberFormatException();
+      }
+      return levels;
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("--concurrency: '" + list + "' is not a list of positive numbers like 1,4,16");
+    }
+  }
+}

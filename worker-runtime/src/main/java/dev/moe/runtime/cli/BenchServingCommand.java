@@ -1,0 +1,114 @@
+package dev.moe.runtime.cli;
+
+import dev.moe.runtime.bench.ServingBenchmark;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
+
+/** {@code bench-serving}: TTFT, TPOT and throughput of an OpenAI-compatible server, per concurrency level. */
+@Command(
+    name = "bench-serving",
+    mixinStandardHelpOptions = true,
+    versionProvider = WorkerCli.Version.class,
+    description = "Streams completions from an OpenAI-compatible server (the worker's --api) at each concurrency"
+        + " level and prints time to first token, time per output token and output tokens/s.")
+public final class BenchServingCommand implements Callable<Integer> {
+
+  @ParentCommand WorkerCli parent;
+
+  @Spec CommandSpec spec;
+
+  @Option(names = "--url", required = true, paramLabel = "http://HOST:PORT",
+      description = "The server's base URL (its /v1/completions is used).")
+  String url;
+
+  @Option(names = "--model", paramLabel = "NAME", description = "The model to ask for (default: the server's first).")
+  String model;
+
+  @Option(names = "--api-key-file", paramLabel = "FILE", description = "A file holding the server's API key.")
+  Path apiKeyFile;
+
+  @Option(names = "--concurrency", defaultValue = "1,4,16", paramLabel = "C,C,...",
+      description = "Requests in flight, one level after the other (default: ${DEFAULT-VALUE}).")
+  String concurrency;
+
+  @Option(names = "--requests", defaultValue = "32", paramLabel = "N",
+      description = "Requests per level (default: ${DEFAULT-VALUE}).")
+  int requests;
+
+  @Option(names = "--prompt-tokens", defaultValue = "128", paramLabel = "P",
+      description = "About how many tokens each prompt has (default: ${DEFAULT-VALUE}).")
+  int promptTokens;
+
+  @Option(names = "--max-tokens", defaultValue = "64", paramLabel = "M",
+      description = "Tokens each request generates, exactly (ignore_eos) (default: ${DEFAULT-VALUE}).")
+  int maxTokens;
+
+  @Option(names = "--rate", paramLabel = "R",
+      description = "Open loop: requests start at Poisson arrivals of R per second (at most C in flight).")
+  Double rate;
+
+  @Option(names = "--seed", defaultValue = "1", paramLabel = "S",
+      description = "Seeds the prompts and arrivals (default: ${DEFAULT-VALUE}).")
+  long seed;
+
+  @Override
+  public Integer call() {
+    List<Integer> levels = ServingBenchmark.levels(concurrency);
+    if (requests < 1 || promptTokens < 4 || maxTokens < 1) {
+      throw new IllegalArgumentException("--requests and --max-tokens must be positive, --prompt-tokens at least 4");
+    }
+    if (rate != null && !(rate > 0 && Double.isFinite(rate))) {
+      throw new IllegalArgumentException("--rate must be a positive number of requests per second, got " + rate);
+    }
+    ServingBenchmark.Options options = new ServingBenchmark.Options(baseUrl(url), model, apiKey(), levels, requests,
+        promptTokens, maxTokens, rate, seed);
+    ServingBenchmark bench = new ServingBenchmark(options);
+    PrintWriter err = spec.commandLine().getErr();
+    List<ServingBenchmark.Level> results = bench.run(line -> {
+      err.println(line);
+      err.flush();
+    });
+    ServingBenchmark.print(options, bench.model(), results, parent.out);
+    return 0;
+  }
+
+  private String apiKey() {
+    if (apiKeyFile == null) {
+      return null;
+    }
+    try {
+      String key = Files.readString(apiKeyFile, StandardCharsets.UTF_8).strip();
+      if (key.isEmpty()) {
+        throw new IllegalArgumentException("--api-key-file: " + apiKeyFile + " is empty");
+      }
+      return key;
+    } catch (IOException e) {
+      throw new UncheckedIOException("--api-key-file: cannot read " + apiKeyFile + ": " + e.getMessage(), e);
+    }
+  }
+
+  static URI baseUrl(String url) {
+    try {
+      URI uri = new URI(url.endsWith("/") ? url.substring(0, url.length() - 1) : url);
+      if (!("http".equals(uri.getScheme()) || "https".equals(uri.getScheme())) || uri.getHost() == null) {
+        throw new URISyntaxException(url, "not http(s)://HOST:PORT");
+      }
+      return uri;
+    } catch (URISyntaxException e) {
+      throw new IllegalArgumentException("--url: '" + url + "' is not an http://HOST:PORT address");
+    }
+  }
+}
