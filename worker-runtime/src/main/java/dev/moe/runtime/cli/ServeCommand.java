@@ -2,6 +2,7 @@ package dev.moe.runtime.cli;
 
 import dev.moe.placement.Placement;
 import dev.moe.placement.PlacementJson;
+import dev.moe.runtime.api.ApiOptions;
 import dev.moe.runtime.model.Checkpoint;
 import dev.moe.runtime.parallel.CheckpointModel;
 import dev.moe.runtime.parallel.WorkerOptions;
@@ -84,6 +85,18 @@ public final class ServeCommand implements Callable<Integer> {
       description = "How long to wait for the other workers to listen (default: ${DEFAULT-VALUE}).")
   int connectTimeout;
 
+  @Option(names = "--api", paramLabel = "HOST:PORT",
+      description = "Serve the OpenAI-compatible API (/v1/completions, /v1/chat/completions, /v1/models) here,"
+          + " running this worker's requests through the serving engine; without it the worker only computes its"
+          + " experts' rows for a coordinator.")
+  String api;
+
+  @Option(names = "--api-key-file", paramLabel = "FILE",
+      description = "Bearer token every API request must carry (Authorization: Bearer ...); default: none.")
+  Path apiKeyFile;
+
+  @Mixin ServingOptions serving;
+
   @Option(names = "--grace", defaultValue = "30", paramLabel = "SECONDS",
       description = "On SIGTERM, how long steps in flight may take to finish (default: ${DEFAULT-VALUE}).")
   int grace;
@@ -118,11 +131,22 @@ public final class ServeCommand implements Callable<Integer> {
           listen == null ? addresses.get(rank) : address(listen, "--listen"), address(http, "--http"), initial,
           placement == null ? 0 : 1, options,
           token, Duration.ofSeconds(connectTimeout), stageBudgetBytes);
-      WorkerProcess process = WorkerProcess.start(config, model);
+      WorkerProcess.Serving engine = null;
+      if (api != null) {
+        ApiOptions apiOptions = ApiOptions.defaults().withShutdownGrace(Duration.ofSeconds(grace))
+            .withApiKey(apiKeyFile == null ? null : BearerToken.fromFile(apiKeyFile));
+        engine = new WorkerProcess.Serving(ckpt, serving.engine(checkpoint, backend.dtype()), address(api, "--api"),
+            apiOptions);
+      } else if (apiKeyFile != null) {
+        throw new IllegalArgumentException("--api-key-file needs --api");
+      }
+      WorkerProcess process = WorkerProcess.start(config, model, engine);
       Thread hook = new Thread(() -> process.shutdown(Duration.ofSeconds(grace)), "worker-" + rank + "-shutdown");
       Runtime.getRuntime().addShutdownHook(hook);
       parent.out.println("worker " + rank + "/" + addresses.size() + " ready: transport " + config.listen()
-          + ", http " + process.httpAddress() + ", " + model.config().architecture().modelType());
+          + ", http " + process.httpAddress()
+          + (process.apiAddress() == null ? "" : ", api " + process.apiAddress())
+          + ", " + model.config().architecture().modelType());
       parent.out.flush();
       process.awaitShutdown();
     }

@@ -33,13 +33,15 @@ public final class ChildWorkers implements AutoCloseable {
   private final List<Path> logs;
   private final List<InetSocketAddress> transport;
   private final List<InetSocketAddress> http;
+  private final List<InetSocketAddress> api;
 
   private ChildWorkers(List<Process> processes, List<Path> logs, List<InetSocketAddress> transport,
-      List<InetSocketAddress> http) {
+      List<InetSocketAddress> http, List<InetSocketAddress> api) {
     this.processes = processes;
     this.logs = logs;
     this.transport = transport;
     this.http = http;
+    this.api = api;
   }
 
   /**
@@ -49,17 +51,26 @@ public final class ChildWorkers implements AutoCloseable {
    *     ...); rank, peers and HTTP address are added here
    */
   public static ChildWorkers start(int n, List<String> serveArgs, Duration readyTimeout) {
+    return start(n, serveArgs, readyTimeout, false);
+  }
+
+  /** {@link #start(int, List, Duration)}; with {@code api}, each worker also serves the OpenAI API. */
+  public static ChildWorkers start(int n, List<String> serveArgs, Duration readyTimeout, boolean api) {
     List<InetSocketAddress> transport = freeLoopbackPorts(n);
     List<InetSocketAddress> http = freeLoopbackPorts(n);
+    List<InetSocketAddress> apis = api ? freeLoopbackPorts(n) : List.of();
     String peers = transport.stream().map(a -> "127.0.0.1:" + a.getPort()).collect(Collectors.joining(","));
     List<Process> processes = new ArrayList<>();
     List<Path> logs = new ArrayList<>();
-    ChildWorkers children = new ChildWorkers(processes, logs, transport, http);
+    ChildWorkers children = new ChildWorkers(processes, logs, transport, http, apis);
     try {
       for (int r = 0; r < n; r++) {
         List<String> command = new ArrayList<>(javaCommand());
         command.addAll(List.of("serve", "--rank", Integer.toString(r), "--peers", peers,
             "--http", "127.0.0.1:" + http.get(r).getPort()));
+        if (api) {
+          command.addAll(List.of("--api", "127.0.0.1:" + apis.get(r).getPort()));
+        }
         command.addAll(serveArgs);
         Path log = Files.createTempFile("moe-worker-" + r + "-", ".log");
         logs.add(log);
@@ -90,6 +101,11 @@ public final class ChildWorkers implements AutoCloseable {
 
   public List<Process> processes() {
     return processes;
+  }
+
+  /** The workers' OpenAI API addresses, by rank (empty when started without the API). */
+  public List<InetSocketAddress> apiAddresses() {
+    return api;
   }
 
   private void awaitReady(Duration timeout) {

@@ -2,6 +2,8 @@ package dev.moe.runtime.server;
 
 import dev.moe.placement.Placement;
 import dev.moe.placement.PlacementJson;
+import dev.moe.runtime.api.ApiOptions;
+import dev.moe.runtime.api.OpenAiServer;
 import dev.moe.runtime.model.Checkpoint;
 import dev.moe.runtime.parallel.ExpertModel;
 import dev.moe.runtime.parallel.GroupPlacement;
@@ -10,6 +12,7 @@ import dev.moe.runtime.parallel.NettyTransport;
 import dev.moe.runtime.parallel.WorkerNode;
 import dev.moe.runtime.parallel.WorkerOptions;
 import dev.moe.runtime.scheduler.Engine;
+import dev.moe.runtime.tokenizer.TextTokenizer;
 import dev.moe.stats.RoutingStats;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -43,15 +46,23 @@ public final class WorkerProcess implements AutoCloseable {
 
   /**
    * What the worker serves besides its experts' rows: its own requests, through the serving
-   * engine (the checkpoint stays open while the process runs).
+   * engine (the checkpoint stays open while the process runs), and the OpenAI-compatible API on
+   * {@code api} (null: the engine alone).
    */
-  public record Serving(Checkpoint checkpoint, Engine.Options engine) {}
+  public record Serving(Checkpoint checkpoint, Engine.Options engine, InetSocketAddress api, ApiOptions apiOptions) {
+
+    public Serving(Checkpoint checkpoint, Engine.Options engine) {
+      this(checkpoint, engine, null, null);
+    }
+  }
 
   private final Config config;
   private final HttpApi http;
   private final CountDownLatch stopped = new CountDownLatch(1);
   private volatile WorkerNode node;
   private volatile Engine engine;
+  private volatile TextTokenizer tokenizer;
+  private volatile OpenAiServer api;
   private volatile String state = "loading weights";
 
   private WorkerProcess(Config config) {
@@ -96,6 +107,11 @@ public final class WorkerProcess implements AutoCloseable {
       if (serving != null) {
         p.state = "loading the serving engine";
         p.engine = Engine.start(n, serving.checkpoint(), serving.engine());
+        if (serving.api() != null) {
+          p.state = "starting the OpenAI API";
+          p.tokenizer = TextTokenizer.load(serving.checkpoint().directory());
+          p.api = OpenAiServer.start(serving.api(), p.engine, p.tokenizer, serving.apiOptions());
+        }
       }
       p.state = null;
       return p;
@@ -114,6 +130,12 @@ public final class WorkerProcess implements AutoCloseable {
     return engine;
   }
 
+  /** Where the OpenAI-compatible API listens; null without one. */
+  public InetSocketAddress apiAddress() {
+    OpenAiServer a = api;
+    return a == null ? null : a.address();
+  }
+
   /**
    * Graceful stop: new requests are refused, the requests being generated finish (for up to
    * {@code grace}), then the steps in flight, then the transport closes.
@@ -121,10 +143,18 @@ public final class WorkerProcess implements AutoCloseable {
   public void shutdown(Duration grace) {
     state = "shutting down";
     long deadline = System.nanoTime() + grace.toNanos();
+    OpenAiServer a = api;
+    if (a != null) {
+      a.close();  // refuses new requests; those in flight finish within its grace
+    }
     Engine e = engine;
     if (e != null) {
-      e.drain(grace);
+      e.drain(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
       e.close();
+    }
+    TextTokenizer t = tokenizer;
+    if (t != null) {
+      t.close();
     }
     WorkerNode n = node;
     if (n != null) {

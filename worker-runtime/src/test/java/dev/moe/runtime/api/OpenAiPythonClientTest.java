@@ -20,16 +20,15 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The official {@code openai} Python client streams from the server (chat and completions), reads
- * logprobs and gets errors as its own exceptions. The interpreter is {@code $MOE_OPENAI_PYTHON}
- * (default {@code python3}); it must have the openai package.
+ * logprobs and gets errors as its own exceptions. The interpreter is {@link #python()}.
  */
-class OpenAiPythonClientTest {
+public class OpenAiPythonClientTest {
 
   static final String SCRIPT = " Hello world! The quick brown fox jumps over the lazy dog.";
 
   @Test
   void theOfficialClientStreamsChatAndCompletions() throws Exception {
-    String python = System.getenv().getOrDefault("MOE_OPENAI_PYTHON", "python3");
+    String python = python();
     try (TextTokenizer tokenizer = TextTokenizer.load(Fixtures.dir("qwen2_moe"))) {
       int eos = tokenizer.tokenId(tokenizer.eosToken());
       int[] text = tokenizer.encode(SCRIPT, false);
@@ -67,12 +66,29 @@ class OpenAiPythonClientTest {
     }
   }
 
+  /**
+   * The interpreter with the openai package: {@code $MOE_OPENAI_PYTHON}, else the one
+   * {@code scripts/openai-python} provides (a cached venv with the pinned client, made on first use).
+   */
+  public static String python() throws IOException, InterruptedException {
+    String given = System.getenv("MOE_OPENAI_PYTHON");
+    if (given != null && !given.isBlank()) {
+      return given;
+    }
+    Process p = new ProcessBuilder("scripts/openai-python").redirectError(ProcessBuilder.Redirect.INHERIT).start();
+    String path = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+    if (!p.waitFor(300, TimeUnit.SECONDS) || p.exitValue() != 0 || path.isEmpty()) {
+      fail("scripts/openai-python could not provide a Python with the openai package (it installs openai from PyPI"
+          + " into a venv); set MOE_OPENAI_PYTHON to an interpreter that has it");
+    }
+    return path;
+  }
+
   /** Runs the client check; fails with how to get the openai package when it is missing. */
-  static JsonNode run(String python, String baseUrl, String model, String key)
+  public static JsonNode run(String python, String baseUrl, String model, String key)
       throws IOException, InterruptedException, URISyntaxException {
     Path script = Path.of(OpenAiPythonClientTest.class.getResource("/openai/client_check.py").toURI());
-    String install = " Install it (pip install openai) or point MOE_OPENAI_PYTHON at an interpreter that has it"
-        + " (here: MOE_OPENAI_PYTHON=/opt/refvenv/bin/python).";
+    String install = " Install it (pip install openai) or point MOE_OPENAI_PYTHON at an interpreter that has it.";
     Process process;
     try {
       process = new ProcessBuilder(python, script.toString(), baseUrl, model, key).redirectErrorStream(false).start();
