@@ -93,14 +93,21 @@ inline void run_chains(int len, const float *a, const void *b, int first, bool f
     for (int i = 0; i < MR; ++i) c[s][i][0] = c[s][i][1] = _mm256_setzero_ps();
   const int k0 = first * kSub;
   const int last_len = std::min(kSub, len - (k0 + (N - 1) * kSub));
-  int j = 0;
-  for (; j < last_len; ++j) {
+  auto step = [&](int j) {
 #pragma GCC unroll 8
     for (int s = 0; s < N; ++s) {
       if constexpr (kSource != Source::kWidened)
         _mm_prefetch(static_cast<const char *>(b) + size_t(k0 + N * j + s) * kRowBytes + kAhead, _MM_HINT_T0);
       fma_step<MR, kBf16>(a, b, k0 + s * kSub + j, c[s]);
     }
+  };
+  // Unrolled where a step is short (one or two chains): less loop overhead per FMA.
+  int j = 0;
+  if constexpr (N == 4) {
+    for (; j < last_len; ++j) step(j);
+  } else {
+#pragma GCC unroll 4
+    for (; j < last_len; ++j) step(j);
   }
   if constexpr (N > 1) {
     // The full chains' remaining steps when the last sub-chunk is short.
