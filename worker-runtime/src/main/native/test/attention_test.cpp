@@ -412,8 +412,10 @@ void test_attention(const Target &t) {
   // scaled cos/sin.
   test_layer(t, make_layer("gqa all-norm clip window", gqa(40, 4, 1, 10, 10, 0, MOE_QK_NORM_ALL, 5, 0.7f, 1.2f),
                            MOE_F32, V{MOE_ATTN_Q_BIAS, MOE_ATTN_K_BIAS, MOE_ATTN_V_BIAS}));
-  // DeepSeek-V3-like MLA: q_proj (q_lora_rank 0) with interleaved RoPE; q_a/q_b with biases, bf16.
-  test_layer(t, make_layer("mla q_proj interleaved", mla(264, 3, 0, 20, 8, 6, 10, 1, 0, 1), MOE_F32,
+  // DeepSeek-V3-like MLA: q_proj (q_lora_rank 0) with interleaved RoPE, 10 heads and a 300-wide
+  // latent (the value pass takes eight heads at a time, over blocks of a few keys); q_a/q_b with
+  // biases, bf16.
+  test_layer(t, make_layer("mla q_proj interleaved", mla(264, 10, 0, 300, 8, 6, 10, 1, 0, 1), MOE_F32,
                            V{MOE_ATTN_Q_BIAS, MOE_ATTN_KV_A_BIAS, MOE_ATTN_O_BIAS}));
   test_layer(t, make_layer("mla q_lora window bf16", mla(40, 4, 16, 24, 12, 8, 12, 0, 6, 1.1f), MOE_BF16,
                            V{MOE_ATTN_Q_A_BIAS, MOE_ATTN_KV_A_BIAS}));

@@ -76,19 +76,45 @@ void clamp(float *x, size_t n, float limit) {
   for (size_t i = 0; i < n; ++i) x[i] = std::min(std::max(x[i], -limit), limit);
 }
 
-// f(j, slot) for the positions lo..hi of a sequence in order, j = position - lo, slot the position's
-// width floats in the cache.
-template <typename F>
-inline void for_positions(const CpuAttention::Batch &b, const int32_t *table, int lo, int hi, F f) {
-  const int bs = b.cache->block_size();
-  const size_t width = size_t(b.cache->width());
-  for (int j = lo; j <= hi;) {
-    const int off = j % bs, len = std::min(bs - off, hi - j + 1);
-    const float *slot = b.cache->slot(b.layer, table[j / bs], off);
-    for (int t = 0; t < len; ++t) f(j - lo + t, slot + size_t(t) * width);
-    j += len;
+// Heads [h0, h0 + HB) of one row: out_h = (sum_j e[h][j] * v_j) * inv[h], each head and dim summed
+// alone over the keys in order (so grouping heads or keys changes nothing): eight dims of every head
+// at a time in registers, over blocks of keys whose values stay in L1, the running sums kept in out
+// between blocks; the remaining dims one by one.
+template <int HB>
+void value_sum(const AttendShape &a, const float *const *slots, int n, int vo, const float *e, size_t ld,
+               const float *inv, float *out) {
+  const int step = std::clamp(16384 / (a.dv * int(sizeof(float))), 8, 64);
+  const int dv8 = a.dv & ~7;
+  for (int j0 = 0; j0 < n; j0 += step) {
+    const int j1 = std::min(n, j0 + step);
+    for (int d = 0; d < dv8; d += 8) {
+      __m256 acc[HB];
+#pragma GCC unroll 8
+      for (int t = 0; t < HB; ++t) acc[t] = j0 == 0 ? _mm256_setzero_ps() : _mm256_loadu_ps(out + t * a.out_head + d);
+      for (int j = j0; j < j1; ++j) {
+        const __m256 v = _mm256_loadu_ps(slots[j] + vo + d);
+#pragma GCC unroll 8
+        for (int t = 0; t < HB; ++t)
+          acc[t] = _mm256_fmadd_ps(_mm256_broadcast_ss(e + size_t(t) * ld + j), v, acc[t]);
+      }
+#pragma GCC unroll 8
+      for (int t = 0; t < HB; ++t) _mm256_storeu_ps(out + t * a.out_head + d, acc[t]);
+    }
+    for (int d = dv8; d < a.dv; ++d)
+      for (int t = 0; t < HB; ++t) {
+        float sum = j0 == 0 ? 0.0f : out[t * a.out_head + d];
+        for (int j = j0; j < j1; ++j) sum += e[size_t(t) * ld + j] * slots[j][vo + d];
+        out[t * a.out_head + d] = sum;
+      }
   }
+  for (int t = 0; t < HB; ++t)
+    for (int d = 0; d < a.dv; ++d) out[t * a.out_head + d] *= inv[t];
 }
+
+using ValueSum = void (*)(const AttendShape &, const float *const *, int, int, const float *, size_t, const float *,
+                          float *);
+constexpr ValueSum kValueSums[8] = {value_sum<1>, value_sum<2>, value_sum<3>, value_sum<4>,
+                                    value_sum<5>, value_sum<6>, value_sum<7>, value_sum<8>};
 
 // Heads [h0, h1) of one row (seq, position p): scores over the keys in the window, softmax in
 // float32, then the weighted sum of the values.
@@ -97,20 +123,32 @@ void attend(const CpuAttention::Batch &b, const AttendShape &a, int row, int seq
   const int lo = a.window > 0 ? std::max(0, p - a.window + 1) : 0;
   const int n = p - lo + 1, nh = h1 - h0;
   const size_t ld = (size_t(n) + 7) & ~size_t(7);
-  scratch.reserve((size_t(nh) * ld + size_t(nh)) * sizeof(float));
-  float *scores = scratch.as<float>(), *inv = scores + size_t(nh) * ld;
+  scratch.reserve(ld * sizeof(const float *) + (size_t(nh) * ld + size_t(nh)) * sizeof(float));
+  const float **slots = scratch.as<const float *>();
+  float *scores = reinterpret_cast<float *>(slots + ld), *inv = scores + size_t(nh) * ld;
   const int group = (h0 / a.group_heads) * a.group_stride;
   const int ka = a.ka + group, kb = a.kb + group, vo = a.vo + group;
-  const int32_t *table = b.block_table + size_t(seq) * b.max_blocks;
-  const float *qa = a.qa + row * a.qa_row, *qb = a.qb ? a.qb + row * a.qb_row : nullptr;
 
-  for_positions(b, table, lo, p, [&](int j, const float *slot) {
+  // The positions' cache slots, in order; the padding repeats the last one.
+  const int32_t *table = b.block_table + size_t(seq) * b.max_blocks;
+  const int bs = b.cache->block_size();
+  const size_t width = size_t(b.cache->width());
+  for (int j = lo, i = 0; j <= p;) {
+    const int off = j % bs, len = std::min(bs - off, p - j + 1);
+    const float *slot = b.cache->slot(b.layer, table[j / bs], off);
+    for (int t = 0; t < len; ++t) slots[i++] = slot + size_t(t) * width;
+    j += len;
+  }
+  for (size_t i = size_t(n); i < ld; ++i) slots[i] = slots[n - 1];
+
+  const float *qa = a.qa + row * a.qa_row, *qb = a.qb ? a.qb + row * a.qb_row : nullptr;
+  const __m256 scale = _mm256_set1_ps(a.scale);
+  for (size_t j = 0; j < ld; j += 8)
     for (int h = h0; h < h1; ++h) {
-      float s = dot(qa + h * a.qa_head, slot + ka, a.da);
-      if (a.db) s += dot(qb + h * a.qb_head, slot + kb, a.db);
-      scores[size_t(h - h0) * ld + j] = s * a.scale;
+      __m256 s = dot8(qa + h * a.qa_head, slots + j, ka, a.da);
+      if (a.db) s = _mm256_add_ps(s, dot8(qb + h * a.qb_head, slots + j, kb, a.db));
+      _mm256_storeu_ps(scores + size_t(h - h0) * ld + j, _mm256_mul_ps(s, scale));
     }
-  });
   for (int h = 0; h < nh; ++h) {
     float *s = scores + size_t(h) * ld;
     float m = s[0];
@@ -131,13 +169,9 @@ void attend(const CpuAttention::Batch &b, const AttendShape &a, int row, int seq
     inv[h] = 1.0f / sum;
   }
   float *out = a.out + row * a.out_row;
-  for (int h = h0; h < h1; ++h) std::fill_n(out + h * a.out_head, a.dv, 0.0f);
-  for_positions(b, table, lo, p, [&](int j, const float *slot) {
-    for (int h = h0; h < h1; ++h) axpy(scores[size_t(h - h0) * ld + j], slot + vo, out + h * a.out_head, a.dv);
-  });
-  for (int h = h0; h < h1; ++h) {
-    float *o = out + h * a.out_head;
-    for (int d = 0; d < a.dv; ++d) o[d] *= inv[h - h0];
+  for (int h = h0; h < h1; h += 8) {
+    const int hb = std::min(8, h1 - h);
+    kValueSums[hb - 1](a, slots, n, vo, scores + size_t(h - h0) * ld, ld, inv + (h - h0), out + h * a.out_head);
   }
 }
 

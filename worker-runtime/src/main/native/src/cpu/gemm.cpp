@@ -77,15 +77,42 @@ inline void fma_step(const float *a, const void *b, int k, __m256 (&acc)[MR][2])
   }
 }
 
-// Sub-chunks first..first+N-1 of a block of `len` steps (all but the last of them full), N chains at
-// once, each added to `total` in order (the first one starts it when `fresh`).
-template <int MR, int N, Source kSource>
-inline void run_chains(int len, const float *a, const void *b, int first, bool fresh, __m256 (&total)[MR][2]) {
+// Adds c to total in order (or starts total with c when `fresh`).
+template <int MR>
+inline void fold(__m256 (&total)[MR][2], const __m256 (&c)[MR][2], bool fresh) {
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i) {
+    total[i][0] = fresh ? c[i][0] : _mm256_add_ps(total[i][0], c[i][0]);
+    total[i][1] = fresh ? c[i][1] : _mm256_add_ps(total[i][1], c[i][1]);
+  }
+}
+
+// Sub-chunk `first` of a block of `len` steps, one chain, added to `total`. (A plain loop: written
+// through run_chains' multi-stream form, the same steps streamed weights from memory up to 1.7x
+// slower at 4 rows.)
+template <int MR, Source kSource>
+inline void run_chain(int len, const float *a, const void *b, int first, __m256 (&total)[MR][2]) {
   constexpr bool kBf16 = kSource == Source::kBf16;
-  // Several chains read N streams kSub rows apart; the prefetch sweeps the same rows linearly one
+  __m256 c[MR][2];
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i) c[i][0] = c[i][1] = _mm256_setzero_ps();
+  const int k1 = std::min(len, (first + 1) * kSub);
+  for (int k = first * kSub; k < k1; ++k) {
+    if constexpr (kSource != Source::kWidened) prefetch_b<kBf16>(b, k);
+    fma_step<MR, kBf16>(a, b, k, c);
+  }
+  fold<MR>(total, c, first == 0);
+}
+
+// Sub-chunks first..first+N-1 of a block of `len` steps (all but the last of them full), N >= 2
+// chains at once, added to `total` in order.
+template <int MR, int N, Source kSource>
+inline void run_chains(int len, const float *a, const void *b, int first, __m256 (&total)[MR][2]) {
+  constexpr bool kBf16 = kSource == Source::kBf16;
+  // The chains read N streams kSub rows apart; the prefetch sweeps the same rows linearly one
   // group ahead (the next group of this block, or the next panel's block that follows in memory).
   constexpr size_t kRowBytes = size_t(kNR) * (kBf16 ? 2 : 4);
-  constexpr size_t kAhead = N == 1 ? kPrefetchBytes : size_t(N) * kSub * kRowBytes;
+  constexpr size_t kAhead = size_t(N) * kSub * kRowBytes;
   __m256 c[N][MR][2];
 #pragma GCC unroll 8
   for (int s = 0; s < N; ++s)
@@ -93,30 +120,28 @@ inline void run_chains(int len, const float *a, const void *b, int first, bool f
     for (int i = 0; i < MR; ++i) c[s][i][0] = c[s][i][1] = _mm256_setzero_ps();
   const int k0 = first * kSub;
   const int last_len = std::min(kSub, len - (k0 + (N - 1) * kSub));
-  int j = 0;
-  for (; j < last_len; ++j) {
+  auto step = [&](int j) {
 #pragma GCC unroll 8
     for (int s = 0; s < N; ++s) {
       if constexpr (kSource != Source::kWidened)
         _mm_prefetch(static_cast<const char *>(b) + size_t(k0 + N * j + s) * kRowBytes + kAhead, _MM_HINT_T0);
       fma_step<MR, kBf16>(a, b, k0 + s * kSub + j, c[s]);
     }
+  };
+  // Two chains' steps are short: unrolled, they lose the loop overhead.
+  int j = 0;
+  if constexpr (N == 2) {
+#pragma GCC unroll 4
+    for (; j < last_len; ++j) step(j);
+  } else {
+    for (; j < last_len; ++j) step(j);
   }
-  if constexpr (N > 1) {
-    // The full chains' remaining steps when the last sub-chunk is short.
-    for (; j < kSub; ++j)
+  // The full chains' remaining steps when the last sub-chunk is short.
+  for (; j < kSub; ++j)
 #pragma GCC unroll 8
-      for (int s = 0; s < N - 1; ++s) fma_step<MR, kBf16>(a, b, k0 + s * kSub + j, c[s]);
-  }
+    for (int s = 0; s < N - 1; ++s) fma_step<MR, kBf16>(a, b, k0 + s * kSub + j, c[s]);
 #pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 2
-    for (int h = 0; h < 2; ++h) {
-      __m256 t = fresh ? c[0][i][h] : _mm256_add_ps(total[i][h], c[0][i][h]);
-#pragma GCC unroll 8
-      for (int s = 1; s < N; ++s) t = _mm256_add_ps(t, c[s][i][h]);
-      total[i][h] = t;
-    }
+  for (int s = 0; s < N; ++s) fold<MR>(total, c[s], first + s == 0);
 }
 
 // acc[i] = sum_k a[k][i] * b[k] over one K block: a packed [len][kMR], b a panel block [len][16].
@@ -128,10 +153,10 @@ inline void micro_kernel(int len, const float *a, const void *b, __m256 (&acc)[M
   for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();  // overwritten; len >= 1
   int s = 0;
   if constexpr (C >= 4)
-    for (; s + 4 <= subs; s += 4) run_chains<MR, 4, kSource>(len, a, b, s, s == 0, acc);
+    for (; s + 4 <= subs; s += 4) run_chains<MR, 4, kSource>(len, a, b, s, acc);
   if constexpr (C >= 2)
-    for (; s + 2 <= subs; s += 2) run_chains<MR, 2, kSource>(len, a, b, s, s == 0, acc);
-  for (; s < subs; ++s) run_chains<MR, 1, kSource>(len, a, b, s, s == 0, acc);
+    for (; s + 2 <= subs; s += 2) run_chains<MR, 2, kSource>(len, a, b, s, acc);
+  for (; s < subs; ++s) run_chain<MR, kSource>(len, a, b, s, acc);
 }
 
 inline __m256i lane_mask(int valid) {

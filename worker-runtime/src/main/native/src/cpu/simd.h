@@ -33,29 +33,33 @@ inline float hsum(__m256 v) {
   return _mm_cvtss_f32(_mm_add_ss(b, _mm_movehdup_ps(b)));
 }
 
-// a . b over n floats: four 8-lane accumulators over blocks of 32, one over the remaining blocks of
-// 8, combined in a fixed order, then the scalar tail in index order.
-inline float dot(const float *a, const float *b, int n) {
-  __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-  int i = 0;
-  for (; i + 32 <= n; i += 32) {
-    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
-    s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
-    s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
+// The dot products of q with eight keys k[t] + off (n floats each), as a vector of the eight sums:
+// key t's lanes are summed by the same fixed tree whatever the other keys, then its scalar tail in
+// index order, so a key's score does not depend on which keys share the call.
+inline __m256 dot8(const float *q, const float *const k[8], int off, int n) {
+  __m256 acc[8];
+#pragma GCC unroll 8
+  for (int t = 0; t < 8; ++t) acc[t] = _mm256_setzero_ps();
+  int d = 0;
+  for (; d + 8 <= n; d += 8) {
+    const __m256 qv = _mm256_loadu_ps(q + d);
+#pragma GCC unroll 8
+    for (int t = 0; t < 8; ++t) acc[t] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k[t] + off + d), acc[t]);
   }
-  for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-  float s = hsum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
-  for (; i < n; ++i) s += a[i] * b[i];
-  return s;
-}
-
-// y[0..n) += w * x[0..n).
-inline void axpy(float w, const float *x, float *y, int n) {
-  const __m256 wv = _mm256_set1_ps(w);
-  int i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
-  for (; i < n; ++i) y[i] += w * x[i];
+  // hadd pairs neighbouring lanes of one vector only: key t's sum is
+  // ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)) of its own accumulator.
+  const __m256 a = _mm256_hadd_ps(acc[0], acc[1]), b = _mm256_hadd_ps(acc[2], acc[3]);
+  const __m256 c = _mm256_hadd_ps(acc[4], acc[5]), e = _mm256_hadd_ps(acc[6], acc[7]);
+  const __m256 ab = _mm256_hadd_ps(a, b), ce = _mm256_hadd_ps(c, e);
+  __m256 sum = _mm256_add_ps(_mm256_permute2f128_ps(ab, ce, 0x20), _mm256_permute2f128_ps(ab, ce, 0x31));
+  if (d < n) {
+    alignas(32) float s[8];
+    _mm256_store_ps(s, sum);
+    for (int t = 0; t < 8; ++t)
+      for (int i = d; i < n; ++i) s[t] += q[i] * k[t][off + i];
+    sum = _mm256_load_ps(s);
+  }
+  return sum;
 }
 
 }  // namespace moe
