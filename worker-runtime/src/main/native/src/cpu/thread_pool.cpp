@@ -1,8 +1,30 @@
 #include "cpu/thread_pool.h"
 
+#include <sched.h>
 #include <unistd.h>
 
+#include <chrono>
+
 namespace moe {
+namespace {
+
+// How long a thread polls before it sleeps: longer than the host work between two regions of a
+// decode step, short enough that an idle pool costs nothing measurable.
+constexpr auto kSpin = std::chrono::microseconds(200);
+
+// Polls `done` until it holds or kSpin passes; true when it holds. Each poll yields the core, so
+// on a machine with more runnable threads than cores the thread being waited for gets to run.
+template <typename Done>
+bool spin_until(Done done) {
+  const auto deadline = std::chrono::steady_clock::now() + kSpin;
+  for (;;) {
+    if (done()) return true;
+    sched_yield();
+    if (std::chrono::steady_clock::now() > deadline) return done();
+  }
+}
+
+}  // namespace
 
 ThreadPool::ThreadPool(int threads) {
   if (threads <= 0) {
@@ -16,7 +38,7 @@ ThreadPool::ThreadPool(int threads) {
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    stopping_ = true;
+    stopping_.store(true);
   }
   start_cv_.notify_all();
   for (auto &t : threads_) t.join();
@@ -27,47 +49,61 @@ void ThreadPool::run_task(Task fn) {
     fn(0);
     return;
   }
+  task_ = fn;
+  error_ = nullptr;
+  pending_.store(size_ - 1, std::memory_order_relaxed);
   {
+    // Under the mutex, so that a worker deciding to sleep either sees the new region or is counted
+    // in sleepers_ before we look.
     std::lock_guard<std::mutex> lock(mutex_);
-    task_ = fn;
-    pending_ = size_ - 1;
-    error_ = nullptr;
-    ++generation_;
+    generation_.fetch_add(1, std::memory_order_release);
   }
-  start_cv_.notify_all();
+  if (sleepers_.load() > 0) start_cv_.notify_all();
   std::exception_ptr mine;
   try {
     fn(0);
   } catch (...) {
     mine = std::current_exception();
   }
-  std::unique_lock<std::mutex> lock(mutex_);
-  done_cv_.wait(lock, [this] { return pending_ == 0; });
+  auto finished = [this] { return pending_.load(std::memory_order_acquire) == 0; };
+  if (!spin_until(finished)) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_cv_.wait(lock, finished);
+  }
   task_ = Task{};
   if (mine) std::rethrow_exception(mine);
+  std::lock_guard<std::mutex> lock(mutex_);
   if (error_) std::rethrow_exception(error_);
 }
 
 void ThreadPool::worker_loop(int worker) {
   unsigned long seen = 0;
   for (;;) {
-    Task task;
-    {
+    auto fresh = [&] { return stopping_.load() || generation_.load(std::memory_order_acquire) != seen; };
+    if (!spin_until(fresh)) {
       std::unique_lock<std::mutex> lock(mutex_);
-      start_cv_.wait(lock, [&] { return stopping_ || generation_ != seen; });
-      if (stopping_) return;
-      seen = generation_;
-      task = task_;
+      sleepers_.fetch_add(1);
+      start_cv_.wait(lock, fresh);
+      sleepers_.fetch_sub(1);
     }
+    if (stopping_.load()) return;
+    seen = generation_.load(std::memory_order_acquire);
     std::exception_ptr error;
     try {
-      task(worker);
+      task_(worker);
     } catch (...) {
       error = std::current_exception();
     }
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (error && !error_) error_ = error;
-    if (--pending_ == 0) done_cv_.notify_one();
+    if (error) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!error_) error_ = error;
+    }
+    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      // The caller may be asleep on done_cv_: take the mutex so the wake-up cannot fall between its
+      // check and its wait.
+      std::lock_guard<std::mutex> lock(mutex_);
+      done_cv_.notify_one();
+    }
   }
 }
 

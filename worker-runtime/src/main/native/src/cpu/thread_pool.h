@@ -1,6 +1,13 @@
 // A fixed pool of worker threads running one parallel region at a time.
+//
+// A decode step runs several regions per layer with a little host work between them, so a worker
+// that has finished one keeps polling for the next for a short while (kSpin) before it sleeps on
+// the condition variable: waking a sleeping thread costs tens of microseconds, as much as a small
+// region's work. The caller likewise polls for the others to finish before it sleeps. Polls yield
+// the core, so that where threads outnumber cores the polling never starves the work it waits for.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <exception>
 #include <mutex>
@@ -41,13 +48,16 @@ class ThreadPool {
 
   int size_;
   std::vector<std::thread> threads_;
+  // Guards the sleeping side of the handshakes below; the fields themselves are atomics so that
+  // polling threads need no lock.
   std::mutex mutex_;
   std::condition_variable start_cv_, done_cv_;
-  Task task_{};
-  unsigned long generation_ = 0;
-  int pending_ = 0;
-  bool stopping_ = false;
-  std::exception_ptr error_;
+  Task task_{};                               // published by generation_ (release/acquire)
+  std::atomic<unsigned long> generation_{0};  // incremented (under mutex_) for each region
+  std::atomic<int> pending_{0};               // workers of the current region not done yet
+  std::atomic<int> sleepers_{0};              // workers asleep on start_cv_
+  std::atomic<bool> stopping_{false};
+  std::exception_ptr error_;                  // first failure of a worker, under mutex_
 };
 
 }  // namespace moe
