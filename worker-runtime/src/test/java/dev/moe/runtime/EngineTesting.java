@@ -1,6 +1,5 @@
 package dev.moe.runtime;
 
-import dev.moe.placement.Placement;
 import dev.moe.runtime.sampling.TokenLogprobs;
 import dev.moe.runtime.scheduler.Engine;
 import dev.moe.runtime.scheduler.FinishReason;
@@ -13,7 +12,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
-/** What the serving-engine tests share: engine options for the fixtures, a collecting sink, placements. */
+/** What the serving-engine tests share: engine options for the fixtures and a collecting sink. */
 public final class EngineTesting {
 
   private EngineTesting() {}
@@ -47,22 +46,5 @@ public final class EngineTesting {
         return tokens.stream().mapToInt(Integer::intValue).toArray();
       }
     }
-  }
-
-  /** {@code p} moved by one GPU: every expert changes owner. */
-  public static Placement rotated(Placement p, int gpus) {
-    int perGpu = p.slotsPerGpu();
-    int n = perGpu * gpus;
-    int[][] maps = new int[p.physicalToLogical().length][];
-    double[][] shares = new double[maps.length][];
-    for (int l = 0; l < maps.length; l++) {
-      maps[l] = new int[n];
-      shares[l] = new double[n];
-      for (int s = 0; s < n; s++) {
-        maps[l][s] = p.physicalToLogical()[l][(s + perGpu) % n];
-        shares[l][s] = p.replicaShares()[l][(s + perGpu) % n];
-      }
-    }
-    return new Placement(perGpu, maps, shares, null);
   }
 }

@@ -43,18 +43,35 @@ public final class ServingBenchmark {
    * @param model null: the server's first model (GET /v1/models)
    * @param apiKey null: none
    * @param rate null: closed loop; else requests per second
+   * @param switching null: no placement switches; else each level runs a second time while the
+   *     group's placement is switched over and over
    */
   public record Options(URI url, String model, String apiKey, List<Integer> concurrency, int requests,
-      int promptTokens, int maxTokens, Double rate, long seed) {
+      int promptTokens, int maxTokens, Double rate, long seed, Switching switching) {
 
     public Options {
       concurrency = List.copyOf(concurrency);
     }
   }
 
-  /** One concurrency level; times in milliseconds, NaN when no request succeeded. */
+  /**
+   * Placement switches during a level: every worker's control API ({@code serve --http}), the
+   * token it takes, how long each version serves before the next switch, and the share of every
+   * GPU's slots a switch moves.
+   */
+  public record Switching(List<URI> workers, String token, Duration pause, double fraction) {
+
+    public Switching {
+      workers = List.copyOf(workers);
+    }
+  }
+
+  /**
+   * One concurrency level; times in milliseconds, NaN when no request succeeded; {@code switches}:
+   * placement switches completed while it ran (-1 for a run without switching).
+   */
   public record Level(int concurrency, int requests, int errors, double ttftP50, double ttftP99, double tpotP50,
-      double tpotP99, double outputTokensPerSecond, double seconds, String firstError) {}
+      double tpotP99, double outputTokensPerSecond, double seconds, String firstError, int switches) {}
 
   /** One request's measurements. */
   record Timing(double ttftMillis, double tpotMillis, int outputTokens, String error) {}
@@ -95,13 +112,33 @@ public final class ServingBenchmark {
     int requestIndex = 0;
     for (int concurrency : options.concurrency()) {
       progress.accept("concurrency " + concurrency + ": " + options.requests() + " requests");
-      levels.add(level(concurrency, requestIndex));
+      levels.add(level(concurrency, requestIndex, -1));
       requestIndex += options.requests();
+      if (options.switching() != null) {
+        progress.accept("concurrency " + concurrency + ": " + options.requests()
+            + " requests while the placement is switched over and over");
+        Switching sw = options.switching();
+        Level switched;
+        int switches;
+        String failure;
+        try (PlacementSwitcher switcher = new PlacementSwitcher(sw.workers(), sw.token(), sw.pause(), sw.fraction())) {
+          switched = level(concurrency, requestIndex, 0);
+          switches = switcher.switches();
+          failure = switcher.failure();
+        }
+        if (failure != null) {
+          throw new IllegalStateException("placement switching failed: " + failure);
+        }
+        levels.add(new Level(switched.concurrency(), switched.requests(), switched.errors(), switched.ttftP50(),
+            switched.ttftP99(), switched.tpotP50(), switched.tpotP99(), switched.outputTokensPerSecond(),
+            switched.seconds(), switched.firstError(), switches));
+        requestIndex += options.requests();
+      }
     }
     return levels;
   }
 
-  private Level level(int concurrency, int firstRequest) {
+  private Level level(int concurrency, int firstRequest, int switches) {
     Semaphore slots = new Semaphore(concurrency);
     SplittableRandom arrivals = new SplittableRandom(options.seed() ^ 0x5DEECE66DL * (concurrency + 1));
     List<Future<Timing>> futures = new ArrayList<>();
@@ -132,7 +169,8 @@ public final class ServingBenchmark {
     double[] tpot = ok.stream().mapToDouble(Timing::tpotMillis).filter(Double::isFinite).sorted().toArray();
     long tokens = ok.stream().mapToLong(Timing::outputTokens).sum();
     return new Level(concurrency, timings.size(), timings.size() - ok.size(), percentile(ttft, 50),
-        percentile(ttft, 99), percentile(tpot, 50), percentile(tpot, 99), tokens / seconds, seconds, firstError);
+        percentile(ttft, 99), percentile(tpot, 50), percentile(tpot, 99), tokens / seconds, seconds, firstError,
+        switches);
   }
 
   private static Timing result(Future<Timing> f) {
@@ -280,13 +318,25 @@ public final class ServingBenchmark {
             + " %d requests per level, %s%n", options.url(), model, options.promptTokens(), options.maxTokens(),
         options.requests(), options.rate() == null ? "closed loop"
             : String.format(Locale.ROOT, "open loop at %.2f requests/s", options.rate()));
+    boolean switching = options.switching() != null;
     out.println(" concurrency  requests  errors  TTFT p50 ms  TTFT p99 ms  TPOT p50 ms  TPOT p99 ms  output tok/s"
-        + "  vs first");
+        + "  vs first" + (switching ? "  switches  TPOT p99 vs no switch" : ""));
     double base = levels.isEmpty() ? Double.NaN : levels.getFirst().outputTokensPerSecond();
+    Level unswitched = null;
     for (Level l : levels) {
-      out.printf(Locale.ROOT, " %11d  %8d  %6d  %11s  %11s  %11s  %11s  %12.1f  %8s%n", l.concurrency(), l.requests(),
+      out.printf(Locale.ROOT, " %11d  %8d  %6d  %11s  %11s  %11s  %11s  %12.1f  %8s", l.concurrency(), l.requests(),
           l.errors(), ms(l.ttftP50()), ms(l.ttftP99()), ms(l.tpotP50()), ms(l.tpotP99()), l.outputTokensPerSecond(),
           base > 0 ? String.format(Locale.ROOT, "%.2fx", l.outputTokensPerSecond() / base) : "-");
+      if (switching) {
+        if (l.switches() < 0) {
+          unswitched = l;
+          out.printf(Locale.ROOT, "  %8s  %21s", "-", "-");
+        } else {
+          out.printf(Locale.ROOT, "  %8d  %21s", l.switches(), unswitched == null ? "-"
+              : String.format(Locale.ROOT, "%.2fx", l.tpotP99() / unswitched.tpotP99()));
+        }
+      }
+      out.println();
     }
     for (Level l : levels) {
       if (l.firstError() != null) {

@@ -9,6 +9,8 @@ import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -64,6 +66,25 @@ public final class BenchServingCommand implements Callable<Integer> {
       description = "Seeds the prompts and arrivals (default: ${DEFAULT-VALUE}).")
   long seed;
 
+  @Option(names = "--switch-placements", paramLabel = "http://HOST:PORT,...",
+      description = "Run each level again while the group's placement is switched over and over (every expert"
+          + " moves each time): every worker's control API (serve --http), by rank.")
+  String switchWorkers;
+
+  @Option(names = "--control-token-file", paramLabel = "FILE",
+      description = "The token of the workers' control API (serve --stats-token-file), for --switch-placements.")
+  Path controlTokenFile;
+
+  @Option(names = "--switch-pause", defaultValue = "1", paramLabel = "SECONDS",
+      description = "With --switch-placements: how long each version serves before the next switch"
+          + " (default: ${DEFAULT-VALUE}).")
+  double switchPause;
+
+  @Option(names = "--switch-fraction", defaultValue = "0.1", paramLabel = "F",
+      description = "With --switch-placements: the share of every GPU's expert slots a switch moves (at least one)"
+          + " (default: ${DEFAULT-VALUE}).")
+  double switchFraction;
+
   @Override
   public Integer call() {
     List<Integer> levels = ServingBenchmark.levels(concurrency);
@@ -74,7 +95,7 @@ public final class BenchServingCommand implements Callable<Integer> {
       throw new IllegalArgumentException("--rate must be a positive number of requests per second, got " + rate);
     }
     ServingBenchmark.Options options = new ServingBenchmark.Options(baseUrl(url), model, apiKey(), levels, requests,
-        promptTokens, maxTokens, rate, seed);
+        promptTokens, maxTokens, rate, seed, switching());
     ServingBenchmark bench = new ServingBenchmark(options);
     PrintWriter err = spec.commandLine().getErr();
     List<ServingBenchmark.Level> results = bench.run(line -> {
@@ -85,18 +106,43 @@ public final class BenchServingCommand implements Callable<Integer> {
     return 0;
   }
 
-  private String apiKey() {
-    if (apiKeyFile == null) {
+  private ServingBenchmark.Switching switching() {
+    if (switchWorkers == null) {
+      if (controlTokenFile != null) {
+        throw new IllegalArgumentException("--control-token-file needs --switch-placements");
+      }
       return null;
     }
+    if (controlTokenFile == null) {
+      throw new IllegalArgumentException("--switch-placements needs --control-token-file (the workers' control token)");
+    }
+    if (!(switchPause >= 0 && Double.isFinite(switchPause))) {
+      throw new IllegalArgumentException("--switch-pause must be 0 or more seconds, got " + switchPause);
+    }
+    if (!(switchFraction > 0 && switchFraction <= 1)) {
+      throw new IllegalArgumentException("--switch-fraction must be in (0, 1], got " + switchFraction);
+    }
+    List<URI> workers = new ArrayList<>();
+    for (String w : switchWorkers.split(",")) {
+      workers.add(baseUrl(w.strip()));
+    }
+    return new ServingBenchmark.Switching(workers, secret(controlTokenFile, "--control-token-file"),
+        Duration.ofMillis((long) (switchPause * 1000)), switchFraction);
+  }
+
+  private String apiKey() {
+    return apiKeyFile == null ? null : secret(apiKeyFile, "--api-key-file");
+  }
+
+  private static String secret(Path file, String option) {
     try {
-      String key = Files.readString(apiKeyFile, StandardCharsets.UTF_8).strip();
+      String key = Files.readString(file, StandardCharsets.UTF_8).strip();
       if (key.isEmpty()) {
-        throw new IllegalArgumentException("--api-key-file: " + apiKeyFile + " is empty");
+        throw new IllegalArgumentException(option + ": " + file + " is empty");
       }
       return key;
     } catch (IOException e) {
-      throw new UncheckedIOException("--api-key-file: cannot read " + apiKeyFile + ": " + e.getMessage(), e);
+      throw new UncheckedIOException(option + ": cannot read " + file + ": " + e.getMessage(), e);
     }
   }
 

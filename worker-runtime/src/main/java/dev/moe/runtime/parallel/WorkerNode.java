@@ -318,6 +318,11 @@ public final class WorkerNode implements Transport.Handler, AutoCloseable {
     return h;
   }
 
+  /** The active version's placement document (placement-solver's JSON format). */
+  public String activePlacementJson() {
+    return new String(activePlacement().placementJson(), StandardCharsets.UTF_8);
+  }
+
   private ActivePlacement activePlacement() {
     PlacementVersion v = versions.acquire(versions.active());
     try {

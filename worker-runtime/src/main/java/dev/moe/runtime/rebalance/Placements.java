@@ -37,4 +37,36 @@ public final class Placements {
     }
     return new Placement(perGpu, maps, allShares, null);
   }
+
+  /**
+   * {@code p} with {@code moved} slots of every GPU exchanged with the same slots of the next GPU
+   * (the last GPU's with the first's), in every layer: the same replicas and shares, {@code moved}
+   * x GPUs replicas per layer on another GPU ({@code moved} = slots per GPU moves every expert).
+   * Applying it twice with 2 GPUs gives back {@code p}.
+   */
+  public static Placement swapped(Placement p, int gpus, int moved) {
+    int perGpu = p.slotsPerGpu();
+    int n = perGpu * gpus;
+    if (moved < 0 || moved > perGpu) {
+      throw new IllegalArgumentException("cannot move " + moved + " of " + perGpu + " slots per GPU");
+    }
+    int[][] maps = new int[p.physicalToLogical().length][];
+    double[][] shares = new double[maps.length][];
+    for (int l = 0; l < maps.length; l++) {
+      if (p.physicalToLogical()[l].length != n) {
+        throw new IllegalArgumentException("layer " + l + " has " + p.physicalToLogical()[l].length + " slots, not "
+            + gpus + " GPUs x " + perGpu);
+      }
+      maps[l] = p.physicalToLogical()[l].clone();
+      shares[l] = p.replicaShares()[l].clone();
+      for (int s = 0; s < n; s++) {
+        if (s % perGpu < moved) {
+          int from = (s + perGpu) % n;
+          maps[l][s] = p.physicalToLogical()[l][from];
+          shares[l][s] = p.replicaShares()[l][from];
+        }
+      }
+    }
+    return new Placement(perGpu, maps, shares, null);
+  }
 }

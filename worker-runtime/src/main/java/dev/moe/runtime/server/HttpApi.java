@@ -28,7 +28,8 @@ import java.util.logging.Logger;
  *   <li>{@code GET /stats[?reset=true]}: routing statistics as the solver reads them ({@code
  *       logical_count}, {@code transitions}); bearer token required.
  *   <li>{@code POST /placement?version=N}: stage a new placement (a placement JSON document); 202,
- *       then see {@code GET /placement}; bearer token required.
+ *       then see {@code GET /placement} (the versions' states; {@code ?document=active}: the active
+ *       version's document); bearer token required.
  * </ul>
  *
  * <p>Without a token configured, the guarded endpoints answer 403: statistics and placement
@@ -147,7 +148,8 @@ public final class HttpApi implements AutoCloseable {
       return;
     }
     switch (method) {
-      case "GET" -> json(exchange, 200, worker.placementStatusJson());
+      case "GET" -> json(exchange, 200, "active".equals(query(exchange).get("document"))
+          ? worker.activePlacementJson() : worker.placementStatusJson());
       case "POST" -> {
         String v = query(exchange).get("version");
         long version;

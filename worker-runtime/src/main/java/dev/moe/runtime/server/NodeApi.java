@@ -63,4 +63,9 @@ public final class NodeApi implements WorkerApi {
   public String placementStatusJson() {
     return node.placementStatusJson();
   }
+
+  @Override
+  public String activePlacementJson() {
+    return node.activePlacementJson();
+  }
 }

@@ -29,4 +29,7 @@ public interface WorkerApi {
 
   /** The placement versions' states as a JSON object. */
   String placementStatusJson();
+
+  /** The placement document of the active version. */
+  String activePlacementJson();
 }

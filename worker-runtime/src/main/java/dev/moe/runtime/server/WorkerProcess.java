@@ -212,6 +212,11 @@ public final class WorkerProcess implements AutoCloseable {
       return loaded().placementStatusJson();
     }
 
+    @Override
+    public String activePlacementJson() {
+      return loaded().activePlacementJson();
+    }
+
     private NodeApi loaded() {
       WorkerNode n = node;
       if (n == null) {

@@ -49,7 +49,8 @@ class InGroupSwitchTest {
         Thread.sleep(5);
       }
       var model = ckpt.modelConfig();
-      Placement next = EngineTesting.rotated(Placements.roundRobin(model.numLayers(), model.moe().numExperts(), workers), workers);
+      Placement first = Placements.roundRobin(model.numLayers(), model.moe().numExperts(), workers);
+      Placement next = Placements.swapped(first, workers, first.slotsPerGpu());
       long slotBytes = 3L * model.hiddenSize() * model.moe().expertIntermediateSize() * 4;
       List<CompletableFuture<Long>> staged = new ArrayList<>();
       for (int r = 0; r < workers; r++) {

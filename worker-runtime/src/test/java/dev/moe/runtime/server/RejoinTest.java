@@ -119,7 +119,7 @@ class RejoinTest {
       }
       try {
         // Revision 1, posted to every worker as the operator does, is adopted by the group.
-        Placement second = EngineTesting.rotated(first, 3);
+        Placement second = Placements.swapped(first, 3, first.slotsPerGpu());
         for (WorkerProcess w : workers) {
           post(w, 1, second);
         }
