@@ -201,7 +201,8 @@ def report(a):
             engine, level, total, busy, server, client = line.split()
             share = lambda ticks: 100 * int(ticks) / max(1, int(total))
             other = share(busy) - share(server) - share(client)
-            print(f"  {engine:>9}, {level:>3} streams: server {share(server):3.0f}%, client {share(client):3.0f}%,"
+            streams = f"{level} stream{'s' if int(level) > 1 else ''}"
+            print(f"  {engine:>9}, {streams:>10}: server {share(server):3.0f}%, client {share(client):3.0f}%,"
                   f" other work {max(0.0, other):3.0f}%{'  (disturbed)' if other > 10 else ''}")
 
     print()
