@@ -91,37 +91,33 @@ def checkpoint_bytes(directory: Path) -> int:
     return total
 
 
-def serving_tokens_per_s(path: Path) -> dict:
-    """Output tokens/s per concurrency level from bench-serving's printout: a table whose header names
-    a concurrency column and an output tok/s column (columns two or more spaces apart), or lines that
-    carry both `concurrency N` and `X tok/s`."""
-    if not path.exists():
-        return {}
-    lines = path.read_text().splitlines()
+def serving_tokens_per_s(run: Path, engine: str) -> dict:
+    """Output tokens/s per concurrency level from bench-serving's printouts, one file per level: a table
+    whose header names a concurrency column and an output tok/s column (columns two or more spaces
+    apart), or lines that carry both `concurrency N` and `X tok/s`."""
     found = {}
-    for i, line in enumerate(lines):
-        cols = [c.strip().lower() for c in re.split(r"\s{2,}|\t|\|", line.strip()) if c.strip()]
-        conc = [j for j, c in enumerate(cols) if re.fullmatch(r"(concurrency|streams|conc)", c)]
-        rate = [j for j, c in enumerate(cols) if re.search(r"tok(en)?s?/s", c)]
-        if conc and rate:
-            rate = [j for j in rate if "output" in cols[j]] or rate
-            for row in lines[i + 1:]:
-                cells = [c for c in re.split(r"\s+|\|", row.strip()) if c]
-                if len(cells) != len(cols) or not re.fullmatch(r"\d+", cells[conc[0]]):
-                    if found:
-                        break
-                    continue
-                found[int(cells[conc[0]])] = float(cells[rate[0]])
-            if found:
-                return found
-    for line in lines:
-        c = re.search(r"concurrency\D{0,3}(\d+)", line, re.I)
-        r = re.findall(r"(\d+(?:\.\d+)?)\s*(?:output\s+)?tok(?:en)?s?/s", line, re.I)
-        if c and r:
-            found[int(c.group(1))] = float(r[-1])
-    if not found:
-        fail(f"no output tokens/s per concurrency level found in {path}: expected a table with a "
-             "'concurrency' column and an 'output tok/s' column")
+    for path in sorted(run.glob(f"serving-{engine}-*.txt")):
+        lines = path.read_text().splitlines()
+        before = len(found)
+        for i, line in enumerate(lines):
+            cols = [c.strip().lower() for c in re.split(r"\s{2,}|\t|\|", line.strip()) if c.strip()]
+            conc = [j for j, c in enumerate(cols) if re.fullmatch(r"(concurrency|streams|conc)", c)]
+            rate = [j for j, c in enumerate(cols) if re.search(r"tok(en)?s?/s", c)]
+            if conc and rate:
+                rate = [j for j in rate if "output" in cols[j]] or rate
+                for row in lines[i + 1:]:
+                    cells = [c for c in re.split(r"\s+|\|", row.strip()) if c]
+                    if len(cells) == len(cols) and re.fullmatch(r"\d+", cells[conc[0]]):
+                        found[int(cells[conc[0]])] = float(cells[rate[0]])
+        if len(found) == before:
+            for line in lines:
+                c = re.search(r"concurrency\D{0,3}(\d+)", line, re.I)
+                r = re.findall(r"(\d+(?:\.\d+)?)\s*(?:output\s+)?tok(?:en)?s?/s", line, re.I)
+                if c and r:
+                    found[int(c.group(1))] = float(r[-1])
+        if len(found) == before:
+            fail(f"no output tokens/s per concurrency level found in {path}: expected a table with a "
+                 "'concurrency' column and an 'output tok/s' column")
     return found
 
 
@@ -166,8 +162,8 @@ def report(a):
     per_token = sum(parts.values())
     levels = [int(x) for x in a.concurrency.split(",")]
     run = Path(a.run)
-    llama = serving_tokens_per_s(run / "serving-llama.cpp.txt")
-    ours = serving_tokens_per_s(run / "serving-ours.txt")
+    llama = serving_tokens_per_s(run, "llama.cpp")
+    ours = serving_tokens_per_s(run, "ours")
     bandwidth, source = read_bandwidth(run / "bench-kernels.txt")
 
     print(f"Decode speed, our engine (serve --api) against llama.cpp's llama-server: {cfg['model_type']}, "
@@ -196,12 +192,18 @@ def report(a):
             print(f"  llama-batched-bench -t {a.threads}, decode: "
                   + ", ".join(f"{batched[n]:.1f} at {n} stream{'s' if n > 1 else ''}" for n in sorted(batched)))
 
-    load = run / "load.txt"
-    if load.exists():
+    cpu = run / "cpu.txt"
+    if cpu.exists():
         print()
-        print("1-minute load average at the end of each bench-serving run (the run itself accounts for about "
-              f"{a.threads}; more is other work on the machine): "
-              + ", ".join(" ".join(line.split()) for line in load.read_text().splitlines()))
+        print("CPU during each bench-serving run, % of all cores; on few cores other work slows an engine many"
+              " times over:")
+        for line in cpu.read_text().splitlines():
+            engine, level, total, busy, server, client = line.split()
+            share = lambda ticks: 100 * int(ticks) / max(1, int(total))
+            other = share(busy) - share(server) - share(client)
+            streams = f"{level} stream{'s' if int(level) > 1 else ''}"
+            print(f"  {engine:>9}, {streams:>10}: server {share(server):3.0f}%, client {share(client):3.0f}%,"
+                  f" other work {max(0.0, other):3.0f}%{'  (disturbed)' if other > 10 else ''}")
 
     print()
     print(f"weights read per decoded token: {per_token / 1e6:.2f} MB ("
