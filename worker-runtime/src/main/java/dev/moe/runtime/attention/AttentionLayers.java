@@ -24,13 +24,8 @@ public final class AttentionLayers {
   public static AttentionConfig config(ModelConfig model, int layer) {
     ModelConfig.Attention a = model.attention();
     boolean mla = a.kind() == AttentionKind.MLA;
-    AttentionConfig.QkNorm qkNorm = switch (a.qkNorm()) {
-      case NONE -> AttentionConfig.QkNorm.NONE;
-      case HEAD -> AttentionConfig.QkNorm.HEAD;
-      case ALL -> AttentionConfig.QkNorm.ALL;
-    };
-    return new AttentionConfig(mla ? AttentionConfig.AttentionKind.MLA : AttentionConfig.AttentionKind.GQA, model.hiddenSize(),
-        a.heads(), a.kvHeads(), mla ? 0 : a.headDim(), model.rope().rotaryDim(), model.rope().interleaved(), qkNorm,
+    return new AttentionConfig(a.kind(), model.hiddenSize(),
+        a.heads(), a.kvHeads(), mla ? 0 : a.headDim(), model.rope().rotaryDim(), model.rope().interleaved(), a.qkNorm(),
         model.slidingWindow(layer), a.qLoraRank(), a.kvLoraRank(), a.qkNopeHeadDim(), a.qkRopeHeadDim(), a.vHeadDim(),
         a.softmaxScale(), model.rope().attentionFactor(), a.clipQkv(), a.normEps());
   }

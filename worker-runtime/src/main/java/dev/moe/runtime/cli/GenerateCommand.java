@@ -3,20 +3,17 @@ package dev.moe.runtime.cli;
 import dev.moe.runtime.model.Checkpoint;
 import dev.moe.runtime.parallel.WorkerOptions;
 import dev.moe.runtime.sampling.SamplingParams;
-import dev.moe.runtime.sampling.TokenLogprobs;
+import dev.moe.runtime.scheduler.CollectingSink;
 import dev.moe.runtime.scheduler.EngineGroup;
 import dev.moe.runtime.scheduler.EngineRejectedException;
 import dev.moe.runtime.scheduler.FinishReason;
 import dev.moe.runtime.scheduler.GenerationRequest;
-import dev.moe.runtime.scheduler.TokenSink;
 import dev.moe.runtime.tokenizer.ChatTemplate;
 import dev.moe.runtime.tokenizer.TextTokenizer;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CompletableFuture;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -88,17 +85,17 @@ public final class GenerateCommand implements Callable<Integer> {
           .withWeightDtype(backend.dtype());
       try (EngineGroup group = EngineGroup.start(workers, ckpt, null, options,
           serving.engine(checkpoint, backend.dtype()))) {
-        Output out = new Output();
+        CollectingSink out = new CollectingSink();
         try {
           group.engine(0).submit(new GenerationRequest("generate", ids, sampling), out);
         } catch (EngineRejectedException e) {
           throw new IllegalArgumentException(e.getMessage(), e);
         }
-        FinishReason reason = out.done.get();
+        FinishReason reason = out.finish().get();
         if (reason == FinishReason.ERROR) {
-          throw new IllegalStateException("generation failed: " + out.message);
+          throw new IllegalStateException("generation failed: " + out.message());
         }
-        parent.out.println(tokenizer.decode(out.tokens.stream().mapToInt(Integer::intValue).toArray(), true));
+        parent.out.println(tokenizer.decode(out.tokens(), true));
       }
     }
     return 0;
@@ -116,23 +113,5 @@ public final class GenerateCommand implements Callable<Integer> {
     String text = template.render(List.of(Map.of("role", "user", "content", prompt)), true, Map.of());
     // The template writes the special tokens itself.
     return tokenizer.encode(text, false);
-  }
-
-  /** The completion's tokens. */
-  private static final class Output implements TokenSink {
-    final List<Integer> tokens = new ArrayList<>();
-    final CompletableFuture<FinishReason> done = new CompletableFuture<>();
-    volatile String message;
-
-    @Override
-    public void onToken(int token, TokenLogprobs logprobs) {
-      tokens.add(token);
-    }
-
-    @Override
-    public void onFinish(FinishReason reason, String message) {
-      this.message = message;
-      done.complete(reason);
-    }
   }
 }

@@ -23,7 +23,7 @@ public final class ModelConfig {
 
   private static final JsonMapper MAPPER = JsonMapper.builder().build();
 
-  /** How the layer computes attention. */
+  /** How the layer computes attention (also what the native attention is configured with). */
   public enum AttentionKind {
     /** Grouped-query attention (multi-head when kvHeads == heads). */
     GQA,

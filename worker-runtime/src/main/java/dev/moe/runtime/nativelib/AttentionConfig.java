@@ -1,5 +1,7 @@
 package dev.moe.runtime.nativelib;
 
+import dev.moe.runtime.model.ModelConfig.AttentionKind;
+import dev.moe.runtime.model.ModelConfig.QkNorm;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -23,19 +25,6 @@ import java.util.Objects;
 public record AttentionConfig(AttentionKind kind, int hidden, int heads, int kvHeads, int headDim, int rotaryDim,
     boolean ropeInterleaved, QkNorm qkNorm, int slidingWindow, int qLoraRank, int kvLoraRank, int qkNopeHeadDim,
     int qkRopeHeadDim, int vHeadDim, float softmaxScale, float ropeScale, float clipQkv, float normEps) {
-
-  /** {@code moe_attention_kind}. */
-  public enum AttentionKind {
-    GQA,
-    MLA
-  }
-
-  /** {@code moe_qk_norm}: none, RMSNorm of each q and k head over head_dim (Qwen3-MoE), or of the whole q and k projections (OLMoE). */
-  public enum QkNorm {
-    NONE,
-    HEAD,
-    ALL
-  }
 
   /** Bytes of the C struct: 14 int32 fields, then 4 floats. */
   static final long STRUCT_BYTES = 14 * Integer.BYTES + 4 * Float.BYTES;
@@ -65,8 +54,17 @@ public record AttentionConfig(AttentionKind kind, int hidden, int heads, int kvH
   /** The C struct, in the field order of moe_runtime.h. */
   MemorySegment toNative(Arena arena) {
     MemorySegment s = arena.allocate(STRUCT_BYTES, Integer.BYTES);
-    int[] ints = {kind.ordinal(), hidden, heads, kvHeads, headDim, rotaryDim, ropeInterleaved ? 1 : 0,
-        qkNorm.ordinal(), slidingWindow, qLoraRank, kvLoraRank, qkNopeHeadDim, qkRopeHeadDim, vHeadDim};
+    int kindCode = switch (kind) {
+      case GQA -> 0;  // MOE_ATTN_GQA
+      case MLA -> 1;  // MOE_ATTN_MLA
+    };
+    int qkNormCode = switch (qkNorm) {
+      case NONE -> 0;  // MOE_QK_NORM_NONE
+      case HEAD -> 1;  // MOE_QK_NORM_HEAD
+      case ALL -> 2;   // MOE_QK_NORM_ALL
+    };
+    int[] ints = {kindCode, hidden, heads, kvHeads, headDim, rotaryDim, ropeInterleaved ? 1 : 0,
+        qkNormCode, slidingWindow, qLoraRank, kvLoraRank, qkNopeHeadDim, qkRopeHeadDim, vHeadDim};
     for (int i = 0; i < ints.length; i++) {
       s.setAtIndex(ValueLayout.JAVA_INT, i, ints[i]);
     }

@@ -5,7 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.moe.runtime.nativelib.AttentionConfig.QkNorm;
+import dev.moe.runtime.model.ModelConfig.AttentionKind;
+import dev.moe.runtime.model.ModelConfig.QkNorm;
 import dev.moe.runtime.tensor.DType;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
@@ -152,7 +153,7 @@ class AttentionTest {
   void aSequenceHasTheSameBitsAloneChunkedAndBatched() {
     for (AttentionConfig config : new AttentionConfig[] {GQA,
         AttentionConfig.mla(HIDDEN, 2, 6, 8, 4, 4, 4, true, 0, 0.4f, 1f, 1e-6f)}) {
-      Map<AttentionTensor, float[]> w = config.kind() == AttentionConfig.AttentionKind.GQA ? gqaWeights(3)
+      Map<AttentionTensor, float[]> w = config.kind() == AttentionKind.GQA ? gqaWeights(3)
           : mlaWeights(config);
       Random rnd = new Random(4);
       float[] a = DenseMatrixTest.random(rnd, 7 * HIDDEN, 1), b = DenseMatrixTest.random(rnd, 5 * HIDDEN, 1);

@@ -38,15 +38,15 @@ class EngineFixtureTest {
     ModelExpectations want = ModelExpectations.of(fixture);
     try (Checkpoint ckpt = Checkpoint.open(Fixtures.dir(fixture));
         EngineGroup group = EngineGroup.start(workers, ckpt, null, WorkerOptions.defaults(), EngineTesting.options())) {
-      EngineTesting.Collect first = new EngineTesting.Collect();
-      EngineTesting.Collect second = new EngineTesting.Collect();
+      CollectingSink first = new CollectingSink();
+      CollectingSink second = new CollectingSink();
       group.engine(0).submit(new GenerationRequest("a", want.prompt(), SamplingParams.greedy(want.generated().length)),
           first);
       group.engine(workers - 1).submit(new GenerationRequest("b", want.prompt2(),
           SamplingParams.greedy(want.generated2().length)), second);
-      assertArrayEquals(want.generated(), first.await(), fixture + " prompt 1 on " + workers + " worker(s)");
-      assertArrayEquals(want.generated2(), second.await(), fixture + " prompt 2 on " + workers + " worker(s)");
-      assertEquals(FinishReason.LENGTH, first.done.get());
+      assertArrayEquals(want.generated(), EngineTesting.await(first), fixture + " prompt 1 on " + workers + " worker(s)");
+      assertArrayEquals(want.generated2(), EngineTesting.await(second), fixture + " prompt 2 on " + workers + " worker(s)");
+      assertEquals(FinishReason.LENGTH, first.finish().get());
     }
   }
 }

@@ -33,19 +33,19 @@ class InGroupSwitchTest {
     try (Checkpoint ckpt = Checkpoint.open(Fixtures.dir(fixture));
         EngineGroup group = EngineGroup.start(workers, ckpt, null, WorkerOptions.defaults(),
             EngineTesting.options())) {
-      List<EngineTesting.Collect> outputs = new ArrayList<>();
+      List<CollectingSink> outputs = new ArrayList<>();
       for (int i = 0; i < 6; i++) {
-        EngineTesting.Collect c = new EngineTesting.Collect();
+        CollectingSink c = new CollectingSink();
         int[] prompt = i % 2 == 0 ? want.prompt() : want.prompt2();
         group.engine(i % workers).submit(new GenerationRequest("r" + i, prompt, SamplingParams.greedy(32)), c);
         outputs.add(c);
       }
       // Long requests keep the group stepping through the switch.
-      EngineTesting.Collect filler = new EngineTesting.Collect();
+      CollectingSink filler = new CollectingSink();
       group.engine(2).submit(new GenerationRequest("filler", want.prompt(),
           new SamplingParams(0f, 1f, 0, null, 180, null, true, null, 0f, 0f)), filler);
       // Once generation is under way, every worker stages version 1, one expert's weights per step.
-      while (outputs.get(0).tokens.size() < 2) {
+      while (outputs.get(0).count() < 2) {
         Thread.sleep(5);
       }
       var model = ckpt.modelConfig();
@@ -62,10 +62,10 @@ class InGroupSwitchTest {
       while (group.node(0).activeVersion() != 1) {
         Thread.sleep(2);
       }
-      assertTrue(!filler.done.isDone(), "the group switched while serving");
+      assertTrue(!filler.finish().isDone(), "the group switched while serving");
       for (int i = 0; i < outputs.size(); i++) {
         int[] expected = i % 2 == 0 ? want.generated() : want.generated2();
-        assertArrayEquals(expected, outputs.get(i).await(), "request " + i);
+        assertArrayEquals(expected, EngineTesting.await(outputs.get(i)), "request " + i);
       }
       // The clock adopts the version everywhere, even once the traffic has stopped, and frees the old one.
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
@@ -78,11 +78,11 @@ class InGroupSwitchTest {
         assertArrayEquals(new long[] {1}, node.stagedVersions(), "worker " + r + " freed version 0");
         assertTrue(node.placementStatusJson().contains("\"active\": 1"), node.placementStatusJson());
       }
-      assertEquals(180, filler.await().length);
+      assertEquals(180, EngineTesting.await(filler).length);
       // Serving goes on on the new placement with the same outputs.
-      EngineTesting.Collect after = new EngineTesting.Collect();
+      CollectingSink after = new CollectingSink();
       group.engine(1).submit(new GenerationRequest("after", want.prompt(), SamplingParams.greedy(32)), after);
-      assertArrayEquals(want.generated(), after.await());
+      assertArrayEquals(want.generated(), EngineTesting.await(after));
     }
   }
 }

@@ -9,9 +9,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.moe.runtime.kvcache.BlockAllocator;
 import dev.moe.runtime.sampling.Sampler;
 import dev.moe.runtime.sampling.SamplingParams;
-import dev.moe.runtime.sampling.TokenLogprobs;
-import java.util.ArrayList;
-import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** Continuous batching without a model: plans, chunking, admission by KV capacity, cancellation. */
@@ -20,30 +17,12 @@ class SchedulerTest {
   private static final int VOCAB = 16;
   private static final int EOS = 15;
 
-  /** Records what a request produced. */
-  static final class Recorder implements TokenSink {
-    final List<Integer> tokens = new ArrayList<>();
-    FinishReason finish;
-    String message;
-
-    @Override
-    public void onToken(int token, TokenLogprobs logprobs) {
-      tokens.add(token);
-    }
-
-    @Override
-    public void onFinish(FinishReason reason, String message) {
-      this.finish = reason;
-      this.message = message;
-    }
-  }
-
   private static Scheduler scheduler(int blocks, int blockSize, int budget, int maxRunning, int maxWaiting) {
     return new Scheduler(new BlockAllocator(blocks), blockSize, 64, new Scheduler.Limits(budget, maxRunning, maxWaiting),
         new int[] {EOS}, null);
   }
 
-  private static GenerationHandle submit(Scheduler s, String id, int promptLength, int maxTokens, Recorder sink) {
+  private static GenerationHandle submit(Scheduler s, String id, int promptLength, int maxTokens, CollectingSink sink) {
     int[] prompt = new int[promptLength];
     for (int i = 0; i < promptLength; i++) {
       prompt[i] = 1 + i % 10;
@@ -64,8 +43,8 @@ class SchedulerTest {
   @Test
   void promptsAreChunkedWithinTheBudgetAndDecodesGoFirst() {
     Scheduler s = scheduler(64, 4, 8, 8, 8);
-    Recorder a = new Recorder();
-    Recorder b = new Recorder();
+    CollectingSink a = new CollectingSink();
+    CollectingSink b = new CollectingSink();
     submit(s, "a", 3, 4, a);
     submit(s, "b", 13, 4, b);
 
@@ -76,7 +55,7 @@ class SchedulerTest {
     assertEquals(1, p1.logitRows().length, "only a's prompt is complete");
     assertEquals(2, p1.logitRows()[0]);
     s.completed(p1, logitsFor(p1, 7), VOCAB);
-    assertEquals(List.of(7), a.tokens);
+    assertArrayEquals(new int[] {7}, a.tokens());
 
     Scheduler.Plan p2 = s.plan();
     // a decodes one token; b continues its prompt with the 7 left in the budget.
@@ -85,8 +64,8 @@ class SchedulerTest {
     assertArrayEquals(new int[] {3, 5}, p2.seqStart());
     assertEquals(7, p2.tokens()[0], "a's decode row is its last token");
     s.completed(p2, logitsFor(p2, 8), VOCAB);
-    assertEquals(List.of(7, 8), a.tokens);
-    assertTrue(b.tokens.isEmpty(), "b's prompt is not complete yet");
+    assertArrayEquals(new int[] {7, 8}, a.tokens());
+    assertTrue(b.count() == 0, "b's prompt is not complete yet");
 
     Scheduler.Plan p3 = s.plan();
     assertArrayEquals(new int[] {1, 1}, p3.seqRows(), "a decodes, b finishes its prompt");
@@ -98,7 +77,7 @@ class SchedulerTest {
   void aRequestWaitsUntilTheCacheHasItsBlocksAndMemoryNeverRunsOut() {
     // 6 blocks of 4 = 24 positions; each request needs prompt 6 + 6 tokens = 12 positions = 3 blocks.
     Scheduler s = scheduler(6, 4, 64, 8, 8);
-    Recorder[] sinks = {new Recorder(), new Recorder(), new Recorder()};
+    CollectingSink[] sinks = {new CollectingSink(), new CollectingSink(), new CollectingSink()};
     for (int i = 0; i < 3; i++) {
       submit(s, "r" + i, 6, 6, sinks[i]);
     }
@@ -111,50 +90,50 @@ class SchedulerTest {
       p = s.plan();
       assertTrue(++steps < 50);
     }
-    for (Recorder r : sinks) {
-      assertEquals(FinishReason.LENGTH, r.finish);
-      assertEquals(6, r.tokens.size());
+    for (CollectingSink r : sinks) {
+      assertEquals(FinishReason.LENGTH, r.finish().getNow(null));
+      assertEquals(6, r.count());
     }
   }
 
   @Test
   void eosStopsAndStopTokenIdsToo() {
     Scheduler s = scheduler(16, 4, 64, 8, 8);
-    Recorder a = new Recorder();
+    CollectingSink a = new CollectingSink();
     submit(s, "a", 2, 10, a);
     Scheduler.Plan p = s.plan();
     s.completed(p, logitsFor(p, EOS), VOCAB);
-    assertEquals(FinishReason.STOP, a.finish);
-    assertEquals(List.of(EOS), a.tokens, "the end-of-sequence token is part of the output");
+    assertEquals(FinishReason.STOP, a.finish().getNow(null));
+    assertArrayEquals(new int[] {EOS}, a.tokens(), "the end-of-sequence token is part of the output");
     assertFalse(s.hasWork());
 
-    Recorder b = new Recorder();
+    CollectingSink b = new CollectingSink();
     SamplingParams withStop = new SamplingParams(0f, 1f, 0, null, 10, new int[] {5}, false, null, 0f, 0f);
     s.submit(new GenerationRequest("b", new int[] {1, 2}, withStop), new Sampler(withStop, VOCAB), b);
     p = s.plan();
     s.completed(p, logitsFor(p, 5), VOCAB);
-    assertEquals(FinishReason.STOP, b.finish);
+    assertEquals(FinishReason.STOP, b.finish().getNow(null));
   }
 
   @Test
   void ignoreEosGoesOnToMaxTokens() {
     Scheduler s = scheduler(16, 4, 64, 8, 8);
-    Recorder a = new Recorder();
+    CollectingSink a = new CollectingSink();
     SamplingParams p0 = new SamplingParams(0f, 1f, 0, null, 3, null, true, null, 0f, 0f);
     s.submit(new GenerationRequest("a", new int[] {1}, p0), new Sampler(p0, VOCAB), a);
     for (int i = 0; i < 3; i++) {
       Scheduler.Plan p = s.plan();
       s.completed(p, logitsFor(p, EOS), VOCAB);
     }
-    assertEquals(FinishReason.LENGTH, a.finish);
-    assertEquals(3, a.tokens.size());
+    assertEquals(FinishReason.LENGTH, a.finish().getNow(null));
+    assertEquals(3, a.count());
   }
 
   @Test
   void cancellationFreesTheBlocksAtTheNextStep() {
     Scheduler s = scheduler(3, 4, 64, 8, 8);
-    Recorder a = new Recorder();
-    Recorder b = new Recorder();
+    CollectingSink a = new CollectingSink();
+    CollectingSink b = new CollectingSink();
     GenerationHandle ha = submit(s, "a", 6, 6, a);
     submit(s, "b", 6, 6, b);
     Scheduler.Plan p = s.plan();
@@ -162,7 +141,7 @@ class SchedulerTest {
     s.completed(p, logitsFor(p, 3), VOCAB);
     ha.cancel();
     p = s.plan();
-    assertEquals(FinishReason.CANCELLED, a.finish);
+    assertEquals(FinishReason.CANCELLED, a.finish().getNow(null));
     assertEquals(1, p.sequences().size());
     assertEquals("b", p.sequences().get(0).request.id(), "b is admitted in the same step");
   }
@@ -170,7 +149,7 @@ class SchedulerTest {
   @Test
   void aFailedStepIsRetriedThenFailsTheRequest() {
     Scheduler s = scheduler(8, 4, 64, 8, 8);
-    Recorder a = new Recorder();
+    CollectingSink a = new CollectingSink();
     submit(s, "a", 4, 4, a);
     Scheduler.Plan p = s.plan();
     s.failed(p, "peer lost");
@@ -180,8 +159,8 @@ class SchedulerTest {
     for (int i = 1; i < Scheduler.MAX_FAILURES; i++) {
       s.failed(s.plan(), "peer lost");
     }
-    assertEquals(FinishReason.ERROR, a.finish);
-    assertEquals("peer lost", a.message);
+    assertEquals(FinishReason.ERROR, a.finish().getNow(null));
+    assertEquals("peer lost", a.message());
     assertFalse(s.hasWork());
   }
 
@@ -189,15 +168,15 @@ class SchedulerTest {
   void refusalsSayWhy() {
     Scheduler s = scheduler(4, 4, 64, 8, 1);
     EngineRejectedException tooLong = assertThrows(EngineRejectedException.class,
-        () -> submit(s, "long", 64, 1, new Recorder()));
+        () -> submit(s, "long", 64, 1, new CollectingSink()));
     assertEquals(EngineRejectedException.Kind.INVALID, tooLong.kind());
     assertTrue(tooLong.getMessage().contains("maximum context length is 64"), tooLong.getMessage());
     EngineRejectedException tooBig = assertThrows(EngineRejectedException.class,
-        () -> submit(s, "big", 10, 10, new Recorder()));
+        () -> submit(s, "big", 10, 10, new CollectingSink()));
     assertTrue(tooBig.getMessage().contains("more than this worker's cache of 16 tokens"), tooBig.getMessage());
-    submit(s, "one", 2, 2, new Recorder());
+    submit(s, "one", 2, 2, new CollectingSink());
     EngineRejectedException full = assertThrows(EngineRejectedException.class,
-        () -> submit(s, "two", 2, 2, new Recorder()));
+        () -> submit(s, "two", 2, 2, new CollectingSink()));
     assertEquals(EngineRejectedException.Kind.QUEUE_FULL, full.kind());
   }
 }

@@ -15,6 +15,7 @@ import dev.moe.runtime.parallel.CheckpointModel;
 import dev.moe.runtime.parallel.WorkerOptions;
 import dev.moe.runtime.rebalance.Placements;
 import dev.moe.runtime.sampling.SamplingParams;
+import dev.moe.runtime.scheduler.CollectingSink;
 import dev.moe.runtime.scheduler.EngineRejectedException;
 import dev.moe.runtime.scheduler.GenerationRequest;
 import dev.moe.runtime.tensor.DType;
@@ -93,9 +94,9 @@ class RejoinTest {
   }
 
   private static int[] generate(WorkerProcess p, int[] prompt) throws Exception {
-    EngineTesting.Collect c = new EngineTesting.Collect();
+    CollectingSink c = new CollectingSink();
     p.engine().submit(new GenerationRequest("r", prompt, SamplingParams.greedy(32)), c);
-    return c.await();
+    return EngineTesting.await(c);
   }
 
   @Test
