@@ -273,14 +273,7 @@ float *CpuAttention::rope_table(int p, int worker) {
   MappedBuffer &buffer = rt_.worker[worker];
   buffer.reserve(size_t(2) * pairs * sizeof(float));
   float *table = buffer.as<float>();
-  const float *inv_freq = vector(MOE_ATTN_INV_FREQ);
-  for (int i = 0; i < pairs; ++i) {
-    // The angle in float32 as transformers computes it (inv_freq @ position, one product); its cos and
-    // sin rounded from double, then scaled.
-    const float angle = float(p) * inv_freq[i];
-    table[i] = float(std::cos(double(angle))) * c.rope_scale;
-    table[pairs + i] = float(std::sin(double(angle))) * c.rope_scale;
-  }
+  rope_cos_sin(p, vector(MOE_ATTN_INV_FREQ), pairs, c.rope_scale, table);
   return table;
 }
 
