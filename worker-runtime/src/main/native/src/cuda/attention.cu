@@ -318,11 +318,13 @@ class CudaAttention final : public Attention {
         last = std::max(last, p);
       }
     std::copy(block_table, block_table + size_t(nseq) * max_blocks, meta.begin() + 2 * size_t(rows));
+    // Growing a buffer frees the old one, which waits for the device: all of it happens before the
+    // first upload, so nothing interrupts the pass once it is queued.
     const float *rope = c.rotary_dim > 0 ? rt_.rope.get(inv_freq_, c.rope_scale, last + 1, rt_.stream) : nullptr;
-
     rt_.meta.reserve(meta.size() * sizeof(int32_t));
     rt_.x.reserve(size_t(rows) * c.hidden * sizeof(float));
     rt_.y.reserve(size_t(rows) * c.hidden * sizeof(float));
+    reserve_scratch(rows, keys);
     rt_.upload(rt_.meta.as<void>(), meta.data(), meta.size() * sizeof(int32_t), "cudaMemcpyAsync (rows)");
     rt_.upload(rt_.x.as<void>(), x, size_t(rows) * c.hidden * sizeof(float), "cudaMemcpyAsync (x)");
     const int32_t *dev_meta = rt_.meta.as<int32_t>();
@@ -366,17 +368,36 @@ class CudaAttention final : public Attention {
     launch_gemm_dense(rows, config().heads, shape, m.dtype == MOE_BF16, in, out, rt_.stream);
   }
 
+  // Blocks of the attention kernel: each keeps one item's scores.
+  int attend_blocks(int rows) const { return std::min(rows * config().heads, rt_.multiprocessors * kBlocksPerSm); }
+
+  // The pass's device scratch (see forward_gqa and forward_mla for what each holds).
+  void reserve_scratch(int rows, int keys) const {
+    const moe_attention_config &c = config();
+    const size_t r = size_t(rows), f = sizeof(float);
+    if (c.kind == MOE_ATTN_GQA) {
+      const size_t q_out = size_t(c.heads) * c.head_dim, kv_out = size_t(c.kv_heads) * c.head_dim;
+      rt_.proj.reserve(r * (q_out + 2 * kv_out) * f);
+      rt_.mixed.reserve(r * q_out * f);
+    } else {
+      const size_t ld = size_t(c.q_lora_rank) + c.kv_lora_rank + c.qk_rope_head_dim;
+      const size_t ld_lat = size_t(c.heads) * c.kv_lora_rank, ld_v = size_t(c.heads) * c.v_head_dim;
+      rt_.proj.reserve(r * std::max(ld, ld_v) * f);
+      rt_.query.reserve(r * c.heads * (size_t(c.qk_nope_head_dim) + c.qk_rope_head_dim) * f);
+      rt_.latent.reserve(r * ld_lat * f);
+      rt_.mixed.reserve(r * ld_lat * f);
+    }
+    rt_.scores.reserve(size_t(attend_blocks(rows)) * size_t(keys) * f);
+  }
+
   void attend(const Step &s, Attend a) const {
     a.rows = s.rows;
     a.heads = config().heads;
     a.scale = config().softmax_scale;
     a.window = config().sliding_window;
-    const int items = s.rows * a.heads;
-    const int grid = std::min(items, rt_.multiprocessors * kBlocksPerSm);
-    a.scores_stride = size_t(s.keys);
-    rt_.scores.reserve(size_t(grid) * a.scores_stride * sizeof(float));
     a.scores = rt_.scores.as<float>();
-    attend_kernel<<<grid, kAttendThreads, 0, rt_.stream>>>(s.cv, a);
+    a.scores_stride = size_t(s.keys);
+    attend_kernel<<<attend_blocks(s.rows), kAttendThreads, 0, rt_.stream>>>(s.cv, a);
     cuda_check(cudaGetLastError(), "attend_kernel launch");
   }
 
@@ -384,8 +405,6 @@ class CudaAttention final : public Attention {
     const moe_attention_config &c = config();
     const int rows = s.rows, hd = c.head_dim, q_out = c.heads * hd, kv_out = c.kv_heads * hd;
     const size_t ld = size_t(q_out) + 2 * size_t(kv_out);  // a row of proj: q, k, v
-    rt_.proj.reserve(size_t(rows) * ld * sizeof(float));
-    rt_.mixed.reserve(size_t(rows) * q_out * sizeof(float));
     float *proj = rt_.proj.as<float>(), *mixed = rt_.mixed.as<float>();
     // Three launches; storing q, k and v as one matrix (when their dtypes agree) would make it one.
     project(MOE_ATTN_Q, MOE_ATTN_Q_BIAS, s.x, size_t(c.hidden), rows, proj, ld);
@@ -422,10 +441,6 @@ class CudaAttention final : public Attention {
     const size_t ld = size_t(q_lora) + lora + rope;  // a row of proj: [q_a (q_lora_rank > 0)] c_kv k_pe
     const size_t ld_lat = size_t(heads) * lora, ld_v = size_t(heads) * vd;
     // proj later holds the heads' outputs [rows, heads * v_head_dim].
-    rt_.proj.reserve(size_t(rows) * std::max(ld, ld_v) * sizeof(float));
-    rt_.query.reserve(size_t(rows) * q_out * sizeof(float));
-    rt_.latent.reserve(size_t(rows) * ld_lat * sizeof(float));
-    rt_.mixed.reserve(size_t(rows) * ld_lat * sizeof(float));
     float *proj = rt_.proj.as<float>(), *q = rt_.query.as<float>(), *q_lat = rt_.latent.as<float>();
     float *o_lat = rt_.mixed.as<float>();
     const size_t hidden = size_t(c.hidden);
