@@ -16,26 +16,6 @@
 
 namespace moe {
 
-// What one attention pass reads and writes. Head h of row r: query part A at qa + r * qa_row + h *
-// qa_head (da floats), part B likewise (db floats; 0: none), output at out + r * out_row + h *
-// out_head (dv floats). Its keys and values live in each cache position at ka, kb and vo plus
-// (h / group_heads) * group_stride.
-struct AttendShape {
-  const float *qa;
-  size_t qa_row, qa_head;
-  int da;
-  const float *qb;
-  size_t qb_row, qb_head;
-  int db;
-  float *out;
-  size_t out_row, out_head;
-  int dv;
-  int ka, kb, vo;
-  int group_heads, group_stride;
-  float scale;
-  int window;
-};
-
 namespace {
 
 // The bias tensor of a projection, or -1.

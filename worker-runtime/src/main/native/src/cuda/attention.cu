@@ -143,25 +143,10 @@ __global__ void __launch_bounds__(kRowThreads) mla_rows_kernel(CacheView cv, Mla
   for (int i = tid; i < m.kv_lora + m.rope_dim; i += kRowThreads) slot[i] = kv[i];
 }
 
-// The CPU's AttendShape: head h of row r reads query part A at qa + r * qa_row + h * qa_head (da
-// floats), part B likewise (db floats; 0: none), writes dv floats at out + r * out_row + h * out_head;
-// its keys and values are at ka, kb and vo plus (h / group_heads) * group_stride in each cache slot.
-struct Attend {
-  const float *qa;
-  size_t qa_row, qa_head;
-  int da;
-  const float *qb;
-  size_t qb_row, qb_head;
-  int db;
-  float *out;
-  size_t out_row, out_head;
-  int dv;
-  int ka, kb, vo;
-  int group_heads, group_stride;
-  float scale;
-  int window;
+// The rows and heads of an attention pass, and each block's scores (scores_stride floats).
+struct AttendItems {
   int rows, heads;
-  float *scores;  // per block: scores_stride floats
+  float *scores;
   size_t scores_stride;
 };
 
@@ -172,14 +157,14 @@ struct Attend {
 // A faster version would stage the query and blocks of keys in shared memory, give MLA's heads of
 // one row a single pass over the latent cache, and for long contexts split the keys at fixed
 // absolute positions with a fixed combine order (the CPU backend would have to do the same).
-__global__ void __launch_bounds__(kAttendThreads) attend_kernel(CacheView cv, Attend a) {
+__global__ void __launch_bounds__(kAttendThreads) attend_kernel(CacheView cv, AttendShape a, AttendItems w) {
   __shared__ float partial[kAttendWarps];
   __shared__ float lanes[8];
   __shared__ float stats[2];  // the maximum score, 1 / the sum of exps
   const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
-  float *scores = a.scores + blockIdx.x * a.scores_stride;
-  for (int item = blockIdx.x; item < a.rows * a.heads; item += gridDim.x) {
-    const int row = item / a.heads, h = item % a.heads, p = cv.row_pos[row];
+  float *scores = w.scores + blockIdx.x * w.scores_stride;
+  for (int item = blockIdx.x; item < w.rows * w.heads; item += gridDim.x) {
+    const int row = item / w.heads, h = item % w.heads, p = cv.row_pos[row];
     const int32_t *table = cv.table(row);
     const int lo = a.window > 0 ? max(0, p - a.window + 1) : 0, n = p - lo + 1;
     const int group = (h / a.group_heads) * a.group_stride;
@@ -390,14 +375,9 @@ class CudaAttention final : public Attention {
     rt_.scores.reserve(size_t(attend_blocks(rows)) * size_t(keys) * f);
   }
 
-  void attend(const Step &s, Attend a) const {
-    a.rows = s.rows;
-    a.heads = config().heads;
-    a.scale = config().softmax_scale;
-    a.window = config().sliding_window;
-    a.scores = rt_.scores.as<float>();
-    a.scores_stride = size_t(s.keys);
-    attend_kernel<<<attend_blocks(s.rows), kAttendThreads, 0, rt_.stream>>>(s.cv, a);
+  void attend(const Step &s, const AttendShape &a) const {
+    const AttendItems w{s.rows, config().heads, rt_.scores.as<float>(), size_t(s.keys)};
+    attend_kernel<<<attend_blocks(s.rows), kAttendThreads, 0, rt_.stream>>>(s.cv, a, w);
     cuda_check(cudaGetLastError(), "attend_kernel launch");
   }
 
@@ -416,18 +396,8 @@ class CudaAttention final : public Attention {
     gqa_rows_kernel<<<rows, kRowThreads, 0, rt_.stream>>>(s.cv, g);
     cuda_check(cudaGetLastError(), "gqa_rows_kernel launch");
 
-    Attend a{};
-    a.qa = proj;
-    a.qa_row = ld;
-    a.qa_head = size_t(hd);
-    a.da = hd;
-    a.out = mixed;
-    a.out_row = size_t(q_out);
-    a.out_head = size_t(hd);
-    a.dv = hd;
-    a.vo = kv_out;
-    a.group_heads = c.heads / c.kv_heads;
-    a.group_stride = hd;
+    const AttendShape a{proj, ld, size_t(hd), hd, nullptr, 0, 0, 0, mixed, size_t(q_out), size_t(hd), hd,
+                        0, 0, kv_out, c.heads / c.kv_heads, hd, c.softmax_scale, c.sliding_window};
     attend(s, a);
 
     project(MOE_ATTN_O, MOE_ATTN_O_BIAS, mixed, size_t(q_out), rows, s.y, size_t(c.hidden));
@@ -465,21 +435,8 @@ class CudaAttention final : public Attention {
     // Absorbed attention: q_nope . (W_uk c) = (W_uk^T q_nope) . c per head, and the heads' values
     // W_uv (sum_j w_j c_j), so the latent cache is never expanded.
     per_head(uk_, lora, nope, q, q_out, size_t(qk), rows, q_lat, ld_lat);
-    Attend a{};
-    a.qa = q_lat;
-    a.qa_row = ld_lat;
-    a.qa_head = size_t(lora);
-    a.da = lora;
-    a.qb = q + nope;
-    a.qb_row = q_out;
-    a.qb_head = size_t(qk);
-    a.db = rope;
-    a.out = o_lat;
-    a.out_row = ld_lat;
-    a.out_head = size_t(lora);
-    a.dv = lora;
-    a.kb = lora;
-    a.group_heads = heads;
+    const AttendShape a{q_lat, ld_lat, size_t(lora), lora, q + nope, q_out, size_t(qk), rope, o_lat, ld_lat,
+                        size_t(lora), lora, 0, lora, 0, heads, 0, c.softmax_scale, c.sliding_window};
     attend(s, a);
     per_head(uv_, vd, lora, o_lat, ld_lat, size_t(lora), rows, proj, ld_v);
 
