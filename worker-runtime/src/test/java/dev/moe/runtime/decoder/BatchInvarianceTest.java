@@ -2,6 +2,7 @@ package dev.moe.runtime.decoder;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.moe.runtime.CudaDevice;
 import dev.moe.runtime.Fixtures;
@@ -59,6 +60,8 @@ class BatchInvarianceTest {
           String where = fixture + ", " + workers + " worker(s) on " + options.backend().flagValue();
           int vocab = ckpt.modelConfig().vocabSize();
           float[] alone = forward.all(victim);
+          // Equal arrays prove nothing if both are NaN (assertArrayEquals counts NaN equal to NaN).
+          assertTrue(finite(alone), where + ": logits are finite");
 
           // Beside the attacker, which comes first in the batch (the victim's rows move too).
           int n = victim.length;
@@ -81,6 +84,7 @@ class BatchInvarianceTest {
           // against recomputing the whole sequence without a cache.
           int[] sequence = concat(victim, Arrays.copyOf(want.generated(), 6));
           float[] recomputed = forward.all(sequence);
+          assertTrue(finite(recomputed), where + ": recomputed logits are finite");
           for (int start = 0; start < sequence.length; ) {
             int len = start < n ? Math.min(5, n - start) : 1;
             int[] chunk = Arrays.copyOfRange(sequence, start, start + len);
@@ -95,6 +99,15 @@ class BatchInvarianceTest {
         }
       }
     }
+  }
+
+  static boolean finite(float[] values) {
+    for (float v : values) {
+      if (!Float.isFinite(v)) {
+        return false;
+      }
+    }
+    return true;
   }
 
   static int[] concat(int[] a, int[] b) {
