@@ -3,7 +3,10 @@
 //
 // A faster version would keep the same per-output order and change only how operands arrive:
 // 128 x 128 tiles of 8 x 8 per thread, float4 shared-memory reads, loads double-buffered with
-// cp.async (or the tensor memory accelerator) so the next K tile streams in during the FMAs.
+// cp.async (or the tensor memory accelerator) so the next K tile streams in during the FMAs; and for
+// decode batches (a few rows, where a 64-row tile idles most threads) a tile of few rows and many
+// columns. Choosing the tile by the batch size would stay batch-invariant here: no tile shape
+// changes an output's order.
 #include <algorithm>
 
 #include "cpu/gemm.h"
