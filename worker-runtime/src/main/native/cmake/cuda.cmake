@@ -7,6 +7,8 @@ set(MOE_CUDA_ROOT "" CACHE PATH "CUDA toolchain root (bin/nvcc); default: the en
 if(NOT "$ENV{MOE_CUDA_ROOT}" STREQUAL "")
   set(MOE_CUDA_ROOT "$ENV{MOE_CUDA_ROOT}" CACHE PATH "" FORCE)
 endif()
+set(MOE_CUDA_SOURCES src/cuda/attention.cu src/cuda/backend.cu src/cuda/gemm_bf16.cu src/cuda/gemm_f32.cu
+  src/cuda/matrix.cu)
 set(MOE_NVCC "")
 if(NOT MOE_CUDA STREQUAL "OFF")
   if(MOE_CUDA_ROOT)
@@ -30,8 +32,13 @@ if(MOE_NVCC)
   set(CMAKE_CUDA_STANDARD 17)
   set(CMAKE_CUDA_STANDARD_REQUIRED ON)
   enable_language(CUDA)
-  target_sources(moe_runtime PRIVATE src/cuda/backend.cu src/cuda/gemm_bf16.cu src/cuda/gemm_f32.cu)
-  target_compile_options(moe_runtime PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-O3 --expt-relaxed-constexpr>)
+  target_sources(moe_runtime PRIVATE ${MOE_CUDA_SOURCES})
+  # --fmad=false: as -ffp-contract=off for the CPU code, no a * b + c becomes an FMA behind our back, so
+  # kernels that repeat the CPU backend's arithmetic (device_math.cuh) round where it rounds; their FMAs
+  # are explicit fmaf. Division and square root stay IEEE (no --use_fast_math). Host code gets the CPU
+  # build's warnings.
+  target_compile_options(moe_runtime PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-O3 --expt-relaxed-constexpr --fmad=false
+    -Xcompiler=-Wall,-Wextra>)
   # Hopper SASS, plus PTX that newer GPUs can JIT-compile.
   set_target_properties(moe_runtime PROPERTIES CUDA_ARCHITECTURES "90a-real;90-virtual" CUDA_RUNTIME_LIBRARY Static)
 elseif(MOE_CUDA STREQUAL "ON")

@@ -2,6 +2,7 @@
 // checks and the backends.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "moe_runtime.h"
@@ -31,5 +32,25 @@ TensorSpec attention_tensor_spec(const moe_attention_config &c, int which);
 
 // See moe_attention_cache_width.
 int attention_cache_width(const moe_attention_config &c);
+
+// What one attention pass reads and writes, for both backends' attention kernels. Head h of row r:
+// query part A at qa + r * qa_row + h * qa_head (da floats), part B likewise (db floats; 0: none),
+// output at out + r * out_row + h * out_head (dv floats). Its keys and values live in each cache
+// position at ka, kb and vo plus (h / group_heads) * group_stride.
+struct AttendShape {
+  const float *qa;
+  size_t qa_row, qa_head;
+  int da;
+  const float *qb;
+  size_t qb_row, qb_head;
+  int db;
+  float *out;
+  size_t out_row, out_head;
+  int dv;
+  int ka, kb, vo;
+  int group_heads, group_stride;
+  float scale;
+  int window;
+};
 
 }  // namespace moe

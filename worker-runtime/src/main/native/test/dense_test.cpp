@@ -26,9 +26,9 @@ Weights random_weights(int out, int in, moe_dtype src, moe_dtype dtype, std::mt1
 
 // y = x W^T + b against a double reference, relative to sum |x_i w_i| + |b|.
 void test_matrix(const Target &t, int rows, int out, int in, moe_dtype src, moe_dtype dtype, bool bias) {
-  const std::string name = t.name + " matrix " + std::to_string(rows) + "x" + std::to_string(in) + "->" +
-                           std::to_string(out) + " " + dtype_name(dtype) + "<-" + dtype_name(src) +
-                           (bias ? " +bias" : "");
+  const std::string what = "matrix " + std::to_string(rows) + "x" + std::to_string(in) + "->" + std::to_string(out) +
+                           " " + dtype_name(dtype) + "<-" + dtype_name(src) + (bias ? " +bias" : "");
+  const std::string name = t.name + " " + what;
   std::mt19937 rng(rows * 7 + out * 3 + in);
   const Weights w = random_weights(out, in, src, dtype, rng);
   const auto b = random_vector(size_t(out), rng, 1.0f);
@@ -50,6 +50,7 @@ void test_matrix(const Target &t, int rows, int out, int in, moe_dtype src, moe_
       worst = worse(worst, std::fabs(y[size_t(r) * out + o] - s) / scale);
     }
   check(worst < 1e-5, name + ": relative error " + fmt(worst));
+  against_cpu(t, what, y.data(), y.size(), kSameArithmetic);
   check_ok(moe_matrix_mul(t.ctx, m, nullptr, 0, nullptr), name + " with 0 rows");
   moe_matrix_free(m);
 }
@@ -57,7 +58,9 @@ void test_matrix(const Target &t, int rows, int out, int in, moe_dtype src, moe_
 // Runs `compute` on all rows, then on every row alone and on runs of 2..7 rows, and checks that each
 // row's bits are the same in all of them. compute(first_row, rows, y) writes rows [first, first+rows).
 template <typename Compute>
-void check_rows_invariant(const std::string &name, int rows, int width, Compute compute) {
+void check_rows_invariant(const Target &t, const std::string &what, int rows, int width, double tolerance,
+                          Compute compute) {
+  const std::string name = t.name + " " + what;
   std::vector<float> all(size_t(rows) * width, NAN);
   compute(0, rows, all.data());
   bool same = true;
@@ -72,6 +75,7 @@ void check_rows_invariant(const std::string &name, int rows, int width, Compute 
   for (float v : all) finite &= std::isfinite(v);
   check(same && finite, name + ": rows computed alone or in small batches equal the same rows in a batch of " +
                             std::to_string(rows));
+  against_cpu(t, what, all.data(), all.size(), tolerance);
 }
 
 void test_matrix_invariance(const Target &t, moe_dtype dtype) {
@@ -84,7 +88,8 @@ void test_matrix_invariance(const Target &t, moe_dtype dtype) {
   moe_matrix *m = nullptr;
   check_ok(moe_matrix_create(t.ctx, out, in, w.data(), dtype, dtype, b.data(), &m), "invariance matrix create");
   if (!m) return;
-  check_rows_invariant(t.name + " matrix " + dtype_name(dtype), rows, out, [&](int r0, int n, float *y) {
+  check_rows_invariant(t, "matrix " + dtype_name(dtype) + " 37 rows", rows, out, kSameArithmetic,
+                       [&](int r0, int n, float *y) {
     check_ok(moe_matrix_mul(t.ctx, m, x.data() + size_t(r0) * in, n, y), "matrix mul");
   });
   moe_matrix_free(m);
@@ -95,7 +100,8 @@ void test_linear_invariance(const Target &t, moe_dtype dtype) {
   std::mt19937 rng(12);
   const Weights w = random_weights(out, in, dtype, dtype, rng);
   const auto x = random_vector(size_t(rows) * in, rng, 1.0f);
-  check_rows_invariant(t.name + " linear " + dtype_name(dtype), rows, out, [&](int r0, int n, float *y) {
+  check_rows_invariant(t, "linear " + dtype_name(dtype) + " 37 rows", rows, out, kSameArithmetic,
+                       [&](int r0, int n, float *y) {
     check_ok(moe_linear(t.ctx, x.data() + size_t(r0) * in, n, in, w.data(), dtype, out, y), "linear");
   });
 }
@@ -114,7 +120,8 @@ void test_ffn_invariance(const Target &t, moe_dtype dtype) {
   const auto x = random_vector(size_t(rows) * hidden, rng, 1.0f);
   // All rows through slot 1 as one group, against the same rows in smaller calls; and a call whose
   // other group (slot 0) comes first must not change slot 1's rows either.
-  check_rows_invariant(t.name + " ffn " + dtype_name(dtype), rows, hidden, [&](int r0, int n, float *y) {
+  check_rows_invariant(t, "ffn " + dtype_name(dtype) + " 37 rows", rows, hidden,
+                       dtype == MOE_BF16 ? t.bf16_tolerance : kSameArithmetic, [&](int r0, int n, float *y) {
     const int32_t slot = 1;
     const int64_t offsets[2] = {0, n};
     check_ok(moe_experts_ffn(t.ctx, bank, x.data() + size_t(r0) * hidden, n, &slot, offsets, 1, y), "ffn");

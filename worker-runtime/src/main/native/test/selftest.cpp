@@ -57,8 +57,9 @@ void load_expert(moe_experts *bank, int slot, const Expert &e, moe_dtype src) {
 void test_ffn(const Target &t, int hidden, int inter, moe_dtype dtype, moe_dtype src,
               const std::vector<int> &group_rows, double tolerance) {
   moe_ctx *ctx = t.ctx;
-  const std::string name = t.name + " ffn hidden=" + std::to_string(hidden) + " inter=" + std::to_string(inter) +
+  const std::string what = "ffn hidden=" + std::to_string(hidden) + " inter=" + std::to_string(inter) +
                            (dtype == MOE_BF16 ? " bf16" : " f32") + (src == MOE_BF16 ? "<-bf16" : "<-f32");
+  const std::string name = t.name + " " + what;
   std::mt19937 rng(hidden * 131 + inter);
   const int groups = int(group_rows.size()), slots = groups;
   moe_experts *bank = nullptr;
@@ -88,6 +89,7 @@ void test_ffn(const Target &t, int hidden, int inter, moe_dtype dtype, moe_dtype
         worst = worse(worst, std::fabs(y[r * hidden + o] - ref[o]) / scale);
     }
   check(worst < tolerance, name + ": relative error " + fmt(worst));
+  against_cpu(t, what, y.data(), y.size(), dtype == MOE_BF16 ? t.bf16_tolerance : kSameArithmetic);
   moe_experts_free(bank);
 }
 
@@ -102,7 +104,9 @@ void test_linear(const Target &t, int rows, int in, int out, moe_dtype dtype) {
   }
   std::vector<float> y(size_t(rows) * out, NAN);
   const void *wp = dtype == MOE_BF16 ? static_cast<const void *>(wb.data()) : w.data();
-  const std::string name = t.name + " linear " + std::to_string(rows) + "x" + std::to_string(in) + "x" + std::to_string(out);
+  const std::string what = "linear " + std::to_string(rows) + "x" + std::to_string(in) + "x" + std::to_string(out) +
+                           (dtype == MOE_BF16 ? " bf16" : " f32");
+  const std::string name = t.name + " " + what;
   check_ok(moe_linear(t.ctx, x.data(), rows, in, wp, dtype, out, y.data()), name);
   double worst = 0;
   for (int r = 0; r < rows; ++r)
@@ -115,6 +119,7 @@ void test_linear(const Target &t, int rows, int in, int out, moe_dtype dtype) {
       worst = worse(worst, std::fabs(y[size_t(r) * out + o] - s) / a);
     }
   check(worst < 1e-5, name + ": relative error " + fmt(worst));
+  against_cpu(t, what, y.data(), y.size(), kSameArithmetic);
 }
 
 }  // namespace
@@ -315,8 +320,10 @@ using namespace selftest;
 
 namespace {
 
-// Every check that a backend must pass.
+// Every check that a backend must pass, and what it came to.
 void test_backend(const Target &t, bool full) {
+  std::printf("checking the %s backend\n", t.name.c_str());
+  const int checks0 = checks, failures0 = failures;
   test_kernels(t);
   test_dense(t);
   test_attention(t);
@@ -325,12 +332,24 @@ void test_backend(const Target &t, bool full) {
     test_bench(t);
     test_api_errors(t);
   }
+  std::printf("backend %s: %d checks, %d failed\n", t.name.c_str(), checks - checks0, failures - failures0);
+  if (!t.cpu) {
+    const Tally &tally = tallies[t.name];
+    std::printf("backend %s against the CPU backend: %d cases compared, %d bit-identical, max |difference| / "
+                "max |CPU output| %s (asserted: %s for float32 arithmetic, %s for bf16 expert banks)\n",
+                t.name.c_str(), tally.cases, tally.identical, fmt(tally.worst).c_str(), fmt(kSameArithmetic).c_str(),
+                fmt(t.bf16_tolerance).c_str());
+    if (!tally.different.empty()) std::printf("not bit-identical: %s\n", tally.different.c_str());
+  }
 }
 
 }  // namespace
 
 int main() {
   std::printf("%s\n", moe_build_info());
+  // Which environment switches are on, so a log says what was required.
+  for (const char *name : {"MOE_REQUIRE_CUDA", "MOE_EXPECT_CPU_BITS"})
+    if (const char *v = std::getenv(name)) std::printf("%s=%s\n", name, v);
   for (int threads : {1, 2, 3}) {
     moe_ctx *ctx = nullptr;
     check_ok(moe_ctx_create(MOE_BACKEND_CPU, threads, &ctx), "ctx create");
@@ -343,30 +362,33 @@ int main() {
   test_stats();
   test_rms_norm();
 
-  // The same checks on every CUDA device's backend; MOE_REQUIRE_CUDA=1 makes a missing device a
-  // failure, so that a GPU check cannot pass on the CPU alone.
-  const char *require = std::getenv("MOE_REQUIRE_CUDA");
+  // The same checks on the CUDA backend, and its outputs against the CPU backend's; MOE_REQUIRE_CUDA=1
+  // makes a missing device a failure, so that a GPU check cannot pass on the CPU alone.
+  const char *require = std::getenv("MOE_REQUIRE_CUDA"), *bits = std::getenv("MOE_EXPECT_CPU_BITS");
   const bool cuda_required = require && std::string(require) == "1";
+  expect_cpu_bits = bits && std::string(bits) == "1";
   const int devices = moe_cuda_device_count();
   moe_ctx *cuda = nullptr;
   const moe_status s = moe_ctx_create(MOE_BACKEND_CUDA, 0, &cuda);
   if (devices == 0) {
     check(s == MOE_ERR_UNSUPPORTED && cuda == nullptr, "a CUDA context without a device fails clearly");
     check(!cuda_required, "MOE_REQUIRE_CUDA=1 but no CUDA device is usable (" + std::string(moe_build_info()) + ")");
+    std::printf("no CUDA device: the CUDA backend was not checked%s\n", cuda_required ? " (but it is required)" : "");
   } else {
-    std::printf("testing the CUDA backend on device 0 of %d\n", devices);
+    std::printf("CUDA device 0 of %d\n", devices);
     check_ok(s, "CUDA ctx create");
     if (cuda) {
       check(moe_ctx_kind(cuda) == MOE_BACKEND_CUDA, "CUDA ctx kind");
-      // Tensor cores see activations as hi + lo bf16 halves: about 16 bits of mantissa.
+      // bf16 expert banks run on tensor cores, which see activations as hi + lo bf16 halves: about 16
+      // bits of mantissa.
       test_backend({cuda, "cuda:0", 1e-4, false}, true);
     }
   }
   moe_ctx_free(cuda);
   if (failures) {
-    std::printf("%d check(s) failed\n", failures);
+    std::printf("%d of %d checks failed\n", failures, checks);
     return 1;
   }
-  std::printf("all checks passed\n");
+  std::printf("all %d checks passed\n", checks);
   return 0;
 }

@@ -16,26 +16,6 @@
 
 namespace moe {
 
-// What one attention pass reads and writes. Head h of row r: query part A at qa + r * qa_row + h *
-// qa_head (da floats), part B likewise (db floats; 0: none), output at out + r * out_row + h *
-// out_head (dv floats). Its keys and values live in each cache position at ka, kb and vo plus
-// (h / group_heads) * group_stride.
-struct AttendShape {
-  const float *qa;
-  size_t qa_row, qa_head;
-  int da;
-  const float *qb;
-  size_t qb_row, qb_head;
-  int db;
-  float *out;
-  size_t out_row, out_head;
-  int dv;
-  int ka, kb, vo;
-  int group_heads, group_stride;
-  float scale;
-  int window;
-};
-
 namespace {
 
 // The bias tensor of a projection, or -1.
@@ -307,14 +287,7 @@ float *CpuAttention::rope_table(int p, int worker) {
   MappedBuffer &buffer = rt_.worker[worker];
   buffer.reserve(size_t(2) * pairs * sizeof(float));
   float *table = buffer.as<float>();
-  const float *inv_freq = vector(MOE_ATTN_INV_FREQ);
-  for (int i = 0; i < pairs; ++i) {
-    // The angle in float32 as transformers computes it (inv_freq @ position, one product); its cos and
-    // sin rounded from double, then scaled.
-    const float angle = float(p) * inv_freq[i];
-    table[i] = float(std::cos(double(angle))) * c.rope_scale;
-    table[pairs + i] = float(std::sin(double(angle))) * c.rope_scale;
-  }
+  rope_cos_sin(p, vector(MOE_ATTN_INV_FREQ), pairs, c.rope_scale, table);
   return table;
 }
 

@@ -25,8 +25,6 @@ class CpuKvCache final : public KvCache {
   MappedBuffer data_;
 };
 
-struct AttendShape;
-
 class CpuAttention final : public Attention {
  public:
   CpuAttention(CpuRuntime &rt, const moe_attention_config &config);

@@ -1,6 +1,7 @@
 // Backend-independent host operations behind the C API. Arguments arrive validated by api.cpp.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 
@@ -16,6 +17,17 @@ void router_sigmoid_group_topk(const float *logits, const float *bias, int token
 // RMSNorm of one row (moe_rms_norm): y = w * (x * r), r = 1 / sqrt(sum(x^2) / dim + eps), the sum
 // of squares in float32 in index order. y may equal x.
 void rms_norm_row(const float *x, int dim, const float *w, float eps, float *y);
+
+// RoPE at position p for `pairs` pairs: table[i] = cos and table[pairs + i] = sin of the angle
+// float(p) * inv_freq[i] (one float32 product, as transformers computes it), each rounded from double and
+// times `scale`. Shared by both backends so their tables are the same bits.
+inline void rope_cos_sin(int p, const float *inv_freq, int pairs, float scale, float *table) {
+  for (int i = 0; i < pairs; ++i) {
+    const float angle = float(p) * inv_freq[i];
+    table[i] = float(std::cos(double(angle))) * scale;
+    table[pairs + i] = float(std::sin(double(angle))) * scale;
+  }
+}
 
 void combine(const float *rows, const int32_t *row_of, const float *weights, int tokens, int k, int hidden,
              float *out);

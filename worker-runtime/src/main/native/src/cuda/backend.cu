@@ -1,39 +1,15 @@
 // The CUDA backend: one device and stream per context, expert slots in device memory in the
-// canonical layout, the FFN as two grouped GEMM launches (gate/up with the SwiGLU epilogue, then down).
+// canonical layout, the FFN as two grouped GEMM launches (gate/up with the SwiGLU epilogue, then down);
+// dense matrices, attention and the KV cache in matrix.cu and attention.cu.
 #include <algorithm>
-#include <cstring>
 #include <vector>
 
-#include "cpu/bf16.h"
 #include "cpu/ops.h"
-#include "cuda/cuda_util.h"
 #include "cuda/gemm.h"
+#include "cuda/runtime.h"
 
 namespace moe {
 namespace {
-
-// Host data converted to `dst` dtype (bf16 rounds to nearest even, as the CPU backend does).
-void convert(const void *src, moe_dtype src_dtype, size_t n, moe_dtype dst_dtype, void *dst) {
-  if (src_dtype == dst_dtype) {
-    std::memcpy(dst, src, n * dtype_size(dst_dtype));
-  } else if (dst_dtype == MOE_BF16) {
-    for (size_t i = 0; i < n; ++i)
-      static_cast<uint16_t *>(dst)[i] = f32_to_bf16(static_cast<const float *>(src)[i]);
-  } else {
-    for (size_t i = 0; i < n; ++i)
-      static_cast<float *>(dst)[i] = bf16_to_f32(static_cast<const uint16_t *>(src)[i]);
-  }
-}
-
-// The device state of a context: stream and scratch buffers reused across calls.
-struct CudaRuntime {
-  int device = 0;
-  cudaStream_t stream = nullptr;
-  DeviceBuffer x, y, act, x_hi, x_lo, act_hi, act_lo, tiles, weights;
-
-  void activate() const { cuda_check(cudaSetDevice(device), "cudaSetDevice"); }
-  void sync() const { cuda_check(cudaStreamSynchronize(stream), "cudaStreamSynchronize"); }
-};
 
 class CudaExpertBank final : public ExpertBank {
  public:
@@ -169,6 +145,8 @@ class CudaBackend final : public Backend {
   explicit CudaBackend(int device) {
     rt_.device = device;
     rt_.activate();
+    cuda_check(cudaDeviceGetAttribute(&rt_.multiprocessors, cudaDevAttrMultiProcessorCount, device),
+               "cudaDeviceGetAttribute");
     cuda_check(cudaStreamCreateWithFlags(&rt_.stream, cudaStreamNonBlocking), "cudaStreamCreate");
   }
   ~CudaBackend() override {
@@ -185,38 +163,27 @@ class CudaBackend final : public Backend {
 
   void linear(const float *x, int rows, int in, const void *w, moe_dtype w_dtype, int out, float *y) override {
     rt_.activate();
-    const int64_t offsets[2] = {0, rows};
-    const int32_t slot = 0;
-    const std::vector<RowTile> tiles = make_row_tiles(offsets, &slot, 1);
     const size_t w_bytes = size_t(out) * in * dtype_size(w_dtype);
-    rt_.tiles.reserve(tiles.size() * sizeof(RowTile));
     rt_.weights.reserve(w_bytes);
     rt_.x.reserve(size_t(rows) * in * sizeof(float));
     rt_.y.reserve(size_t(rows) * out * sizeof(float));
-    cuda_check(cudaMemcpyAsync(rt_.tiles.as<void>(), tiles.data(), tiles.size() * sizeof(RowTile),
-                               cudaMemcpyHostToDevice, rt_.stream), "cudaMemcpyAsync (tiles)");
-    cuda_check(cudaMemcpyAsync(rt_.weights.as<void>(), w, w_bytes, cudaMemcpyHostToDevice, rt_.stream),
-               "cudaMemcpyAsync (w)");
-    cuda_check(cudaMemcpyAsync(rt_.x.as<void>(), x, size_t(rows) * in * sizeof(float), cudaMemcpyHostToDevice,
-                               rt_.stream), "cudaMemcpyAsync (x)");
+    rt_.upload(rt_.weights.as<void>(), w, w_bytes, "cudaMemcpyAsync (w)");
+    rt_.upload(rt_.x.as<void>(), x, size_t(rows) * in * sizeof(float), "cudaMemcpyAsync (x)");
     const GemmShape shape{out, in, rt_.weights.as<void>(), 0, 0, 0};
-    launch_gemm_f32(rt_.tiles.as<RowTile>(), int(tiles.size()), shape, w_dtype == MOE_BF16, false, rt_.x.as<float>(),
-                    rt_.y.as<float>(), rt_.stream);
-    cuda_check(cudaMemcpyAsync(y, rt_.y.as<void>(), size_t(rows) * out * sizeof(float), cudaMemcpyDeviceToHost,
-                               rt_.stream), "cudaMemcpyAsync (y)");
+    launch_gemm_dense(rows, 1, shape, w_dtype == MOE_BF16, rt_.x.as<float>(), rt_.y.as<float>(), rt_.stream);
+    rt_.download(y, rt_.y.as<void>(), size_t(rows) * out * sizeof(float), "cudaMemcpyAsync (y)");
     rt_.sync();
   }
 
-  // Dense layers, attention and the KV cache on the device are still to be written (see
-  // internal.h for the interface and the CPU backend, src/cpu/attention.cpp, for the semantics).
-  std::unique_ptr<Matrix> create_matrix(int, int, const void *, moe_dtype, moe_dtype, const float *) override {
-    fail(MOE_ERR_UNSUPPORTED, "moe_matrix is not implemented on CUDA yet");
+  std::unique_ptr<Matrix> create_matrix(int out, int in, const void *w, moe_dtype src_dtype, moe_dtype dtype,
+                                        const float *bias) override {
+    return make_cuda_matrix(rt_, out, in, w, src_dtype, dtype, bias);
   }
-  std::unique_ptr<Attention> create_attention(const moe_attention_config &) override {
-    fail(MOE_ERR_UNSUPPORTED, "moe_attention is not implemented on CUDA yet");
+  std::unique_ptr<Attention> create_attention(const moe_attention_config &config) override {
+    return make_cuda_attention(rt_, config);
   }
-  std::unique_ptr<KvCache> create_kv_cache(int, int, int, int) override {
-    fail(MOE_ERR_UNSUPPORTED, "moe_kv_cache is not implemented on CUDA yet");
+  std::unique_ptr<KvCache> create_kv_cache(int layers, int blocks, int block_size, int width) override {
+    return make_cuda_kv_cache(rt_, layers, blocks, block_size, width);
   }
 
  private:
@@ -251,6 +218,12 @@ int cuda_device_count() {
   return count;
 }
 
-const char *cuda_build_info() { return "cuda(sm_90a)"; }
+const char *cuda_build_info() {
+#ifdef MOE_CUDA_EMULATION
+  return "cuda(emulated on the CPU)";
+#else
+  return "cuda(sm_90a)";
+#endif
+}
 
 }  // namespace moe

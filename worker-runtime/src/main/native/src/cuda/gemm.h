@@ -1,6 +1,7 @@
-// Grouped GEMM kernels of the CUDA backend: y = a @ w^T per group, w in the canonical [n, k]
-// layout, with the FFN's epilogues. One launch covers every group: grid.x walks a tile map of
-// (group rows, slot) entries built on the host, grid.y the output columns.
+// GEMM kernels of the CUDA backend: c = a @ w^T with w in the canonical [n, k] layout, for the
+// grouped expert FFN (one launch over every group: grid.x walks a tile map of (group rows, slot)
+// entries built on the host, grid.y the output columns) and for dense matrices (row tiles implicit,
+// grid.z over side-by-side weights such as MLA's per-head blocks).
 #pragma once
 
 #include <cuda_bf16.h>
@@ -12,7 +13,7 @@
 
 namespace moe {
 
-constexpr int kTileM = 64;  // rows per tile map entry (both kernels)
+constexpr int kTileM = 64;  // rows per tile (every GEMM kernel)
 
 struct RowTile {
   int row0;  // first row of the tile in a (and in c)
@@ -25,17 +26,28 @@ std::vector<RowTile> make_row_tiles(const int64_t *offsets, const int32_t *slot_
 
 struct GemmShape {
   int n, k;            // output columns, reduction length
-  const void *w;       // bank base
+  const void *w;       // slot 0's base
   size_t slot_stride;  // elements between slots
   size_t w_offset;     // elements from a slot's start to w (gate, or down)
   size_t up_offset;    // gate/up only: elements from a slot's start to up
+  const float *bias = nullptr;  // [n], added to the finished dot products (not with swiglu), or null
+  size_t lda = 0, ldc = 0;      // row strides of a and c; 0: k and n
+  // Dense launches: slot s reads a + s * a_slot_offset and writes c + s * c_slot_offset.
+  size_t a_slot_offset = 0, c_slot_offset = 0;
 };
 
-// float32 activations on CUDA cores, w in float32 or bf16 (widened), float32 accumulation: the
-// same arithmetic as the CPU backend.
-//   swiglu: c[r, j] = silu(a w_gate^T) * (a w_up^T), both [rows, n]; otherwise c = a w^T.
+// float32 activations on CUDA cores, w in float32 or bf16 (widened exactly), float32 accumulation in
+// the CPU backend's order (cpu/gemm.cpp): each output sums K blocks of kKC, a block as four sub-chunks
+// of kKC / 4 at fixed offsets, each an FMA chain from zero, added ((s0 + s1) + s2) + s3; blocks added
+// in order; then the bias. Every output is one thread's chain, so neither the tiling nor the rows
+// beside it change its bits, and a row's result equals the CPU backend's.
+//   swiglu: c[r, j] = silu(a w_gate^T) * (a w_up^T), both [rows, n]; otherwise c = a w^T (+ bias).
 void launch_gemm_f32(const RowTile *tiles, int tile_count, const GemmShape &shape, bool w_bf16, bool swiglu,
                      const float *a, float *c, cudaStream_t stream);
+
+// Rows [0, rows) of a through `slots` weights side by side (slot s at shape.w + s * slot_stride).
+void launch_gemm_dense(int rows, int slots, const GemmShape &shape, bool w_bf16, const float *a, float *c,
+                       cudaStream_t stream);
 
 // Tensor cores (WMMA, bf16 x bf16 -> f32). Activations arrive split as hi + lo bf16 pairs
 // (a = hi + lo to about 16 bits of mantissa), so the products keep near-float32 accuracy against the

@@ -13,12 +13,16 @@ import java.util.Locale;
  * Finds and loads {@code libmoe_runtime.so}. The build puts it in the jar under
  * {@code /native/<platform>/}; a shared object cannot be loaded from inside a jar, so it is copied
  * to a temporary file once per process (deleted on exit) and loaded from there, for the life of
- * the process.
+ * the process. A library file given by the system property {@value #PATH_PROPERTY} (or else the
+ * environment variable {@value #PATH_VARIABLE}) is loaded instead: one built elsewhere, such as on
+ * a GPU machine by {@code worker-runtime/scripts/gpu-check}.
  */
 public final class NativeLibrary {
 
   static final String PLATFORM = "linux-x86_64";
   static final String RESOURCE = "/native/" + PLATFORM + "/libmoe_runtime.so";
+  public static final String PATH_PROPERTY = "moe.nativeLibrary";
+  public static final String PATH_VARIABLE = "MOE_NATIVE_LIBRARY";
 
   private static SymbolLookup lookup;
   private static Path path;
@@ -56,14 +60,34 @@ public final class NativeLibrary {
       throw new NativeException(NativeException.LOAD_FAILED, "unsupported platform " + os + "/" + arch
           + ": the worker runtime's native library is built for " + PLATFORM + " only");
     }
-    Path file = extract(RESOURCE);
+    Path given = given(System.getProperty(PATH_PROPERTY), System.getenv(PATH_VARIABLE));
+    Path file = given != null ? given : extract(RESOURCE);
     try {
       lookup = SymbolLookup.libraryLookup(file, Arena.global());
       path = file;
     } catch (IllegalArgumentException e) {
+      String what = given != null ? file.toString() : RESOURCE + " (copied to " + file + ")";
       throw new NativeException(NativeException.LOAD_FAILED,
-          "cannot load the native library " + RESOURCE + " (copied to " + file + "): " + e.getMessage(), e);
+          "cannot load the native library " + what + ": " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * The library file named by the system property's value {@code property}, else by the environment
+   * variable's {@code variable}; null when neither names one.
+   */
+  static Path given(String property, String variable) {
+    String source = property != null && !property.isBlank() ? "-D" + PATH_PROPERTY
+        : variable != null && !variable.isBlank() ? PATH_VARIABLE : null;
+    if (source == null) {
+      return null;
+    }
+    Path file = Path.of(source.equals(PATH_VARIABLE) ? variable : property).toAbsolutePath();
+    if (!Files.isRegularFile(file)) {
+      throw new NativeException(NativeException.LOAD_FAILED,
+          "the native library " + file + " given by " + source + " is not a file");
+    }
+    return file;
   }
 
   /** Copies the classpath resource {@code resource} to a temporary file deleted when the JVM exits. */

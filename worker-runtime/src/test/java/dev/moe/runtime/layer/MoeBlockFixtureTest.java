@@ -3,8 +3,8 @@ package dev.moe.runtime.layer;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.moe.runtime.CudaDevice;
 import dev.moe.runtime.Fixtures;
 import dev.moe.runtime.model.Checkpoint;
 import dev.moe.runtime.nativelib.Backend;
@@ -12,12 +12,12 @@ import dev.moe.runtime.nativelib.BackendChoice;
 import dev.moe.runtime.tensor.DType;
 import dev.moe.runtime.tensor.SafetensorsFile;
 import dev.moe.runtime.tensor.TensorView;
-import java.util.stream.Stream;
+import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.Arguments;
-import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.FieldSource;
 
 /**
  * Every architecture's MoE block against transformers' own block on the fixture input.
@@ -33,12 +33,16 @@ import org.junit.jupiter.params.provider.MethodSource;
  * between {@code output_bf16} and the fp32 {@code output} (>= 2.5e-3 relative for every fixture,
  * README) and the gap left by rounding only the routers (>= 5.7e-4), so expert weights kept
  * unrounded, truncated instead of rounded, or rounded differently fail it.
+ *
+ * <p>The CUDA cases (tag {@code cuda}) run where a device is visible, and must under
+ * {@code -Dmoe.requireCuda=true} ({@link CudaDevice}).
  */
 class MoeBlockFixtureTest {
 
   static final double FP32_REL = 1e-5;
   static final double FP32_ABS = 1e-6;
   static final double BF16_REL = 1e-4;
+  static final List<String> ARCHS = Fixtures.ARCHS;
 
   static Backend cpu;
   static Backend cuda;
@@ -59,28 +63,32 @@ class MoeBlockFixtureTest {
     }
   }
 
-  /** Every fixture on the CPU, and on CUDA where a device is visible (skipped otherwise). */
-  static Stream<Arguments> cases() {
-    return Stream.of(BackendChoice.CPU, BackendChoice.CUDA)
-        .flatMap(b -> Fixtures.ARCHS.stream().map(arch -> Arguments.of(b, arch)));
+  @ParameterizedTest(name = "cpu {0}")
+  @FieldSource("ARCHS")
+  void fp32MatchesTransformers(String arch) {
+    run(cpu, arch, DType.F32, "output", FP32_REL, FP32_ABS);
   }
 
-  private static Backend backend(BackendChoice choice) {
-    Backend b = choice == BackendChoice.CPU ? cpu : cuda;
-    assumeTrue(b != null, "no CUDA device visible");
-    return b;
+  @ParameterizedTest(name = "cpu {0}")
+  @FieldSource("ARCHS")
+  void bf16StorageMatchesTransformersWithBf16Weights(String arch) {
+    run(cpu, arch, DType.BF16, "output_bf16", BF16_REL, 0);
   }
 
-  @ParameterizedTest(name = "{0} {1}")
-  @MethodSource("cases")
-  void fp32MatchesTransformers(BackendChoice choice, String arch) {
-    run(backend(choice), arch, DType.F32, "output", FP32_REL, FP32_ABS);
+  @Tag(CudaDevice.TAG)
+  @ParameterizedTest(name = "cuda {0}")
+  @FieldSource("ARCHS")
+  void fp32MatchesTransformersOnCuda(String arch) {
+    CudaDevice.assumeUsable();
+    run(cuda, arch, DType.F32, "output", FP32_REL, FP32_ABS);
   }
 
-  @ParameterizedTest(name = "{0} {1}")
-  @MethodSource("cases")
-  void bf16StorageMatchesTransformersWithBf16Weights(BackendChoice choice, String arch) {
-    run(backend(choice), arch, DType.BF16, "output_bf16", BF16_REL, 0);
+  @Tag(CudaDevice.TAG)
+  @ParameterizedTest(name = "cuda {0}")
+  @FieldSource("ARCHS")
+  void bf16StorageMatchesTransformersWithBf16WeightsOnCuda(String arch) {
+    CudaDevice.assumeUsable();
+    run(cuda, arch, DType.BF16, "output_bf16", BF16_REL, 0);
   }
 
   private static void run(Backend backend, String arch, DType dtype, String expectedName, double rel, double abs) {

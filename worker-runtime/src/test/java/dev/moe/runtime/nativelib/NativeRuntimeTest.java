@@ -3,6 +3,7 @@ package dev.moe.runtime.nativelib;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -10,13 +11,17 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import dev.moe.runtime.model.ExpertWeights;
 import dev.moe.runtime.tensor.DType;
 import dev.moe.runtime.tensor.FloatFormats;
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Random;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class NativeRuntimeTest {
 
@@ -48,6 +53,18 @@ class NativeRuntimeTest {
     assertEquals(NativeException.LOAD_FAILED, e.status());
     assertEquals("the native library /native/linux-riscv64/libmoe_runtime.so is not on the classpath: this build of"
         + " worker-runtime was made without it (the CMake step of the Maven build puts it into target/classes)",
+        e.getMessage());
+  }
+
+  @Test
+  void aLibraryFileCanBeGiven(@TempDir Path dir) throws IOException {
+    Path a = Files.createFile(dir.resolve("a.so"));
+    Path b = Files.createFile(dir.resolve("b.so"));
+    assertNull(NativeLibrary.given(null, " "));
+    assertEquals(a, NativeLibrary.given(a.toString(), b.toString()), "the system property comes first");
+    assertEquals(b, NativeLibrary.given("", b.toString()));
+    var e = assertThrows(NativeException.class, () -> NativeLibrary.given(null, dir.resolve("c.so").toString()));
+    assertEquals("the native library " + dir.resolve("c.so") + " given by MOE_NATIVE_LIBRARY is not a file",
         e.getMessage());
   }
 
