@@ -173,8 +173,8 @@ __global__ void __launch_bounds__(kAttendThreads) attend_kernel(CacheView cv, At
 
     for (int j = warp; j < n; j += kAttendWarps) {
       const float *slot = cv.slot(table, lo + j);
-      float s = warp_dot(qa, slot + a.ka + group, a.da, lane);
-      if (a.db) s = __fadd_rn(s, warp_dot(qb, slot + a.kb + group, a.db, lane));
+      float s = key_dot(qa, slot + a.ka + group, a.da, lane);
+      if (a.db) s = __fadd_rn(s, key_dot(qb, slot + a.kb + group, a.db, lane));
       if (lane == 0) scores[j] = __fmul_rn(s, a.scale);
     }
     __syncthreads();

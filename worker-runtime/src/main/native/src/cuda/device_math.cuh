@@ -60,23 +60,20 @@ __device__ __forceinline__ void rotate_pair(float &a, float &b, float c, float s
   b = __fadd_rn(__fmul_rn(y, c), __fmul_rn(x, s));
 }
 
-// simd.h's dot(a, b, n) computed by a whole warp, every lane returning it. The CPU keeps four 8-lane
-// accumulators s0..s3 over blocks of 32 (warp lane m plays lane m % 8 of s_{m / 8}), then s0 alone over
-// the remaining blocks of 8; adds them lanewise as (s0 + s1) + (s2 + s3); sums the 8 lanes as
-// ((v0 + v4) + (v2 + v6)) + ((v1 + v5) + (v3 + v7)); then adds the scalar tail in index order.
-__device__ __forceinline__ float warp_dot(const float *a, const float *b, int n, int lane) {
+// One key's score as simd.h's dot8 sums it, computed by a whole warp, every lane returning it:
+// lane l < 8 accumulates the products of index l mod 8 over the blocks of 8 in order (FMA), the eight
+// sums are added as ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)), then the scalar tail in index
+// order (a rounded product and a rounded sum each).
+__device__ __forceinline__ float key_dot(const float *q, const float *k, int n, int lane) {
   constexpr unsigned kAll = 0xffffffffu;
-  const int n32 = n & ~31, n8 = n & ~7;
+  const int n8 = n & ~7;
   float p = 0.0f;
-  for (int i = 0; i < n32; i += 32) p = fmaf(a[i + lane], b[i + lane], p);
   if (lane < 8)
-    for (int i = n32; i < n8; i += 8) p = fmaf(a[i + lane], b[i + lane], p);
-  const float pair = __fadd_rn(p, __shfl_down_sync(kAll, p, 8));       // lanes 0-7: s0 + s1; 16-23: s2 + s3
-  const float v = __fadd_rn(pair, __shfl_down_sync(kAll, pair, 16));   // lanes 0-7: v
-  const float h4 = __fadd_rn(v, __shfl_down_sync(kAll, v, 4));         // lanes 0-3: v_l + v_{l+4}
-  const float h2 = __fadd_rn(h4, __shfl_down_sync(kAll, h4, 2));       // lanes 0-1
-  float s = __shfl_sync(kAll, __fadd_rn(h2, __shfl_down_sync(kAll, h2, 1)), 0);
-  for (int i = n8; i < n; ++i) s = __fadd_rn(s, __fmul_rn(a[i], b[i]));
+    for (int i = 0; i < n8; i += 8) p = fmaf(q[i + lane], k[i + lane], p);
+  const float pairs = __fadd_rn(p, __shfl_down_sync(kAll, p, 1));       // lanes 0, 2, 4, 6
+  const float quads = __fadd_rn(pairs, __shfl_down_sync(kAll, pairs, 2));  // lanes 0, 4
+  float s = __shfl_sync(kAll, __fadd_rn(quads, __shfl_down_sync(kAll, quads, 4)), 0);
+  for (int i = n8; i < n; ++i) s = __fadd_rn(s, __fmul_rn(q[i], k[i]));
   return s;
 }
 

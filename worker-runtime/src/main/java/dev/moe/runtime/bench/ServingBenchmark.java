@@ -71,10 +71,16 @@ public final class ServingBenchmark {
    * placement switches completed while it ran (-1 for a run without switching).
    */
   public record Level(int concurrency, int requests, int errors, double ttftP50, double ttftP99, double tpotP50,
-      double tpotP99, double outputTokensPerSecond, double seconds, String firstError, int switches) {}
+      double tpotP99, double outputTokensPerSecond, double seconds, String firstError, int switches,
+      double meanPromptTokens) {}
 
   /** One request's measurements. */
-  record Timing(double ttftMillis, double tpotMillis, int outputTokens, String error) {}
+  record Timing(double ttftMillis, double tpotMillis, int outputTokens, int promptTokens, String error) {
+
+    static Timing failed(String error) {
+      return new Timing(Double.NaN, Double.NaN, 0, 0, error);
+    }
+  }
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -89,6 +95,8 @@ public final class ServingBenchmark {
   private final Options options;
   private final HttpClient client;
   private final String model;
+  /** Words per prompt that make about promptTokens tokens with the server's tokenizer. */
+  private final int promptWords;
 
   /**
    * Connects to the server and finds the model to ask for.
@@ -100,6 +108,38 @@ public final class ServingBenchmark {
     this.client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
         .connectTimeout(Duration.ofSeconds(10)).build();
     this.model = options.model() != null ? options.model() : firstModel();
+    this.promptWords = calibrate();
+  }
+
+  /**
+   * How many words make a prompt of about {@code promptTokens} tokens: one completion of a long
+   * prompt, whose usage says how many tokens the server's tokenizer made of it.
+   */
+  private int calibrate() {
+    int words = 200;
+    ObjectNode body = JSON.createObjectNode();
+    body.put("model", model);
+    body.put("prompt", prompt(-1, words));
+    body.put("max_tokens", 1);
+    HttpRequest request = authorized(HttpRequest.newBuilder(options.url().resolve("/v1/completions")))
+        .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body.toString())).build();
+    try {
+      HttpResponse<String> response = client.send(request, HttpResponse.BodyHandlers.ofString());
+      if (response.statusCode() == 401) {
+        throw new IllegalArgumentException(options.url() + " wants an API key: give it with --api-key-file");
+      }
+      int tokens = JSON.readTree(response.body()).path("usage").path("prompt_tokens").asInt(0);
+      if (response.statusCode() != 200 || tokens <= 0) {
+        throw new IllegalArgumentException(options.url() + "/v1/completions answered " + response.statusCode()
+            + " without usage: " + response.body().strip());
+      }
+      return Math.max(1, (int) Math.round((double) options.promptTokens() * words / tokens));
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot reach " + options.url() + ": " + e, e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted", e);
+    }
   }
 
   public String model() {
@@ -131,7 +171,7 @@ public final class ServingBenchmark {
         }
         levels.add(new Level(switched.concurrency(), switched.requests(), switched.errors(), switched.ttftP50(),
             switched.ttftP99(), switched.tpotP50(), switched.tpotP99(), switched.outputTokensPerSecond(),
-            switched.seconds(), switched.firstError(), switches));
+            switched.seconds(), switched.firstError(), switches, switched.meanPromptTokens()));
         requestIndex += options.requests();
       }
     }
@@ -151,7 +191,7 @@ public final class ServingBenchmark {
           next += -Math.log(1 - arrivals.nextDouble()) / options.rate();
         }
         slots.acquireUninterruptibly();
-        String prompt = prompt(firstRequest + i);
+        String prompt = prompt(firstRequest + i, promptWords);
         futures.add(pool.submit(() -> {
           try {
             return request(prompt);
@@ -170,14 +210,14 @@ public final class ServingBenchmark {
     long tokens = ok.stream().mapToLong(Timing::outputTokens).sum();
     return new Level(concurrency, timings.size(), timings.size() - ok.size(), percentile(ttft, 50),
         percentile(ttft, 99), percentile(tpot, 50), percentile(tpot, 99), tokens / seconds, seconds, firstError,
-        switches);
+        switches, ok.stream().mapToInt(Timing::promptTokens).average().orElse(Double.NaN));
   }
 
   private static Timing result(Future<Timing> f) {
     try {
       return f.get();
     } catch (Exception e) {
-      return new Timing(Double.NaN, Double.NaN, 0, String.valueOf(e.getCause()));
+      return Timing.failed(String.valueOf(e.getCause()));
     }
   }
 
@@ -199,23 +239,25 @@ public final class ServingBenchmark {
       HttpResponse<java.io.InputStream> response = client.send(request, HttpResponse.BodyHandlers.ofInputStream());
       try (BufferedReader in = new BufferedReader(new InputStreamReader(response.body(), StandardCharsets.UTF_8))) {
         if (response.statusCode() != 200) {
-          return new Timing(Double.NaN, Double.NaN, 0, "HTTP " + response.statusCode() + ": " + oneLine(in));
+          return Timing.failed("HTTP " + response.statusCode() + ": " + oneLine(in));
         }
         long first = -1;
         long last = -1;
         int chunks = 0;
         int usageTokens = -1;
+        int promptTokens = 0;
         for (String line; (line = in.readLine()) != null; ) {
           if (!line.startsWith("data: ") || line.equals("data: [DONE]")) {
             continue;
           }
           JsonNode event = JSON.readTree(line.substring(6));
           if (event.has("error")) {
-            return new Timing(Double.NaN, Double.NaN, 0, event.get("error").path("message").asText());
+            return Timing.failed(event.get("error").path("message").asText());
           }
           JsonNode usage = event.get("usage");
           if (usage != null && !usage.isNull()) {
             usageTokens = usage.path("completion_tokens").asInt();
+            promptTokens = usage.path("prompt_tokens").asInt();
           }
           JsonNode choices = event.path("choices");
           if (choices.size() > 0 && !choices.get(0).path("text").asText().isEmpty()) {
@@ -227,24 +269,24 @@ public final class ServingBenchmark {
         }
         int tokens = usageTokens >= 0 ? usageTokens : chunks;
         if (first < 0) {
-          return new Timing(Double.NaN, Double.NaN, 0, "the stream had no text");
+          return Timing.failed("the stream had no text");
         }
         double tpot = tokens > 1 ? (last - first) / 1e6 / (tokens - 1) : Double.NaN;
-        return new Timing((first - sent) / 1e6, tpot, tokens, null);
+        return new Timing((first - sent) / 1e6, tpot, tokens, promptTokens, null);
       }
     } catch (IOException e) {
-      return new Timing(Double.NaN, Double.NaN, 0, e.toString());
+      return Timing.failed(e.toString());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      return new Timing(Double.NaN, Double.NaN, 0, "interrupted");
+      return Timing.failed("interrupted");
     }
   }
 
-  /** About {@code promptTokens} words, drawn per request (seeded): no two prompts share a prefix. */
-  String prompt(int index) {
+  /** {@code words} words after a request number, drawn per request (seeded): no two prompts share a prefix. */
+  String prompt(int index, int words) {
     SplittableRandom r = new SplittableRandom(options.seed() * 1_000_003L + index);
     StringBuilder s = new StringBuilder("Request ").append(index).append(':');
-    for (int i = 0; i < options.promptTokens() - 3; i++) {
+    for (int i = 0; i < words - 2; i++) {
       s.append(' ').append(WORDS[r.nextInt(WORDS.length)]);
     }
     return s.toString();
@@ -314,8 +356,10 @@ public final class ServingBenchmark {
    * side by side), then the first error of each level that had any.
    */
   public static void print(Options options, String model, List<Level> levels, PrintStream out) {
-    out.printf(Locale.ROOT, "bench-serving: %s, model %s, prompts of ~%d tokens, %d output tokens (ignore_eos),"
-            + " %d requests per level, %s%n", options.url(), model, options.promptTokens(), options.maxTokens(),
+    out.printf(Locale.ROOT, "bench-serving: %s, model %s, prompts of ~%d tokens (%.1f measured), %d output tokens"
+            + " (ignore_eos), %d requests per level, %s%n", options.url(), model, options.promptTokens(),
+        levels.stream().mapToDouble(Level::meanPromptTokens).filter(Double::isFinite).average().orElse(Double.NaN),
+        options.maxTokens(),
         options.requests(), options.rate() == null ? "closed loop"
             : String.format(Locale.ROOT, "open loop at %.2f requests/s", options.rate()));
     boolean switching = options.switching() != null;

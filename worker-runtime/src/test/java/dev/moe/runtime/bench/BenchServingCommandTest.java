@@ -89,8 +89,10 @@ class BenchServingCommandTest {
       levels++;
     }
     assertEquals(2, levels, run.out());
-    List<GenerationRequest> sent = engine.submitted.subList(before, engine.submitted.size());
-    assertEquals(12, sent.size());
+    // First one request that measures how many tokens a prompt's words make, then the levels'.
+    assertEquals(13, engine.submitted.size() - before);
+    assertEquals(1, engine.submitted.get(before).sampling().maxTokens());
+    List<GenerationRequest> sent = engine.submitted.subList(before + 1, engine.submitted.size());
     for (GenerationRequest r : sent) {
       assertEquals(8, r.sampling().maxTokens());
       assertTrue(r.sampling().ignoreEos());
@@ -100,13 +102,18 @@ class BenchServingCommandTest {
   }
 
   @Test
-  void openLoopAtARate() {
+  void openLoopAtARate(@TempDir Path dir) throws IOException {
+    Path key = Files.writeString(dir.resolve("key"), "k3y\n");
     Run run = run("--url", "http://127.0.0.1:" + server.address().getPort(), "--model", "scripted-moe",
-        "--concurrency", "2", "--requests", "4", "--prompt-tokens", "8", "--max-tokens", "4", "--rate", "50");
+        "--api-key-file", key.toString(), "--concurrency", "2", "--requests", "4", "--prompt-tokens", "8",
+        "--max-tokens", "4", "--rate", "50");
     assertEquals(0, run.code(), run.err());
-    // Without the key every request fails: counted, and the first error shown.
     assertTrue(run.out().contains("open loop at 50.00 requests/s"), run.out());
-    assertTrue(run.out().contains("concurrency 2: 4 failed, first: HTTP 401"), run.out());
+    // Without the key the benchmark stops at once with what is missing.
+    run = run("--url", "http://127.0.0.1:" + server.address().getPort(), "--model", "scripted-moe",
+        "--concurrency", "2", "--requests", "4", "--max-tokens", "4");
+    assertEquals(2, run.code(), run.err());
+    assertTrue(run.err().contains("wants an API key"), run.err());
   }
 
   @Test
