@@ -70,6 +70,10 @@ size_t moe_experts_slot_bytes(const moe_experts *experts);
 moe_status moe_experts_export(moe_experts *experts, int slot, void *dst);
 moe_status moe_experts_import(moe_experts *experts, int slot, const void *src);
 
+/* Copies slot `src_slot` of `src` into slot `slot` of `experts`: banks of one context, one shape and one
+ * dtype. A copy inside the backend's memory, for placement changes that keep an expert on its worker. */
+moe_status moe_experts_copy(moe_experts *experts, int slot, const moe_experts *src, int src_slot);
+
 /* 64-bit FNV-1a of the slot's canonical export bytes, computed from what the backend holds (so it
  * verifies the whole path a moved expert took). Equal to moe_checksum over moe_experts_export's bytes. */
 moe_status moe_experts_checksum(moe_experts *experts, int slot, uint64_t *out);

@@ -164,6 +164,18 @@ MOE_API moe_status moe_experts_import(moe_experts *experts, int slot, const void
   });
 }
 
+MOE_API moe_status moe_experts_copy(moe_experts *experts, int slot, const moe_experts *src, int src_slot) {
+  return guarded([&] {
+    require_slot(experts, slot);
+    require_slot(src, src_slot);
+    require(src->ctx == experts->ctx, "the source bank was created with another context");
+    const moe::ExpertBank &from = *src->bank, &to = *experts->bank;
+    require(from.hidden() == to.hidden() && from.inter() == to.inter() && from.dtype() == to.dtype(),
+            "the source bank's experts have another shape or dtype");
+    experts->bank->copy_slot(slot, from, src_slot);
+  });
+}
+
 MOE_API moe_status moe_experts_checksum(moe_experts *experts, int slot, uint64_t *out) {
   return guarded([&] {
     require_slot(experts, slot);

@@ -46,6 +46,8 @@ class ExpertBank {
   // gate and up are [inter, hidden], down is [hidden, inter], each in `src_dtype`.
   virtual void load(int slot, const void *gate, const void *up, const void *down, moe_dtype src_dtype) = 0;
   virtual void export_slot(int slot, void *dst) = 0;
+  // Slot `src_slot` of `src` (a bank of this backend with this shape and dtype) into `slot`.
+  virtual void copy_slot(int slot, const ExpertBank &src, int src_slot) = 0;
   virtual uint64_t checksum(int slot) = 0;
   virtual void ffn(const float *x, int rows, const int32_t *slot_ids, const int64_t *offsets, int groups,
                    float *y) = 0;

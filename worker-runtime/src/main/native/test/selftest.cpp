@@ -186,6 +186,26 @@ void test_layout(const Target &t) {
   for (size_t i = 0; i < 3 * elems; ++i) widened &= out[i] == from_bf16(bits[i]);
   check(widened, "bf16 source widens exactly into an f32 bank");
 
+  // A slot copied between banks of one context: the same bytes, the same checksum, and it computes.
+  moe_experts *copy = nullptr;
+  check_ok(moe_experts_create(ctx, 2, hidden, inter, MOE_F32, &copy), "layout create copy");
+  check_ok(moe_experts_copy(copy, 1, f32, 1), "copy slot");
+  std::vector<float> copied(3 * elems);
+  check_ok(moe_experts_export(copy, 1, copied.data()), "export copied");
+  check(std::memcmp(copied.data(), again.data(), copied.size() * 4) == 0, "a copied slot exports the same bytes");
+  uint64_t sum3 = 0;
+  check_ok(moe_experts_checksum(copy, 1, &sum3), "checksum copied");
+  check(sum3 == sum2, "a copied slot has the same checksum");
+  std::vector<float> x(hidden, 0.5f), y1(hidden), y2(hidden);
+  const int32_t slot1[1] = {1}, slot2[1] = {2};
+  const int64_t one[2] = {0, 1};
+  check_ok(moe_experts_ffn(ctx, copy, x.data(), 1, slot1, one, 1, y1.data()), "ffn of a copied slot");
+  check_ok(moe_experts_ffn(ctx, f32, x.data(), 1, slot2, one, 1, y2.data()), "ffn of the original");
+  check(y1 == y2, "a copied slot computes the original's bits");
+  check(moe_experts_copy(copy, 0, bf, 0) == MOE_ERR_INVALID, "a copy between dtypes is rejected");
+  check(std::strstr(moe_last_error(), "another shape or dtype") != nullptr, "copy error names the mismatch");
+  moe_experts_free(copy);
+
   // Errors carry a status and a message.
   check(moe_experts_export(f32, 3, out.data()) == MOE_ERR_INVALID, "slot out of range is rejected");
   check(std::strstr(moe_last_error(), "slot 3") != nullptr, "error message names the slot");

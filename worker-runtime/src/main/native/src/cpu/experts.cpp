@@ -1,6 +1,7 @@
 // Loading, exporting and hashing the CPU bank's slots: the packed layout in, the canonical out.
 #include "cpu/experts.h"
 
+#include <cstring>
 #include <vector>
 
 #include "cpu/ops.h"
@@ -44,6 +45,12 @@ void CpuExpertBank::load(int slot, const void *gate, const void *up, const void 
                  rows, src_dtype);
     }
   });
+}
+
+void CpuExpertBank::copy_slot(int slot, const ExpertBank &src, int src_slot) {
+  // Same shape and dtype (api.cpp checks), so the same packed layout: the packed bytes as they are.
+  const CpuExpertBank &from = static_cast<const CpuExpertBank &>(src);
+  std::memcpy(storage_.as<char>() + size_t(slot) * slot_stride_, from.gate_up(src_slot), slot_stride_);
 }
 
 void CpuExpertBank::export_slot(int slot, void *dst) {

@@ -16,6 +16,7 @@ class CpuExpertBank final : public ExpertBank {
 
   void load(int slot, const void *gate, const void *up, const void *down, moe_dtype src_dtype) override;
   void export_slot(int slot, void *dst) override;
+  void copy_slot(int slot, const ExpertBank &src, int src_slot) override;
   uint64_t checksum(int slot) override;
   void ffn(const float *x, int rows, const int32_t *slot_ids, const int64_t *offsets, int groups,
            float *y) override;

@@ -34,6 +34,14 @@ class CudaExpertBank final : public ExpertBank {
     }
   }
 
+  void copy_slot(int slot, const ExpertBank &src, int src_slot) override {
+    rt_.activate();
+    const CudaExpertBank &from = static_cast<const CudaExpertBank &>(src);
+    cuda_check(cudaMemcpyAsync(slot_ptr(slot), from.slot_ptr(src_slot), slot_bytes(), cudaMemcpyDeviceToDevice,
+                               rt_.stream), "cudaMemcpyAsync (copy slot)");
+    rt_.sync();
+  }
+
   void export_slot(int slot, void *dst) override {
     rt_.activate();
     cuda_check(cudaMemcpyAsync(dst, slot_ptr(slot), slot_bytes(), cudaMemcpyDeviceToHost, rt_.stream),

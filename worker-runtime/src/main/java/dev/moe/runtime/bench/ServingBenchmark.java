@@ -24,6 +24,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.Semaphore;
 import java.util.function.Consumer;
+import java.util.stream.Collectors;
 
 /**
  * The serving benchmark ({@code bench-serving}): streamed completions against an OpenAI-compatible
@@ -40,17 +41,25 @@ import java.util.function.Consumer;
 public final class ServingBenchmark {
 
   /**
+   * @param urls the servers' base URLs: requests go to them in turn (the workers of a group, each
+   *     serving its own requests)
    * @param model null: the server's first model (GET /v1/models)
    * @param apiKey null: none
    * @param rate null: closed loop; else requests per second
    * @param switching null: no placement switches; else each level runs a second time while the
    *     group's placement is switched over and over
    */
-  public record Options(URI url, String model, String apiKey, List<Integer> concurrency, int requests,
+  public record Options(List<URI> urls, String model, String apiKey, List<Integer> concurrency, int requests,
       int promptTokens, int maxTokens, Double rate, long seed, Switching switching) {
 
     public Options {
+      urls = List.copyOf(urls);
       concurrency = List.copyOf(concurrency);
+    }
+
+    /** The first server: where the model and the tokenizer's word size are asked. */
+    public URI url() {
+      return urls.getFirst();
     }
   }
 
@@ -112,11 +121,12 @@ public final class ServingBenchmark {
   }
 
   /**
-   * How many words make a prompt of about {@code promptTokens} tokens: one completion of a long
-   * prompt, whose usage says how many tokens the server's tokenizer made of it.
+   * How many words make a prompt of about {@code promptTokens} tokens: one completion of a prompt,
+   * whose usage says how many tokens the server's tokenizer made of its words.
    */
   private int calibrate() {
-    int words = 200;
+    // Half the target in words: short enough for a server sized for the target whatever its tokenizer.
+    int words = Math.max(4, options.promptTokens() / 2);
     ObjectNode body = JSON.createObjectNode();
     body.put("model", model);
     body.put("prompt", prompt(-1, words));
@@ -192,9 +202,10 @@ public final class ServingBenchmark {
         }
         slots.acquireUninterruptibly();
         String prompt = prompt(firstRequest + i, promptWords);
+        URI server = options.urls().get((firstRequest + i) % options.urls().size());
         futures.add(pool.submit(() -> {
           try {
-            return request(prompt);
+            return request(server, prompt);
           } finally {
             slots.release();
           }
@@ -221,8 +232,16 @@ public final class ServingBenchmark {
     }
   }
 
-  /** One streamed completion, timed from sending to each chunk that carries text. */
-  Timing request(String prompt) {
+  /**
+   * One streamed completion, timed from sending to each chunk that carries text; sent again once
+   * when a pooled connection turns out to have been closed by the server before any byte came back.
+   */
+  Timing request(URI server, String prompt) {
+    Timing t = attempt(server, prompt);
+    return t.error() != null && t.error().contains("received no bytes") ? attempt(server, prompt) : t;
+  }
+
+  private Timing attempt(URI server, String prompt) {
     ObjectNode body = JSON.createObjectNode();
     body.put("model", model);
     body.put("prompt", prompt);
@@ -231,7 +250,7 @@ public final class ServingBenchmark {
     body.put("temperature", 0);
     body.put("stream", true);
     body.putObject("stream_options").put("include_usage", true);
-    HttpRequest request = authorized(HttpRequest.newBuilder(options.url().resolve("/v1/completions")))
+    HttpRequest request = authorized(HttpRequest.newBuilder(server.resolve("/v1/completions")))
         .header("Content-Type", "application/json")
         .POST(HttpRequest.BodyPublishers.ofString(body.toString())).build();
     long sent = System.nanoTime();
@@ -357,7 +376,8 @@ public final class ServingBenchmark {
    */
   public static void print(Options options, String model, List<Level> levels, PrintStream out) {
     out.printf(Locale.ROOT, "bench-serving: %s, model %s, prompts of ~%d tokens (%.1f measured), %d output tokens"
-            + " (ignore_eos), %d requests per level, %s%n", options.url(), model, options.promptTokens(),
+            + " (ignore_eos), %d requests per level, %s%n", options.urls().stream().map(URI::toString)
+            .collect(Collectors.joining(", ")), model, options.promptTokens(),
         levels.stream().mapToDouble(Level::meanPromptTokens).filter(Double::isFinite).average().orElse(Double.NaN),
         options.maxTokens(),
         options.requests(), options.rate() == null ? "closed loop"

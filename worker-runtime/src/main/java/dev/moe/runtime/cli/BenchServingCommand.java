@@ -32,8 +32,9 @@ public final class BenchServingCommand implements Callable<Integer> {
 
   @Spec CommandSpec spec;
 
-  @Option(names = "--url", required = true, paramLabel = "http://HOST:PORT",
-      description = "The server's base URL (its /v1/completions is used).")
+  @Option(names = "--url", required = true, paramLabel = "http://HOST:PORT[,...]",
+      description = "The server's base URL (its /v1/completions is used); several (the workers of a group): requests"
+          + " go to them in turn.")
   String url;
 
   @Option(names = "--model", paramLabel = "NAME", description = "The model to ask for (default: the server's first).")
@@ -94,7 +95,11 @@ public final class BenchServingCommand implements Callable<Integer> {
     if (rate != null && !(rate > 0 && Double.isFinite(rate))) {
       throw new IllegalArgumentException("--rate must be a positive number of requests per second, got " + rate);
     }
-    ServingBenchmark.Options options = new ServingBenchmark.Options(baseUrl(url), model, apiKey(), levels, requests,
+    List<URI> urls = new ArrayList<>();
+    for (String u : url.split(",")) {
+      urls.add(baseUrl(u.strip()));
+    }
+    ServingBenchmark.Options options = new ServingBenchmark.Options(urls, model, apiKey(), levels, requests,
         promptTokens, maxTokens, rate, seed, switching());
     ServingBenchmark bench = new ServingBenchmark(options);
     PrintWriter err = spec.commandLine().getErr();

@@ -106,6 +106,19 @@ public final class ExpertBank implements AutoCloseable {
     lib.expertsImport(handle(), slot, MemorySegment.ofArray(bytes));
   }
 
+  /**
+   * Copies slot {@code fromSlot} of {@code from} (a bank of the same backend, shape and dtype) into
+   * {@code slot}, inside the backend's memory.
+   */
+  public void copySlot(int slot, ExpertBank from, int fromSlot) {
+    checkSlot(slot);
+    from.checkSlot(fromSlot);
+    if (from.backend != backend || from.hidden != hidden || from.inter != inter || from.dtype != dtype) {
+      throw new IllegalArgumentException("slot copy from a bank of another backend, shape or dtype");
+    }
+    lib.expertsCopy(handle(), slot, from.handle(), fromSlot);
+  }
+
   /** FNV-1a 64 of the slot's canonical bytes, computed from what the backend holds. */
   public long checksum(int slot) {
     checkSlot(slot);

@@ -41,6 +41,7 @@ public final class MoeNative {
   private final MethodHandle expertsExport;
   private final MethodHandle expertsImport;
   private final MethodHandle expertsChecksum;
+  private final MethodHandle expertsCopy;
   private final MethodHandle checksum;
   private final MethodHandle expertsFfn;
   private final MethodHandle linear;
@@ -86,6 +87,7 @@ public final class MoeNative {
     expertsExport = critical.bind("moe_experts_export", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS));
     expertsImport = critical.bind("moe_experts_import", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS));
     expertsChecksum = critical.bind("moe_experts_checksum", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS));
+    expertsCopy = critical.bind("moe_experts_copy", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT));
     checksum = critical.bind("moe_checksum", FunctionDescriptor.of(JAVA_LONG, ADDRESS, JAVA_LONG));
     expertsFfn = critical.bind("moe_experts_ffn", FunctionDescriptor.of(JAVA_INT,
         ADDRESS, ADDRESS, ADDRESS, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, ADDRESS));
@@ -264,6 +266,14 @@ public final class MoeNative {
   public void expertsImport(MemorySegment experts, int slot, MemorySegment src) {
     try {
       check((int) expertsImport.invokeExact(experts, slot, src), "moe_experts_import");
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  public void expertsCopy(MemorySegment experts, int slot, MemorySegment src, int srcSlot) {
+    try {
+      check((int) expertsCopy.invokeExact(experts, slot, src, srcSlot), "moe_experts_copy");
     } catch (Throwable t) {
       throw rethrow(t);
     }

@@ -114,35 +114,46 @@ public final class Stager {
       ExpertBank bank = onCompute(newBank::get);
       created.add(bank);
       banks[l] = bank;
-      for (int slot = 0; slot < experts.length; slot++) {
-        fill(l, bank, slot, experts[slot]);
+      if (source == null) {
+        int layer = l;
+        for (int slot = 0; slot < experts.length; slot++) {
+          int s = slot;
+          onCompute(() -> {
+            bank.load(s, loader.load(layer, experts[s]));
+            return null;
+          });
+        }
+      } else {
+        keepHeld(l, bank, experts);
+        for (int slot = 0; slot < experts.length; slot++) {
+          if (indexOf(source.table().localExperts(l), experts[slot]) < 0) {
+            budget.take(bank.slotBytes());
+            fetchFromPeer(l, bank, slot, experts[slot]);
+            stagedBytes.accept(bank.slotBytes());
+          }
+        }
       }
     }
     return new PlacementVersion(target, banks);
   }
 
-  private void fill(int layer, ExpertBank bank, int slot, int expert) throws InterruptedException {
-    if (source == null) {
-      onCompute(() -> {
-        bank.load(slot, loader.load(layer, expert));
-        return null;
-      });
-      return;
-    }
-    budget.take(bank.slotBytes());
-    int held = indexOf(source.table().localExperts(layer), expert);
-    if (held >= 0) {
-      ExpertBank from = source.bank(layer);
-      onCompute(() -> {
-        long expected = from.checksum(held);
-        bank.importSlot(slot, from.export(held));
-        verify(layer, expert, bank, slot, expected, "this worker's own slot " + held);
-        return null;
-      });
-    } else {
-      fetchFromPeer(layer, bank, slot, expert);
-    }
-    stagedBytes.accept(bank.slotBytes());
+  /**
+   * The slots of a changed layer whose experts this worker already holds, copied from the served
+   * bank inside the backend's memory, all at once: a memory copy, so neither budgeted nor verified
+   * (no transfer to check).
+   */
+  private void keepHeld(int layer, ExpertBank bank, int[] experts) {
+    int[] held = source.table().localExperts(layer);
+    ExpertBank from = source.bank(layer);
+    onCompute(() -> {
+      for (int slot = 0; slot < experts.length; slot++) {
+        int at = indexOf(held, experts[slot]);
+        if (at >= 0) {
+          bank.copySlot(slot, from, at);
+        }
+      }
+      return null;
+    });
   }
 
   /** From a worker that holds the expert; the checkpoint only when none can send it. */
