@@ -13,11 +13,9 @@ import java.util.Arrays;
 import java.util.EnumMap;
 import java.util.Map;
 import java.util.Random;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-class AttentionTest {
+class AttentionTest extends CpuBackendTest {
 
   static final int HIDDEN = 16;
   static final int HEADS = 4;
@@ -27,17 +25,6 @@ class AttentionTest {
   static final int MAX_BLOCKS = 4;
   static final AttentionConfig GQA = AttentionConfig.gqa(HIDDEN, HEADS, KV_HEADS, HEAD_DIM, HEAD_DIM, false,
       QkNorm.NONE, 0, 0.5f, 1f, 0f, 1e-6f);
-  static Backend backend;
-
-  @BeforeAll
-  static void open() {
-    backend = Backend.open(BackendChoice.CPU, 2);
-  }
-
-  @AfterAll
-  static void close() {
-    backend.close();
-  }
 
   static Map<AttentionTensor, float[]> gqaWeights(long seed) {
     Random rnd = new Random(seed);

@@ -10,23 +10,9 @@ import dev.moe.runtime.tensor.FloatFormats;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import java.util.Random;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-class DenseMatrixTest {
-
-  static Backend backend;
-
-  @BeforeAll
-  static void open() {
-    backend = Backend.open(BackendChoice.CPU, 2);
-  }
-
-  @AfterAll
-  static void close() {
-    backend.close();
-  }
+class DenseMatrixTest extends CpuBackendTest {
 
   static float[] random(Random rnd, int n, float scale) {
     float[] v = new float[n];

@@ -18,26 +18,13 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Random;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-class NativeRuntimeTest {
+class NativeRuntimeTest extends CpuBackendTest {
 
   static final int H = 8;
   static final int I = 6;
-  static Backend backend;
-
-  @BeforeAll
-  static void open() {
-    backend = Backend.open(BackendChoice.CPU, 2);
-  }
-
-  @AfterAll
-  static void close() {
-    backend.close();
-  }
 
   @Test
   void platformNames() {
