@@ -53,10 +53,9 @@ public final class DecoderModel implements AutoCloseable {
   private final float[] finalNorm;
   private final DenseMatrix lmHead;
   private final KvMemory kv;
-  private final int blockSize;
 
   private DecoderModel(ModelConfig config, Embedding embedding, float[][] inputNorm, float[][] postAttentionNorm,
-      Attention[] attention, ExpertBank[] dense, float[] finalNorm, DenseMatrix lmHead, KvMemory kv, int blockSize) {
+      Attention[] attention, ExpertBank[] dense, float[] finalNorm, DenseMatrix lmHead, KvMemory kv) {
     this.config = config;
     this.embedding = embedding;
     this.inputNorm = inputNorm;
@@ -66,7 +65,6 @@ public final class DecoderModel implements AutoCloseable {
     this.finalNorm = finalNorm;
     this.lmHead = lmHead;
     this.kv = kv;
-    this.blockSize = blockSize;
   }
 
   /**
@@ -102,7 +100,7 @@ public final class DecoderModel implements AutoCloseable {
       Weight head = config.tieWordEmbeddings() ? embedding.table() : checkpoint.matrix(names.lmHead(), vocab, hidden);
       lmHead = DenseMatrix.create(backend, vocab, hidden, head.data(), head.dtype(), storage, null);
       kv = KvMemory.create(backend, layers, blocks, blockSize, attention[0].cacheWidth());
-      return new DecoderModel(config, embedding, inputNorm, postNorm, attention, dense, finalNorm, lmHead, kv, blockSize);
+      return new DecoderModel(config, embedding, inputNorm, postNorm, attention, dense, finalNorm, lmHead, kv);
     } catch (RuntimeException e) {
       closeAll(attention, dense, lmHead, kv);
       throw e;
@@ -111,15 +109,6 @@ public final class DecoderModel implements AutoCloseable {
 
   public ModelConfig config() {
     return config;
-  }
-
-  public int blockSize() {
-    return blockSize;
-  }
-
-  /** Floats of KV cache per token position over all layers. */
-  public long cacheFloatsPerToken() {
-    return (long) attention[0].cacheWidth() * config.numLayers();
   }
 
   /**

@@ -25,10 +25,6 @@ public final class Embedding {
     this.hidden = Math.toIntExact(table.cols());
   }
 
-  public int vocab() {
-    return vocab;
-  }
-
   public Weight table() {
     return table;
   }

@@ -68,12 +68,10 @@ public final class ModelConfig {
   private final Attention attention;
   private final RopeParameters rope;
   private final int[] slidingWindow;
-  private final Integer bosTokenId;
   private final int[] eosTokenIds;
 
   private ModelConfig(MoeConfig moe, int vocabSize, int intermediateSize, float rmsNormEps, boolean tieWordEmbeddings,
-      int maxPositionEmbeddings, Attention attention, RopeParameters rope, int[] slidingWindow, Integer bosTokenId,
-      int[] eosTokenIds) {
+      int maxPositionEmbeddings, Attention attention, RopeParameters rope, int[] slidingWindow, int[] eosTokenIds) {
     this.moe = moe;
     this.vocabSize = vocabSize;
     this.intermediateSize = intermediateSize;
@@ -83,7 +81,6 @@ public final class ModelConfig {
     this.attention = attention;
     this.rope = rope;
     this.slidingWindow = slidingWindow;
-    this.bosTokenId = bosTokenId;
     this.eosTokenIds = eosTokenIds;
   }
 
@@ -196,12 +193,11 @@ public final class ModelConfig {
     }
     int[] window = slidingWindows(f, arch, layers);
     boolean tie = f.bool("tie_word_embeddings", false);
-    Integer bos = tokenId(f, root, "bos_token_id");
     int[] eos = eosIds(generation, generationSource);
     if (eos == null) {
       eos = eosIds(root, source);
     }
-    return new ModelConfig(moe, vocab, intermediate, eps, tie, maxPositions, attention, rope, window, bos,
+    return new ModelConfig(moe, vocab, intermediate, eps, tie, maxPositions, attention, rope, window,
         eos == null ? new int[0] : eos);
   }
 
@@ -242,17 +238,6 @@ public final class ModelConfig {
       window[l] = sliding ? size : 0;
     }
     return window;
-  }
-
-  private static Integer tokenId(ConfigFields f, JsonNode root, String key) {
-    JsonNode n = root.get(key);
-    if (n == null || n.isNull()) {
-      return null;
-    }
-    if (!n.isIntegralNumber()) {
-      throw f.bad(key, n, "a token id");
-    }
-    return n.asInt();
   }
 
   /** {@code eos_token_id} as one id or a list; null when absent. */
@@ -329,11 +314,6 @@ public final class ModelConfig {
   /** The sliding window of layer {@code layer}, 0 for full attention. */
   public int slidingWindow(int layer) {
     return slidingWindow[layer];
-  }
-
-  /** The beginning-of-sequence token, or null when the config names none. */
-  public Integer bosTokenId() {
-    return bosTokenId;
   }
 
   /** Tokens that end generation: generation_config.json's eos_token_id, else config.json's. */

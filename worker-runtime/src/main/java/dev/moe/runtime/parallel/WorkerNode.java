@@ -339,12 +339,27 @@ public final class WorkerNode implements Transport.Handler, AutoCloseable {
    */
   public <T> CompletableFuture<T> runStep(long step, long version,
       Function<DecoderModel.MoeLayers, CompletableFuture<T>> work) {
+    return heldStep(version, () -> { }, v -> {
+      DecoderModel.MoeLayers moe = (layer, h, tokens) ->
+          moeLayer(step * STEP_KEY_STRIDE, v, layer, h, tokens, null, null, 0);
+      return CompletableFuture.supplyAsync(() -> work.apply(moe), compute).thenCompose(f -> f);
+    });
+  }
+
+  /**
+   * Runs {@code work} with placement {@code version} held, counted as a step in flight (so that a
+   * stopping worker waits for it) and against the staging budget; {@code check} vets it first.
+   */
+  private <T> CompletableFuture<T> heldStep(long version, Runnable check,
+      Function<PlacementVersion, CompletableFuture<T>> work) {
+    // Counted before the checks, so that a stopping worker that sees no step in flight has none.
     stepsInFlight.incrementAndGet();
     PlacementVersion v;
     try {
       if (stopping) {
         throw new RemoteException(ErrorCode.UNAVAILABLE, "worker " + rank + " is shutting down and takes no new steps");
       }
+      check.run();
       v = versions.acquire(version);
     } catch (RuntimeException e) {
       stepsInFlight.decrementAndGet();
@@ -355,19 +370,16 @@ public final class WorkerNode implements Transport.Handler, AutoCloseable {
       budget.stepStarted();
     }
     long start = System.nanoTime();
-    DecoderModel.MoeLayers moe = (layer, h, tokens) ->
-        moeLayer(step * STEP_KEY_STRIDE, v, layer, h, tokens, null, null, 0);
-    return CompletableFuture.supplyAsync(() -> work.apply(moe), compute).thenCompose(f -> f)
-        .whenComplete((result, failure) -> {
-          versions.release(v);
-          stepsInFlight.decrementAndGet();
-          if (budget != null) {
-            budget.stepDone();
-          }
-          if (failure == null) {
-            metrics.stepDone((System.nanoTime() - start) / 1e9, budget != null);
-          }
-        });
+    return CompletableFuture.completedFuture(v).thenCompose(work).whenComplete((result, failure) -> {
+      versions.release(v);
+      stepsInFlight.decrementAndGet();
+      if (budget != null) {
+        budget.stepDone();
+      }
+      if (failure == null) {
+        metrics.stepDone((System.nanoTime() - start) / 1e9, budget != null);
+      }
+    });
   }
 
   /** A message to rank {@code r} of the group (this worker's own handler when it is {@code r}). */
@@ -425,55 +437,32 @@ public final class WorkerNode implements Transport.Handler, AutoCloseable {
   private record StepTally(int[][] ids, float[][] weights, long[] rowsTo, long[] computeNanos, long[] cpuNanos) {}
 
   private CompletableFuture<StepResult> step(Step s) {
-    // Counted before the checks, so that a stopping worker that sees no step in flight has none.
-    stepsInFlight.incrementAndGet();
-    PlacementVersion v;
-    try {
-      if (stopping) {
-        throw new RemoteException(ErrorCode.UNAVAILABLE, "worker " + rank + " is shutting down and takes no new steps");
-      }
+    Runnable check = () -> {
       if (transport == null) {
         throw new RemoteException(ErrorCode.UNAVAILABLE, "worker " + rank + " is not connected to its group yet");
       }
       checkStep(s);
-      v = versions.acquire(s.version());
-    } catch (RuntimeException e) {
-      stepsInFlight.decrementAndGet();
-      throw e;
-    }
-    StepBudget budget = stagingBudget;
-    boolean staging = budget != null;
-    if (staging) {
-      budget.stepStarted();
-    }
-    long start = System.nanoTime();
-    int layers = s.layers().length;
-    StepTally tally = new StepTally(new int[layers][], new float[layers][], new long[size], new long[size],
-        new long[size]);
-    CompletableFuture<float[]> out = CompletableFuture.completedFuture(s.x());
-    for (int i = 0; i < s.layers().length; i++) {
-      int index = i;
-      out = out.thenComposeAsync(x -> layer(s, v, index, x, tally), compute);
-    }
-    return out.handle((y, t) -> {
-      versions.release(v);
-      stepsInFlight.decrementAndGet();
-      if (staging) {
-        budget.stepDone();
-      }
-      if (t != null) {
-        throw t instanceof CompletionException c ? c : new CompletionException(t);
-      }
-      metrics.stepDone((System.nanoTime() - start) / 1e9, staging);
-      int k = s.forced() != null ? s.forced().k() : model.topK();
+    };
+    return heldStep(s.version(), check, v -> {
+      int layers = s.layers().length;
+      StepTally tally = new StepTally(new int[layers][], new float[layers][], new long[size], new long[size],
+          new long[size]);
+      CompletableFuture<float[]> out = CompletableFuture.completedFuture(s.x());
       for (int i = 0; i < layers; i++) {
-        if (tally.ids()[i] == null) {
-          tally.ids()[i] = new int[0];
-          tally.weights()[i] = new float[0];
-        }
+        int index = i;
+        out = out.thenComposeAsync(x -> layer(s, v, index, x, tally), compute);
       }
-      return new StepResult(y, k, tally.ids(), tally.weights(), tally.rowsTo(), tally.computeNanos(),
-          tally.cpuNanos());
+      return out.thenApply(y -> {
+        int k = s.forced() != null ? s.forced().k() : model.topK();
+        for (int i = 0; i < layers; i++) {
+          if (tally.ids()[i] == null) {
+            tally.ids()[i] = new int[0];
+            tally.weights()[i] = new float[0];
+          }
+        }
+        return new StepResult(y, k, tally.ids(), tally.weights(), tally.rowsTo(), tally.computeNanos(),
+            tally.cpuNanos());
+      });
     });
   }
 

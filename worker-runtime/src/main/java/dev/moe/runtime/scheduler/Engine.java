@@ -48,7 +48,6 @@ public final class Engine implements InferenceEngine, WorkerNode.StepHandler, Au
   private final DecoderModel model;
   private final Scheduler scheduler;
   private final int maxModelLength;
-  private final int blocks;
   private final ExecutorService stepThread;
   private final StepClock clock;
   private volatile boolean idleReported = true;
@@ -60,7 +59,6 @@ public final class Engine implements InferenceEngine, WorkerNode.StepHandler, Au
     this.options = options;
     this.config = config;
     this.model = model;
-    this.blocks = blocks;
     this.maxModelLength = options.maxModelLength() > 0
         ? Math.min(options.maxModelLength(), config.maxPositionEmbeddings()) : config.maxPositionEmbeddings();
     this.scheduler = new Scheduler(new BlockAllocator(blocks), options.blockSize(), maxModelLength, options.limits(),
@@ -119,11 +117,6 @@ public final class Engine implements InferenceEngine, WorkerNode.StepHandler, Au
       return "shutting down";
     }
     return node.notReadyReason();
-  }
-
-  /** KV-cache token positions of this worker. */
-  public long kvCacheTokens() {
-    return (long) blocks * options.blockSize();
   }
 
   @Override

@@ -118,10 +118,6 @@ public final class Scheduler {
     return waiting.size();
   }
 
-  public int runningCount() {
-    return running.size();
-  }
-
   /** Publishes the queue and the cache's use (after each step). */
   public void publish() {
     if (metrics != null) {
