@@ -22,14 +22,16 @@ import java.util.StringJoiner;
 
 /**
  * The worker pods: one StatefulSet, so each worker has a stable ordinal (its rank in the expert
- * parallel group) and DNS name. The pods run worker-runtime's {@code serve}; the placement reaches
- * them through {@code POST /placement}, so a placement change never restarts a pod.
+ * parallel group) and DNS name. The pods run worker-runtime's {@code serve} with its OpenAI API; the
+ * placement reaches them through {@code POST /placement}, so a placement change never restarts a pod.
  */
 @KubernetesDependent(informer = @Informer(labelSelector = WorkerLabels.MANAGED))
 public class WorkerStatefulSetDependent extends CRUDKubernetesDependentResource<StatefulSet, MoEModel> {
 
   public static final int HTTP_PORT = 8080;
   public static final int TRANSPORT_PORT = 7070;
+  /** The OpenAI-compatible API every worker serves (data-parallel attention: any worker takes a request). */
+  public static final int API_PORT = 8000;
   static final String WEIGHTS_DIR = "/weights";
   static final String TOKEN_DIR = "/var/run/moe/stats";
 
@@ -60,6 +62,8 @@ public class WorkerStatefulSetDependent extends CRUDKubernetesDependentResource<
         "--peers=" + peers,
         "--listen=0.0.0.0:" + TRANSPORT_PORT,
         "--http=0.0.0.0:" + HTTP_PORT,
+        "--api=0.0.0.0:" + API_PORT,
+        "--served-model-name=" + model.getMetadata().getName(),
         "--stats-token-file=" + TOKEN_DIR + "/" + StatsTokenSecretDependent.KEY));
     var weightsVolume = new VolumeBuilder().withName("weights");
     if (spec.getWeights().getPvc() != null) {
@@ -85,6 +89,7 @@ public class WorkerStatefulSetDependent extends CRUDKubernetesDependentResource<
         .withEnv(env)
         .addNewPort().withName("http").withContainerPort(HTTP_PORT).endPort()
         .addNewPort().withName("transport").withContainerPort(TRANSPORT_PORT).endPort()
+        .addNewPort().withName("api").withContainerPort(API_PORT).endPort()
         .withResources(spec.getResources())
         .withReadinessProbe(new ProbeBuilder().withNewHttpGet().withPath("/readyz").withPort(new IntOrString("http"))
             .endHttpGet().withPeriodSeconds(5).build())
