@@ -17,7 +17,7 @@ import java.util.function.Function;
  * that a bad file fails here with one message ({@link InvalidStatsException}) naming the file, the
  * problem and where.
  *
- * <p>Formats (see {@code shared/data/routing/README.md}):
+ * <p>Formats (see {@code data/routing/README.md}):
  *
  * <ul>
  *   <li>SGLang's dump: {@code {"logical_count": [layers][experts]}}, optionally with {@code

@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import dev.moe.SharedData;
+import dev.moe.RoutingData;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -20,15 +20,10 @@ import org.junit.jupiter.api.io.TempDir;
 
 class RoutingStatsReaderTest {
 
-  /** The shared data beside the checkout; Surefire runs in the module directory. */
-  static final Path DATA = SharedData.ROUTING;
-
   @TempDir Path dir;
 
   static Path data(String relative) {
-    Path file = DATA.resolve(relative);
-    assumeTrue(Files.isRegularFile(file), "shared routing data not present: " + file);
-    return file;
+    return RoutingData.routing(relative);
   }
 
   // ---- real files ----

@@ -12,7 +12,7 @@ import picocli.CommandLine.Option;
 
 /** {@code scale}: DeepSeek-V3 on 144 simulated GPUs (kwok nodes), placed by the real scheduler and the operator. */
 @Command(name = "scale", mixinStandardHelpOptions = true,
-    description = "DeepSeek-V3 on kwok nodes (18 x 8 GPUs by default), statistics from the shared files with a "
+    description = "DeepSeek-V3 on kwok nodes (18 x 8 GPUs by default), statistics from the repository's SGLang files with a "
         + "decode -> prefill shift; prints time to PlacementReady, time to answer the shift, replicas moved and "
         + "balancedness (run by local-cluster/run.sh --scale, which starts kwok).")
 final class ScaleCommand implements Callable<Integer> {

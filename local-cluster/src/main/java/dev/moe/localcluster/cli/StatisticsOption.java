@@ -9,12 +9,12 @@ import picocli.CommandLine.Option;
 public final class StatisticsOption {
 
   @Option(names = "--statistics", paramLabel = "DIR",
-      description = "DeepSeek-V3's SGLang statistics (default: ../shared/data/routing/deepseek-v3-sglang beside the repository).")
+      description = "DeepSeek-V3's SGLang statistics (default: the repository's data/routing/deepseek-v3-sglang).")
   Path statistics;
 
   /** The directory, checked to hold the decode and prefill files both scenarios replay. */
   Path dir(Path repo) {
-    Path dir = statistics != null ? statistics : repo.resolve("../shared/data/routing/deepseek-v3-sglang").normalize();
+    Path dir = statistics != null ? statistics : repo.resolve("data/routing/deepseek-v3-sglang");
     for (String f : ShiftStatistics.FILES) {
       if (!Files.isRegularFile(dir.resolve(f))) {
         throw new IllegalArgumentException("no " + f + " in " + dir + ": pass --statistics DIR");

@@ -25,10 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
 class RunCommandIT {
 
   private static final Path REPO = Path.of(System.getProperty("moe.repo.root", "..")).toAbsolutePath().normalize();
-  /** The shared DeepSeek-V3 statistics, else the operator tests' copies of the same two files. */
-  private static final Path STATISTICS = Files.isDirectory(REPO.resolve("../shared/data/routing/deepseek-v3-sglang"))
-      ? REPO.resolve("../shared/data/routing/deepseek-v3-sglang").normalize()
-      : REPO.resolve("operator/src/test/resources/routing");
+  private static final Path STATISTICS = REPO.resolve("data/routing/deepseek-v3-sglang");
   /** Ports of their own, so that a cluster a developer left running does not get in the way. */
   private static final Map<String, String> PORTS = Map.of("MOE_LOCAL_CLUSTER_PORT", "16443",
       "MOE_LOCAL_CLUSTER_ETCD_PORT", "12379", "MOE_LOCAL_CLUSTER_CONTROLLER_MANAGER_PORT", "20257",

@@ -6,15 +6,16 @@ import dev.moe.operator.stats.StatisticsUnavailableException;
 import dev.moe.stats.RoutingStats;
 import dev.moe.stats.RoutingStatsReader;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
-/** Statistics fed by a test (recorded ones from the shared data), in place of the workers' endpoints. */
+/** Statistics fed by a test (recorded ones from the repository's routing data), in place of the workers' endpoints. */
 public final class RecordedStatistics implements StatisticsSource {
 
   private final AtomicReference<RoutingStats> next = new AtomicReference<>();
@@ -56,9 +57,10 @@ public final class RecordedStatistics implements StatisticsSource {
     return RoutingStatsReader.parse(resourceText(name).getBytes(StandardCharsets.UTF_8), name);
   }
 
+  /** A file of the repository's {@code data/routing/deepseek-v3-sglang} (Surefire runs in the module directory). */
   public static String resourceText(String name) {
-    try (InputStream in = RecordedStatistics.class.getResourceAsStream("/routing/" + name)) {
-      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    try {
+      return Files.readString(Path.of("../data/routing/deepseek-v3-sglang").resolve(name));
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

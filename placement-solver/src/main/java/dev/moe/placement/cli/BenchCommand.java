@@ -14,17 +14,17 @@ import picocli.CommandLine.ParentCommand;
     name = "bench",
     sortOptions = false,
     defaultValueProvider = Converters.SolverDefaults.class,
-    description = "Benchmarks the solver against EPLB on the shared routing statistics and prints Markdown tables.")
+    description = "Benchmarks the solver against EPLB on the repository's routing statistics and prints Markdown tables.")
 final class BenchCommand implements Callable<Integer> {
 
-  private static final Path DATA = Path.of("shared", "data", "routing");
+  private static final Path DATA = Path.of("data", "routing");
 
   @Mixin PlacementCli.HelpOption help;
 
   @ParentCommand PlacementCli cli;
 
   @Option(names = "--data", paramLabel = "DIR",
-      description = "The routing data directory (default: shared/data/routing beside the current directory or one of its parents).")
+      description = "The routing data directory (default: data/routing in the current directory or the nearest parent that has it: the repository's).")
   Path data;
 
   @Option(names = "--time-limit", paramLabel = "TIME", converter = Converters.DurationConverter.class,
@@ -44,15 +44,15 @@ final class BenchCommand implements Callable<Integer> {
     return 0;
   }
 
-  /** {@code ../shared/data/routing}, else the same beside the nearest ancestor that has it. */
+  /** {@code data/routing} in {@code cwd} or its nearest ancestor that has it. */
   static Path defaultData(Path cwd) {
-    for (Path dir = cwd; dir.getParent() != null; dir = dir.getParent()) {
-      Path candidate = dir.resolveSibling(DATA);
+    for (Path dir = cwd; dir != null; dir = dir.getParent()) {
+      Path candidate = dir.resolve(DATA);
       if (Files.isDirectory(candidate)) {
         return candidate;
       }
     }
     throw new IllegalArgumentException("no routing data found beside " + cwd
-        + " or any of its parents (looked for shared/data/routing): give --data DIR");
+        + " or any of its parents (looked for data/routing): give --data DIR");
   }
 }

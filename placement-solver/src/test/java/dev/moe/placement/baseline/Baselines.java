@@ -2,11 +2,10 @@ package dev.moe.placement.baseline;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.moe.SharedData;
+import dev.moe.RoutingData;
 import dev.moe.placement.ClusterSpec;
 import dev.moe.placement.Placement;
 import java.io.IOException;
@@ -22,22 +21,19 @@ import java.util.stream.Stream;
  */
 final class Baselines {
 
-  private static final Path DEEPSEEK = SharedData.ROUTING.resolve("deepseek-v3-sglang");
+  private static final Path DEEPSEEK = RoutingData.ROUTING.resolve("deepseek-v3-sglang");
 
   private Baselines() {}
 
-  /** The six DeepSeek-V3 files, sorted; the calling test is skipped when the data is absent. */
+  /** The six DeepSeek-V3 files, sorted. */
   static List<Path> deepSeekFiles() throws IOException {
-    assumeTrue(Files.isDirectory(DEEPSEEK), "shared routing data not present: " + DEEPSEEK.toAbsolutePath());
     try (Stream<Path> files = Files.list(DEEPSEEK)) {
       return files.filter(f -> f.toString().endsWith(".json")).sorted().toList();
     }
   }
 
   static Path deepSeekFile(String name) {
-    Path file = DEEPSEEK.resolve(name);
-    assumeTrue(Files.isRegularFile(file), "shared routing data not present: " + file.toAbsolutePath());
-    return file;
+    return RoutingData.routing("deepseek-v3-sglang/" + name);
   }
 
   /** {@code logical_count}, [layers][experts]. */

@@ -5,11 +5,10 @@ import static dev.moe.placement.cli.PlacementCliTest.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.moe.SharedData;
+import dev.moe.RoutingData;
 import dev.moe.placement.Placement;
 import dev.moe.placement.PlacementJson;
 import dev.moe.placement.cli.PlacementCliTest.Result;
@@ -24,7 +23,6 @@ import org.junit.jupiter.api.io.TempDir;
 /** The success paths of solve and evaluate: these run the real solver. */
 class PlacementCliSolveTest {
 
-  static final Path DATA = SharedData.ROUTING;
 
   /** 3 layers x 8 experts, layer 0 dense. */
   static final String STATS = """
@@ -112,9 +110,8 @@ class PlacementCliSolveTest {
 
   @Test
   void solvesOlmoeWithTransitions() {
-    Path counts = DATA.resolve("olmoe-crosslayer/olmoe__expert_counts__arxiv.json");
-    Path pairs = DATA.resolve("olmoe-crosslayer/olmoe__expert_counts_crosslayer__arxiv.json");
-    assumeTrue(Files.isRegularFile(counts) && Files.isRegularFile(pairs), "shared routing data not present");
+    Path counts = RoutingData.routing("olmoe-crosslayer/olmoe__expert_counts__arxiv.json");
+    Path pairs = RoutingData.routing("olmoe-crosslayer/olmoe__expert_counts_crosslayer__arxiv.json");
     Path out = dir.resolve("p.json");
     Result r = solve("--stats", counts.toString(), "--transitions", pairs.toString(), "--gpus", "8",
         "--gpus-per-node", "4", "--slots-per-gpu", "9", "--out", out.toString());

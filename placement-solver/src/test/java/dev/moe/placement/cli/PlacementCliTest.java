@@ -301,17 +301,16 @@ class PlacementCliTest {
   }
 
   @Test
-  void findsSharedDataBesideAnAncestor() throws IOException {
-    Path data = Files.createDirectories(dir.resolve("shared/data/routing"));
+  void findsTheRepositorysDataFromAnyDirectoryInside() throws IOException {
+    Path data = Files.createDirectories(dir.resolve("checkout/data/routing"));
     Path deep = Files.createDirectories(dir.resolve("checkout/module/sub"));
     assertEquals(data, BenchCommand.defaultData(deep));
     assertEquals(data, BenchCommand.defaultData(dir.resolve("checkout")));
-    Path elsewhere = Files.createDirectories(dir.resolve("shared/other"));
-    assertEquals(data, BenchCommand.defaultData(elsewhere));
+    assertEquals(data, BenchCommand.defaultData(data));
   }
 
   @Test
-  void noSharedDataAnywhere() {
+  void noRoutingDataAnywhere() {
     IllegalArgumentException e =
         assertThrows(IllegalArgumentException.class, () -> BenchCommand.defaultData(Path.of("/")));
     assertTrue(e.getMessage().contains("give --data DIR"));

@@ -3,7 +3,7 @@ package dev.moe.placement.solve;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.moe.SharedData;
+import dev.moe.RoutingData;
 import dev.moe.stats.RoutingStats;
 import dev.moe.stats.RoutingStatsReader;
 import java.util.Arrays;
@@ -54,7 +54,7 @@ class PairingBoundTest {
 
   @Test
   void tightensTheSimpleBoundOnTheDeepSeekDecodeLayers() {
-    RoutingStats stats = RoutingStatsReader.read(SharedData.routing("deepseek-v3-sglang/decode_in1000out1000.json"));
+    RoutingStats stats = RoutingStatsReader.read(RoutingData.routing("deepseek-v3-sglang/decode_in1000out1000.json"));
     int gpus = 144;
     double meanSum = 0;
     double simpleSum = 0;

@@ -3,7 +3,7 @@ package dev.moe.placement.solve;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.moe.SharedData;
+import dev.moe.RoutingData;
 import dev.moe.placement.ClusterSpec;
 import dev.moe.placement.Placement;
 import dev.moe.placement.PlacementEvaluator;
@@ -21,7 +21,7 @@ class PlacementSolverRealDataTest {
   private static final SolverOptions OPTIONS = SolverOptions.defaults().withTimeLimit(Duration.ofSeconds(5));
 
   private static RoutingStats deepSeek(String name) {
-    return RoutingStatsReader.read(SharedData.routing("deepseek-v3-sglang/" + name + ".json"));
+    return RoutingStatsReader.read(RoutingData.routing("deepseek-v3-sglang/" + name + ".json"));
   }
 
   @Test
@@ -76,8 +76,8 @@ class PlacementSolverRealDataTest {
   @Test
   void affinityTermKeepsMoreTransitionsOnOneGpu() {
     RoutingStats stats = RoutingStatsReader.readLayerCounts(
-        SharedData.routing("olmoe-crosslayer/olmoe__expert_counts__arxiv.json"),
-        SharedData.routing("olmoe-crosslayer/olmoe__expert_counts_crosslayer__arxiv.json"));
+        RoutingData.routing("olmoe-crosslayer/olmoe__expert_counts__arxiv.json"),
+        RoutingData.routing("olmoe-crosslayer/olmoe__expert_counts_crosslayer__arxiv.json"));
     ClusterSpec cluster = new ClusterSpec(8, 4, 9);
     SolverOptions options = OPTIONS.withTimeLimit(Duration.ofSeconds(3));
     PlacementReport without = new PlacementSolver(options.withAffinityWeight(0)).solve(stats, cluster, null).report();

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.moe.SharedData;
+import dev.moe.RoutingData;
 import dev.moe.stats.RoutingStats;
 import dev.moe.stats.RoutingStatsReader;
 import java.util.Arrays;
@@ -54,7 +54,7 @@ class StarCoverTest {
 
   @Test
   void balancesTheDeepSeekDecodeLayers() {
-    RoutingStats stats = RoutingStatsReader.read(SharedData.routing("deepseek-v3-sglang/decode_in1000out1000.json"));
+    RoutingStats stats = RoutingStatsReader.read(RoutingData.routing("deepseek-v3-sglang/decode_in1000out1000.json"));
     int gpus = 144;
     double meanSum = 0;
     double maxSum = 0;

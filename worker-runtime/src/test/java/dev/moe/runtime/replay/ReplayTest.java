@@ -2,7 +2,6 @@ package dev.moe.runtime.replay;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.moe.placement.PlacementJson;
 import dev.moe.runtime.cli.WorkerCli;
@@ -23,10 +22,10 @@ import org.junit.jupiter.api.io.TempDir;
 
 class ReplayTest {
 
-  /** The shared routing data beside the checkout (Surefire runs in the module directory). */
-  static Path sharedRouting(String relative) {
-    Path file = Path.of("").toAbsolutePath().resolve("../../shared/data/routing").resolve(relative).normalize();
-    assumeTrue(Files.isRegularFile(file), "shared routing data not present: " + file);
+  /** The repository's routing data (Surefire runs in the module directory). */
+  static Path routingData(String relative) {
+    Path file = Path.of("").toAbsolutePath().resolve("../data/routing").resolve(relative).normalize();
+    assertTrue(Files.isRegularFile(file), "routing data missing: " + file);
     return file;
   }
 
@@ -57,7 +56,7 @@ class ReplayTest {
 
   @Test
   void replayOfDeepSeekDecodePrintsThePlacementAndEplbSideBySide(@TempDir Path dir) throws Exception {
-    Path stats = sharedRouting("deepseek-v3-sglang/decode_in1000out1000.json");
+    Path stats = routingData("deepseek-v3-sglang/decode_in1000out1000.json");
     Path placement = dir.resolve("round-robin.json");
     // A placement that ignores the load: EPLB, fitted to the statistics, must balance better.
     PlacementJson.write(Placements.roundRobin(61, 256, 4), placement);
