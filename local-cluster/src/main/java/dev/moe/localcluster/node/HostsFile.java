@@ -55,8 +55,12 @@ final class HostsFile {
     if (hostname == null || hostname.isEmpty() || subdomain == null || subdomain.isEmpty()) {
       return;
     }
-    String fqdn = hostname + "." + subdomain + "." + namespace + ".svc";
-    lines.put(key, ip + " " + fqdn + " " + fqdn + ".cluster.local");
+    putName(key, ip, hostname + "." + subdomain + "." + namespace + ".svc");
+  }
+
+  /** Publishes {@code name} and {@code name.cluster.local} (a name under {@code .svc}) for {@code ip}. */
+  synchronized void putName(String key, String ip, String name) {
+    lines.put(key, ip + " " + name + " " + name + ".cluster.local");
     write();
   }
 

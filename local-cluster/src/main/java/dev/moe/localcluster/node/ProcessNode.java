@@ -14,6 +14,7 @@ import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -25,6 +26,8 @@ import java.util.concurrent.TimeUnit;
  * its own as pod IP; see {@link PodRunner} and {@link Launcher} for what a pod gets. Use it as
  * {@code try (var node = ProcessNode.builder(client, stateDir, images).build().start()) {...}}:
  * {@link #close()} (or, if the JVM exits first, a shutdown hook) stops every process it started.
+ *
+ * <p>ClusterIP Services get a user-space proxy on a loopback address of their own ({@link ServiceProxy}).
  *
  * <p>Under the state directory: {@code pods/<ns>_<pod>/} per pod (its {@code <container>.log},
  * volumes and kubeconfig) and {@code hosts}, the pods' names for JVM pods.
@@ -49,7 +52,8 @@ public final class ProcessNode implements AutoCloseable {
   private final PodStatusWriter writer;
   private final Launcher launcher;
   private final HostsFile hosts;
-  private final IpAllocator ips = new IpAllocator();
+  private final ServiceProxy serviceProxy;
+  private final IpAllocator ips = new IpAllocator(IpAllocator.PODS);
   private final Map<String, PodRunner> runners = new ConcurrentHashMap<>();
   private ScheduledExecutorService heartbeats;
   private SharedIndexInformer<Pod> informer;
@@ -71,6 +75,7 @@ public final class ProcessNode implements AutoCloseable {
     registration = new NodeRegistration(client, name, labels, b.capacity, NODE_IP);
     writer = new PodStatusWriter(client, NODE_IP);
     hosts = new HostsFile(stateDir);
+    serviceProxy = new ServiceProxy(client, hosts, () -> informer.getStore().list());
     launcher = new Launcher(client, b.images, hosts, stateDir.resolve("pods"), NODE_IP);
   }
 
@@ -163,6 +168,7 @@ public final class ProcessNode implements AutoCloseable {
       }
     });
     informer.run();
+    serviceProxy.start();
     LOG.log(Level.INFO, "process node {0} started; pods under {1}", name, stateDir.resolve("pods"));
     return this;
   }
@@ -212,6 +218,14 @@ public final class ProcessNode implements AutoCloseable {
     return launcher.podDir(namespace, pod);
   }
 
+  /**
+   * The loopback address this node serves a ClusterIP Service's DNS name ({@code <svc>.<ns>.svc})
+   * on, for programs in this JVM (JVM pods resolve it through the hosts file).
+   */
+  public Optional<String> resolveService(String host) {
+    return serviceProxy.resolve(host);
+  }
+
   /** The hosts file that JVM pods resolve names with. */
   public Path hostsFile() {
     return hosts.path();
@@ -237,6 +251,7 @@ public final class ProcessNode implements AutoCloseable {
     if (informer != null) {
       informer.stop();
     }
+    serviceProxy.close();
     if (heartbeats != null) {
       heartbeats.shutdownNow();
     }

@@ -22,6 +22,7 @@ import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.SecretBuilder;
 import io.fabric8.kubernetes.api.model.ServiceAccountBuilder;
+import io.fabric8.kubernetes.api.model.ServiceBuilder;
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
@@ -36,8 +37,10 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.LocalTime;
 import java.time.ZonedDateTime;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Predicate;
 import org.awaitility.core.ConditionTimeoutException;
 import org.junit.jupiter.api.AfterAll;
@@ -120,6 +123,39 @@ class ProcessNodeTest {
     // Listening on "0.0.0.0" inside the pod means listening on the pod IP (no readiness probe: the
     // pod is Ready as soon as its process starts, maybe before it listens).
     await().atMost(TIMEOUT).ignoreExceptions().until(() -> httpGet(ip, 8080).equals(ip));
+  }
+
+  @Test
+  void aServicesNameReachesItsReadyEndpointsInTurn() throws Exception {
+    for (String name : List.of("backend-a", "backend-b")) {
+      create(pod(name, JAVA_IMAGE, "serve", "0.0.0.0:8080").editMetadata().withLabels(Map.of("app", "backend"))
+          .endMetadata().editSpec().editFirstContainer().addNewPort().withName("web").withContainerPort(8080).endPort()
+          .endContainer().endSpec().build());
+    }
+    // Selected but never ready: never handed a connection.
+    create(pod("backend-never", JAVA_IMAGE, "serve", "0.0.0.0:8080").editMetadata()
+        .withLabels(Map.of("app", "backend")).endMetadata().editSpec().editFirstContainer()
+        .addNewPort().withName("web").withContainerPort(8080).endPort().withNewReadinessProbe().withNewHttpGet().withPath("/").withPort(new IntOrString(9)).endHttpGet()
+        .withPeriodSeconds(1).endReadinessProbe().endContainer().endSpec().build());
+    List<String> ips = List.of(awaitPod("backend-a", p -> ready(p)).getStatus().getPodIP(),
+        awaitPod("backend-b", p -> ready(p)).getStatus().getPodIP());
+    client.services().inNamespace(NS).resource(new ServiceBuilder().withNewMetadata().withName("backend").endMetadata()
+        .withNewSpec().withSelector(Map.of("app", "backend"))
+        .addNewPort().withName("http").withPort(80).withTargetPort(new IntOrString("web")).endPort().endSpec().build())
+        .create();
+    String service = await().atMost(TIMEOUT).until(() -> node.resolveService("backend." + NS + ".svc.cluster.local")
+        .orElse(null), ip -> ip != null);
+    assertTrue(service.matches("127\\.11\\.\\d+\\.\\d+"), service);
+    assertTrue(Files.readString(node.hostsFile()).contains(service + " backend." + NS + ".svc"));
+    // One connection per request, so each is a new turn of the round robin over the two ready pods.
+    await().atMost(TIMEOUT).ignoreExceptions().until(() -> httpGet(service, 80).startsWith("127.10."));
+    List<String> answers = new ArrayList<>();
+    for (int i = 0; i < 6; i++) {
+      answers.add(httpGet(service, 80));
+    }
+    assertEquals(Set.copyOf(ips), Set.copyOf(answers), answers.toString());
+    client.services().inNamespace(NS).withName("backend").delete();
+    await().atMost(TIMEOUT).until(() -> node.resolveService("backend." + NS + ".svc").isEmpty());
   }
 
   @Test
