@@ -3,16 +3,13 @@ package dev.moe.runtime.bench;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -30,9 +27,9 @@ import java.util.stream.Collectors;
  * The serving benchmark ({@code bench-serving}): streamed completions against an OpenAI-compatible
  * server, level after level of concurrency. Every request asks for exactly {@code maxTokens} tokens
  * (ignore_eos) after a prompt of about {@code promptTokens} tokens of varied words, different per
- * request (so no prefix cache can help). Per request it times the first token (TTFT) and the tokens
- * after it (TPOT: (last - first) / (tokens - 1)); per level it reports their median and 99th
- * percentile and the output tokens per second of the whole level.
+ * request (so no prefix cache can help). Per request it times the first token and the tokens after
+ * it ({@link StreamedCompletion}); per level it reports their median and 99th percentile and the
+ * output tokens per second of the whole level.
  *
  * <p>Closed loop by default (each of the {@code concurrency} clients sends its next request when
  * the last one ends); with a rate, open loop: requests start at Poisson arrivals (seeded), at most
@@ -83,14 +80,6 @@ public final class ServingBenchmark {
       double tpotP99, double outputTokensPerSecond, double seconds, String firstError, int switches,
       double meanPromptTokens) {}
 
-  /** One request's measurements. */
-  record Timing(double ttftMillis, double tpotMillis, int outputTokens, int promptTokens, String error) {
-
-    static Timing failed(String error) {
-      return new Timing(Double.NaN, Double.NaN, 0, 0, error);
-    }
-  }
-
   private static final ObjectMapper JSON = new ObjectMapper();
 
   /** Plain words of assorted lengths: prompts of about one token per word in common vocabularies. */
@@ -104,6 +93,7 @@ public final class ServingBenchmark {
   private final Options options;
   private final HttpClient client;
   private final String model;
+  private final StreamedCompletion completion;
   /** Words per prompt that make about promptTokens tokens with the server's tokenizer. */
   private final int promptWords;
 
@@ -114,9 +104,9 @@ public final class ServingBenchmark {
    */
   public ServingBenchmark(Options options) {
     this.options = options;
-    this.client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-        .connectTimeout(Duration.ofSeconds(10)).build();
+    this.client = StreamedCompletion.httpClient();
     this.model = options.model() != null ? options.model() : firstModel();
+    this.completion = new StreamedCompletion(client, model, options.apiKey(), options.maxTokens(), true);
     this.promptWords = calibrate();
   }
 
@@ -131,7 +121,8 @@ public final class ServingBenchmark {
     body.put("model", model);
     body.put("prompt", prompt(-1, words));
     body.put("max_tokens", 1);
-    HttpRequest request = authorized(HttpRequest.newBuilder(options.url().resolve("/v1/completions")))
+    HttpRequest request = StreamedCompletion.authorized(
+        HttpRequest.newBuilder(options.url().resolve("/v1/completions")), options.apiKey())
         .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body.toString())).build();
     try {
       HttpResponse<String> response = client.send(request, HttpResponse.BodyHandlers.ofString());
@@ -191,7 +182,7 @@ public final class ServingBenchmark {
   private Level level(int concurrency, int firstRequest, int switches) {
     Semaphore slots = new Semaphore(concurrency);
     SplittableRandom arrivals = new SplittableRandom(options.seed() ^ 0x5DEECE66DL * (concurrency + 1));
-    List<Future<Timing>> futures = new ArrayList<>();
+    List<Future<StreamedCompletion.Result>> futures = new ArrayList<>();
     long start = System.nanoTime();
     try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
       double next = 0;
@@ -205,7 +196,7 @@ public final class ServingBenchmark {
         URI server = options.urls().get((firstRequest + i) % options.urls().size());
         futures.add(pool.submit(() -> {
           try {
-            return request(server, prompt);
+            return completion.send(server, prompt);
           } finally {
             slots.release();
           }
@@ -213,91 +204,24 @@ public final class ServingBenchmark {
       }
     }
     double seconds = (System.nanoTime() - start) / 1e9;
-    List<Timing> timings = futures.stream().map(ServingBenchmark::result).toList();
-    List<Timing> ok = timings.stream().filter(t -> t.error() == null).toList();
-    String firstError = timings.stream().map(Timing::error).filter(e -> e != null).findFirst().orElse(null);
-    double[] ttft = ok.stream().mapToDouble(Timing::ttftMillis).sorted().toArray();
-    double[] tpot = ok.stream().mapToDouble(Timing::tpotMillis).filter(Double::isFinite).sorted().toArray();
-    long tokens = ok.stream().mapToLong(Timing::outputTokens).sum();
+    List<StreamedCompletion.Result> timings = futures.stream().map(ServingBenchmark::result).toList();
+    List<StreamedCompletion.Result> ok = timings.stream().filter(StreamedCompletion.Result::ok).toList();
+    String firstError = timings.stream().map(StreamedCompletion.Result::error).filter(e -> e != null).findFirst()
+        .orElse(null);
+    double[] ttft = ok.stream().mapToDouble(StreamedCompletion.Result::ttftMillis).sorted().toArray();
+    double[] tpot = ok.stream().mapToDouble(StreamedCompletion.Result::tpotMillis).filter(Double::isFinite).sorted()
+        .toArray();
+    long tokens = ok.stream().mapToLong(StreamedCompletion.Result::outputTokens).sum();
     return new Level(concurrency, timings.size(), timings.size() - ok.size(), percentile(ttft, 50),
         percentile(ttft, 99), percentile(tpot, 50), percentile(tpot, 99), tokens / seconds, seconds, firstError,
-        switches, ok.stream().mapToInt(Timing::promptTokens).average().orElse(Double.NaN));
+        switches, ok.stream().mapToInt(StreamedCompletion.Result::promptTokens).average().orElse(Double.NaN));
   }
 
-  private static Timing result(Future<Timing> f) {
+  private static StreamedCompletion.Result result(Future<StreamedCompletion.Result> f) {
     try {
       return f.get();
     } catch (Exception e) {
-      return Timing.failed(String.valueOf(e.getCause()));
-    }
-  }
-
-  /**
-   * One streamed completion, timed from sending to each chunk that carries text; sent again once
-   * when a pooled connection turns out to have been closed by the server before any byte came back.
-   */
-  Timing request(URI server, String prompt) {
-    Timing t = attempt(server, prompt);
-    return t.error() != null && t.error().contains("received no bytes") ? attempt(server, prompt) : t;
-  }
-
-  private Timing attempt(URI server, String prompt) {
-    ObjectNode body = JSON.createObjectNode();
-    body.put("model", model);
-    body.put("prompt", prompt);
-    body.put("max_tokens", options.maxTokens());
-    body.put("ignore_eos", true);
-    body.put("temperature", 0);
-    body.put("stream", true);
-    body.putObject("stream_options").put("include_usage", true);
-    HttpRequest request = authorized(HttpRequest.newBuilder(server.resolve("/v1/completions")))
-        .header("Content-Type", "application/json")
-        .POST(HttpRequest.BodyPublishers.ofString(body.toString())).build();
-    long sent = System.nanoTime();
-    try {
-      HttpResponse<java.io.InputStream> response = client.send(request, HttpResponse.BodyHandlers.ofInputStream());
-      try (BufferedReader in = new BufferedReader(new InputStreamReader(response.body(), StandardCharsets.UTF_8))) {
-        if (response.statusCode() != 200) {
-          return Timing.failed("HTTP " + response.statusCode() + ": " + oneLine(in));
-        }
-        long first = -1;
-        long last = -1;
-        int chunks = 0;
-        int usageTokens = -1;
-        int promptTokens = 0;
-        for (String line; (line = in.readLine()) != null; ) {
-          if (!line.startsWith("data: ") || line.equals("data: [DONE]")) {
-            continue;
-          }
-          JsonNode event = JSON.readTree(line.substring(6));
-          if (event.has("error")) {
-            return Timing.failed(event.get("error").path("message").asText());
-          }
-          JsonNode usage = event.get("usage");
-          if (usage != null && !usage.isNull()) {
-            usageTokens = usage.path("completion_tokens").asInt();
-            promptTokens = usage.path("prompt_tokens").asInt();
-          }
-          JsonNode choices = event.path("choices");
-          if (choices.size() > 0 && !choices.get(0).path("text").asText().isEmpty()) {
-            long now = System.nanoTime();
-            first = first < 0 ? now : first;
-            last = now;
-            chunks++;
-          }
-        }
-        int tokens = usageTokens >= 0 ? usageTokens : chunks;
-        if (first < 0) {
-          return Timing.failed("the stream had no text");
-        }
-        double tpot = tokens > 1 ? (last - first) / 1e6 / (tokens - 1) : Double.NaN;
-        return new Timing((first - sent) / 1e6, tpot, tokens, promptTokens, null);
-      }
-    } catch (IOException e) {
-      return Timing.failed(e.toString());
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return Timing.failed("interrupted");
+      return StreamedCompletion.Result.failed(String.valueOf(e.getCause()));
     }
   }
 
@@ -312,7 +236,8 @@ public final class ServingBenchmark {
   }
 
   private String firstModel() {
-    HttpRequest request = authorized(HttpRequest.newBuilder(options.url().resolve("/v1/models"))).GET().build();
+    HttpRequest request = StreamedCompletion.authorized(HttpRequest.newBuilder(options.url().resolve("/v1/models")),
+        options.apiKey()).GET().build();
     HttpResponse<String> response;
     try {
       response = client.send(request, HttpResponse.BodyHandlers.ofString());
@@ -335,19 +260,6 @@ public final class ServingBenchmark {
     } catch (IOException e) {
       throw new IllegalArgumentException(options.url() + "/v1/models did not answer JSON: " + e.getMessage());
     }
-  }
-
-  private HttpRequest.Builder authorized(HttpRequest.Builder builder) {
-    builder.timeout(Duration.ofMinutes(10));
-    return options.apiKey() == null ? builder : builder.header("Authorization", "Bearer " + options.apiKey());
-  }
-
-  private static String oneLine(BufferedReader in) throws IOException {
-    StringBuilder s = new StringBuilder();
-    for (String line; (line = in.readLine()) != null && s.length() < 300; ) {
-      s.append(line.strip()).append(' ');
-    }
-    return s.toString().strip();
   }
 
   private static void sleepUntil(long nanoTime) {
