@@ -1,0 +1,31 @@
+package dev.moe.operator.rollout;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The placement versions one worker reports on {@code GET /placement}: the one it serves, the one
+ * it is staging, those it holds (staged or serving) and those it refused, with why. A worker holds
+ * only versions newer than every one it has seen; the group switches to the newest version every
+ * worker holds, and frees the older ones.
+ */
+public record WorkerVersions(long active, Long staging, List<Long> held, Map<Long, String> refused) {
+
+  public WorkerVersions {
+    held = held == null ? List.of() : List.copyOf(held);
+    refused = refused == null ? Map.of() : Map.copyOf(refused);
+  }
+
+  public boolean serves(long version) {
+    return active == version;
+  }
+
+  /** Staged or serving: ready for the group to switch to. */
+  public boolean holds(long version) {
+    return active == version || held.contains(version);
+  }
+
+  public boolean staging(long version) {
+    return staging != null && staging == version;
+  }
+}
