@@ -9,7 +9,6 @@ import dev.moe.operator.workers.WorkerPods;
 import dev.moe.placement.Placement;
 import dev.moe.placement.PlacementJson;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.KubernetesClientException;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.nio.charset.StandardCharsets;
@@ -48,8 +47,8 @@ public final class HttpWorkerPlacements implements WorkerPlacements {
     replies.forEach((worker, reply) -> {
       if (reply.status() == 200) {
         try {
-          versions.put(worker, client.getKubernetesSerialization().unmarshal(reply.body(), WorkerVersions.class));
-        } catch (KubernetesClientException | IllegalArgumentException e) {
+          versions.put(worker, WorkerVersions.parse(reply.body()));
+        } catch (IllegalArgumentException e) {
           // Not a worker runtime's answer: as unreadable as no answer.
         }
       }

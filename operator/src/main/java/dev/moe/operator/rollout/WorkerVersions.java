@@ -1,5 +1,8 @@
 package dev.moe.operator.rollout;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.util.List;
 import java.util.Map;
 
@@ -11,9 +14,27 @@ import java.util.Map;
  */
 public record WorkerVersions(long active, Long staging, List<Long> held, Map<Long, String> refused) {
 
+  /** Fields a newer runtime adds are not this operator's business. */
+  private static final ObjectMapper JSON =
+      new ObjectMapper().configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
+
   public WorkerVersions {
     held = held == null ? List.of() : List.copyOf(held);
     refused = refused == null ? Map.of() : Map.copyOf(refused);
+  }
+
+  /**
+   * Reads a worker's {@code GET /placement} answer: {@code {"active": N, "staging": N|null, "held":
+   * [...], "refused": {"N": "why"}}}.
+   *
+   * @throws IllegalArgumentException when it is not that
+   */
+  public static WorkerVersions parse(String json) {
+    try {
+      return JSON.readValue(json, WorkerVersions.class);
+    } catch (JsonProcessingException e) {
+      throw new IllegalArgumentException("not a worker's placement versions: " + e.getOriginalMessage(), e);
+    }
   }
 
   public boolean serves(long version) {
