@@ -134,10 +134,12 @@ public class MoEModelReconciler implements Reconciler<MoEModel> {
 
     WorkerHealth health = workers(client, model, layout, status);
     api(model, status, health);
-    // Lost means: all were ready at this size, or it was degraded already; a scale-up's new workers are starting.
+    // Lost means: all were ready at this size (a rejoining worker's pod is ready too), or it was degraded
+    // already; a scale-up's new workers are starting.
     boolean sameSize = Integer.valueOf(layout.workers()).equals(status.previousDesired());
-    boolean degraded = sameSize && !health.lost().isEmpty()
-        && (status.was(Conditions.WORKERS_READY) || status.was(Conditions.DEGRADED));
+    boolean wereReady = status.was(Conditions.WORKERS_READY)
+        || status.had(Conditions.WORKERS_READY, Reasons.WORKER_REJOINING);
+    boolean degraded = sameSize && !health.lost().isEmpty() && (wereReady || status.was(Conditions.DEGRADED));
 
     PlacementRevisions revisions = new PlacementRevisions(client);
     ModelRevisions known = revisions.read(model, layout.layers(), layout.experts());
@@ -222,8 +224,8 @@ public class MoEModelReconciler implements Reconciler<MoEModel> {
   /** ExpertPlacements that carry the model's label but are not its own revisions are named, never served. */
   private static void acceptRevisions(StatusWriter status, ModelRevisions known) {
     if (known.refused().isEmpty()) {
-      status.condition(Conditions.REVISIONS_ACCEPTED, true, Reasons.OWN_REVISIONS, known.own().size()
-          + " revisions, all the model's own");
+      status.condition(Conditions.REVISIONS_ACCEPTED, true, Reasons.OWN_REVISIONS,
+          "every ExpertPlacement labelled with the model is its own");
       return;
     }
     status.condition(Conditions.REVISIONS_ACCEPTED, false, Reasons.REVISION_REFUSED, known.refused().stream()

@@ -55,6 +55,11 @@ final class StatusWriter {
     return previous.stream().anyMatch(c -> type.equals(c.getType()) && "True".equals(c.getStatus()));
   }
 
+  /** Whether the condition had {@code reason} in the status this reconcile started from. */
+  boolean had(String type, String reason) {
+    return previous.stream().anyMatch(c -> type.equals(c.getType()) && reason.equals(c.getReason()));
+  }
+
   /** The workers desired in the status this reconcile started from; null before the first. */
   Integer previousDesired() {
     return previousDesired;

@@ -16,7 +16,6 @@ import dev.moe.operator.testing.RecordedStatistics;
 import dev.moe.operator.testing.RunningOperator;
 import dev.moe.operator.testing.Scenario;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
-import io.fabric8.kubernetes.client.KubernetesClient;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;

@@ -7,7 +7,6 @@ import dev.moe.crds.v1alpha1.Decision;
 import dev.moe.crds.v1alpha1.ExpertPlacement;
 import dev.moe.crds.v1alpha1.MoEModel;
 import dev.moe.crds.v1alpha1.RebalanceDecision;
-import dev.moe.operator.cluster.ControlPlane;
 import dev.moe.operator.testing.FakeWorkers;
 import dev.moe.operator.testing.Models;
 import dev.moe.operator.testing.OperatorTestBase;
