@@ -1,10 +1,13 @@
 package dev.moe.operator;
 
 import dev.moe.operator.metrics.OperatorMetrics;
-import dev.moe.operator.rollout.HttpPlacementPublisher;
-import dev.moe.operator.rollout.PlacementPublisher;
+import dev.moe.operator.rollout.HttpWorkerPlacements;
+import dev.moe.operator.rollout.WorkerPlacements;
+import dev.moe.operator.serving.ApiProbe;
+import dev.moe.operator.serving.HttpApiProbe;
 import dev.moe.operator.stats.StatisticsSource;
 import dev.moe.operator.stats.WorkerStatisticsScraper;
+import dev.moe.operator.workers.WorkerHttp;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.micrometer.core.instrument.MeterRegistry;
 import jakarta.enterprise.inject.Produces;
@@ -28,8 +31,20 @@ public class OperatorBeans {
 
   @Produces
   @Singleton
-  PlacementPublisher publisher(KubernetesClient client) {
-    return new HttpPlacementPublisher(client);
+  WorkerHttp workerHttp() {
+    return new WorkerHttp();
+  }
+
+  @Produces
+  @Singleton
+  WorkerPlacements placements(KubernetesClient client, WorkerHttp http) {
+    return new HttpWorkerPlacements(client, http);
+  }
+
+  @Produces
+  @Singleton
+  ApiProbe api(KubernetesClient client, WorkerHttp http) {
+    return new HttpApiProbe(client, http);
   }
 
   @Produces

@@ -13,6 +13,10 @@ public final class Conditions {
   public static final String REBALANCING = "Rebalancing";
   /** Serving with lost workers or experts without a replica. */
   public static final String DEGRADED = "Degraded";
+  /** Every ready worker answers the OpenAI API. */
+  public static final String API_READY = "ApiReady";
+  /** Every ExpertPlacement labelled with the model is the model's own and valid. */
+  public static final String REVISIONS_ACCEPTED = "RevisionsAccepted";
 
   private Conditions() {}
 }

@@ -10,6 +10,10 @@ public class CurrentPlacement {
   @JsonPropertyDescription("Name of the ExpertPlacement.")
   private String revision;
 
+  @JsonPropertyDescription("The ExpertPlacement whose placement this revision serves again (a rollback by"
+      + " placement.pinnedRevision); absent otherwise.")
+  private String restores;
+
   @JsonPropertyDescription("Balancedness (mean / max GPU load, 0-1) the solver predicted on the statistics it"
       + " placed with.")
   private Double predictedBalancedness;
@@ -36,6 +40,14 @@ public class CurrentPlacement {
 
   public void setRevision(String revision) {
     this.revision = revision;
+  }
+
+  public String getRestores() {
+    return restores;
+  }
+
+  public void setRestores(String restores) {
+    this.restores = restores;
   }
 
   public Double getPredictedBalancedness() {

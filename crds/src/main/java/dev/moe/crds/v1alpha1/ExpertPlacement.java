@@ -26,6 +26,8 @@ import io.fabric8.kubernetes.model.annotation.Version;
     jsonPath = ".spec.report.balancedness", getDescription = "Predicted balancedness (mean / max GPU load)")
 @AdditionalPrinterColumn(name = "Moved", type = AdditionalPrinterColumn.Type.INTEGER,
     jsonPath = ".spec.report.replicas_moved", getDescription = "Replicas moved from the previous revision")
+@AdditionalPrinterColumn(name = "Restores", type = AdditionalPrinterColumn.Type.INTEGER, priority = 1,
+    jsonPath = ".spec.restores", getDescription = "The revision a rollback serves again")
 @AdditionalPrinterColumn(name = "Age", type = AdditionalPrinterColumn.Type.DATE,
     jsonPath = ".metadata.creationTimestamp")
 public class ExpertPlacement extends CustomResource<ExpertPlacementSpec, Void> implements Namespaced {

@@ -10,15 +10,15 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * A placement: the fields after {@code model} and {@code revision} have the JSON names of
- * placement-solver's {@code dev.moe.placement.PlacementJson}, so a placement file is this spec
- * minus those two.
+ * A placement: the fields after {@code model}, {@code revision} and {@code restores} have the JSON
+ * names of placement-solver's {@code dev.moe.placement.PlacementJson}, so a placement file is this
+ * spec minus those three.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public class ExpertPlacementSpec {
 
   /** The fields that are not the placement file's. */
-  public static final Set<String> OTHER_FIELDS = Set.of("model", "revision");
+  public static final Set<String> OTHER_FIELDS = Set.of("model", "revision", "restores");
 
 
   @Required
@@ -34,6 +34,13 @@ public class ExpertPlacementSpec {
       reason = "FieldValueForbidden")
   @JsonPropertyDescription("Revision number, counting from 1 per model.")
   private Long revision;
+
+  @Min(1)
+  @ValidationRule(value = "self == oldSelf", message = "an ExpertPlacement's restores cannot change",
+      reason = "FieldValueForbidden")
+  @JsonPropertyDescription("The earlier revision whose placement this one serves again: a rollback by the model's"
+      + " placement.pinnedRevision, staged under a new revision because the workers had freed the old one.")
+  private Long restores;
 
   @Required
   @JsonProperty("physical_to_logical_map")
@@ -70,6 +77,14 @@ public class ExpertPlacementSpec {
 
   public void setRevision(Long revision) {
     this.revision = revision;
+  }
+
+  public Long getRestores() {
+    return restores;
+  }
+
+  public void setRestores(Long restores) {
+    this.restores = restores;
   }
 
   public List<List<Integer>> getPhysicalToLogicalMap() {

@@ -13,7 +13,8 @@ import io.fabric8.kubernetes.model.annotation.Version;
 /**
  * A Mixture-of-Experts model served by a set of workers on a placement of its experts that the
  * operator keeps balanced. {@code kubectl get moe} shows whether it is ready, its workers, the
- * balancedness of its current placement and which {@link ExpertPlacement} that is.
+ * balancedness of its current placement and which {@link ExpertPlacement} that is ({@code -o wide}:
+ * why it is not ready, and the URL of its OpenAI-compatible API).
  *
  * <p>The scale subresource maps {@code spec.parallelism.workers} (so {@code kubectl scale moe}
  * and a HorizontalPodAutoscaler work) to {@code status.workers.desired} with the workers' label
@@ -36,6 +37,8 @@ import io.fabric8.kubernetes.model.annotation.Version;
     jsonPath = ".status.currentPlacement.revision", getDescription = "The current ExpertPlacement")
 @AdditionalPrinterColumn(name = "Reason", type = AdditionalPrinterColumn.Type.STRING, priority = 1,
     jsonPath = ".status.conditions[?(@.type==\"Ready\")].reason")
+@AdditionalPrinterColumn(name = "Endpoint", type = AdditionalPrinterColumn.Type.STRING, priority = 1,
+    jsonPath = ".status.endpoint", getDescription = "The OpenAI-compatible API's URL in the cluster")
 @AdditionalPrinterColumn(name = "Age", type = AdditionalPrinterColumn.Type.DATE,
     jsonPath = ".metadata.creationTimestamp")
 public class MoEModel extends CustomResource<MoEModelSpec, MoEModelStatus> implements Namespaced {

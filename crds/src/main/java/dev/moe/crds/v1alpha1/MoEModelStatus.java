@@ -18,8 +18,8 @@ public class MoEModelStatus {
       + " Degraded or Failed.")
   private Phase phase;
 
-  @JsonPropertyDescription("Ready, PlacementReady, WorkersReady, Rebalancing and Degraded; when not ready, the"
-      + " failing condition's reason shows on Ready.")
+  @JsonPropertyDescription("Ready, PlacementReady, WorkersReady, ApiReady, Rebalancing, Degraded and"
+      + " RevisionsAccepted; when not ready, the failing condition's reason shows on Ready.")
   private List<Condition> conditions;
 
   @JsonPropertyDescription("Worker pods ready and desired.")
@@ -29,8 +29,14 @@ public class MoEModelStatus {
   @JsonPropertyDescription("Label selector of the worker pods, for the scale subresource.")
   private String selector;
 
+  @JsonPropertyDescription("The OpenAI-compatible API's base URL inside the cluster (the model's Service).")
+  private String endpoint;
+
   @JsonPropertyDescription("The placement the workers serve.")
   private CurrentPlacement currentPlacement;
+
+  @JsonPropertyDescription("The revision being handed to the workers, and how far they are; absent when none is.")
+  private RolloutStatus rollout;
 
   @Size(max = MoEModelStatus.HISTORY)
   @JsonPropertyDescription("The last rebalance decisions, taken or declined, newest last.")
@@ -79,12 +85,28 @@ public class MoEModelStatus {
     this.selector = selector;
   }
 
+  public String getEndpoint() {
+    return endpoint;
+  }
+
+  public void setEndpoint(String endpoint) {
+    this.endpoint = endpoint;
+  }
+
   public CurrentPlacement getCurrentPlacement() {
     return currentPlacement;
   }
 
   public void setCurrentPlacement(CurrentPlacement currentPlacement) {
     this.currentPlacement = currentPlacement;
+  }
+
+  public RolloutStatus getRollout() {
+    return rollout;
+  }
+
+  public void setRollout(RolloutStatus rollout) {
+    this.rollout = rollout;
   }
 
   public List<RebalanceDecision> getRebalanceHistory() {

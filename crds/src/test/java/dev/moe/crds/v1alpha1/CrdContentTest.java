@@ -67,7 +67,7 @@ class CrdContentTest {
   @Test
   void moeModelPrinterColumns() {
     List<CustomResourceColumnDefinition> columns = version("moemodels.moe.dev-v1.yml").getAdditionalPrinterColumns();
-    assertEquals(List.of("Ready", "Workers", "Balancedness", "Placement", "Reason", "Age"),
+    assertEquals(List.of("Ready", "Workers", "Balancedness", "Placement", "Reason", "Endpoint", "Age"),
         columns.stream().map(CustomResourceColumnDefinition::getName).toList());
     assertEquals(Map.of(
             "Ready", ".status.conditions[?(@.type==\"Ready\")].status",
@@ -75,23 +75,25 @@ class CrdContentTest {
             "Balancedness", ".status.currentPlacement.observedBalancedness",
             "Placement", ".status.currentPlacement.revision",
             "Reason", ".status.conditions[?(@.type==\"Ready\")].reason",
+            "Endpoint", ".status.endpoint",
             "Age", ".metadata.creationTimestamp"),
         columnPaths(columns));
-    assertEquals(List.of("Reason"), columns.stream().filter(c -> c.getPriority() > 0)
-        .map(CustomResourceColumnDefinition::getName).toList(), "only Reason is wide-only");
+    assertEquals(List.of("Reason", "Endpoint"), columns.stream().filter(c -> c.getPriority() > 0)
+        .map(CustomResourceColumnDefinition::getName).toList(), "only Reason and Endpoint are wide-only");
   }
 
   @Test
   void expertPlacementPrinterColumnsAndNoSubresources() {
     CustomResourceDefinitionVersion version = version("expertplacements.moe.dev-v1.yml");
     List<CustomResourceColumnDefinition> columns = version.getAdditionalPrinterColumns();
-    assertEquals(List.of("Model", "Revision", "Balancedness", "Moved", "Age"),
+    assertEquals(List.of("Model", "Revision", "Balancedness", "Moved", "Restores", "Age"),
         columns.stream().map(CustomResourceColumnDefinition::getName).toList());
     assertEquals(Map.of(
             "Model", ".spec.model.name",
             "Revision", ".spec.revision",
             "Balancedness", ".spec.report.balancedness",
             "Moved", ".spec.report.replicas_moved",
+            "Restores", ".spec.restores",
             "Age", ".metadata.creationTimestamp"),
         columnPaths(columns));
     assertNull(version.getSubresources(), "an ExpertPlacement has no status or scale");
@@ -100,7 +102,8 @@ class CrdContentTest {
   @Test
   void expertPlacementUsesThePlacementFileFieldNames() {
     JSONSchemaProps spec = schemaAt("expertplacements.moe.dev-v1.yml", "spec");
-    assertEquals(List.of("model", "physical_to_logical_map", "replica_shares", "report", "revision", "slots_per_gpu"),
+    assertEquals(List.of("model", "physical_to_logical_map", "replica_shares", "report", "restores", "revision",
+            "slots_per_gpu"),
         spec.getProperties().keySet().stream().sorted().toList());
     assertEquals(List.of("model", "physical_to_logical_map", "revision", "slots_per_gpu"),
         spec.getRequired().stream().sorted().toList());
@@ -161,6 +164,8 @@ class CrdContentTest {
             "weights.pvc.path must be the path of the weights inside the volume, e.g. /models/small"),
         Arguments.of("expertplacements.moe.dev-v1.yml", "spec.revision", "self == oldSelf",
             "an ExpertPlacement's revision cannot change; create a new one"),
+        Arguments.of("expertplacements.moe.dev-v1.yml", "spec.restores", "self == oldSelf",
+            "an ExpertPlacement's restores cannot change"),
         Arguments.of("expertplacements.moe.dev-v1.yml", "spec.model", "self == oldSelf",
             "an ExpertPlacement's model cannot change; create a new ExpertPlacement for the other model"));
   }

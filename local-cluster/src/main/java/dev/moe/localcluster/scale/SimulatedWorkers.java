@@ -1,6 +1,7 @@
 package dev.moe.localcluster.scale;
 
 import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpHandler;
 import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -16,12 +17,15 @@ import java.util.concurrent.CopyOnWriteArrayList;
 /**
  * The HTTP side of workers that kwok simulates: kwok's pods have no process, so this answers on
  * each pod's (loopback) IP what a worker would: {@code /readyz}, {@code /stats} (the group's
- * recorded routing, split evenly over the workers, behind the model's bearer token) and {@code
- * POST /placement} (accepted and recorded; there are no weights to move).
+ * recorded routing, split evenly over the workers, behind the model's bearer token), {@code POST
+ * /placement} (a version newer than the served one is served at once: there are no weights to
+ * move), {@code GET /placement} (the served version, as the worker runtime reports its versions)
+ * and, on the API port, {@code GET /health}.
  */
 final class SimulatedWorkers implements AutoCloseable {
 
   private static final int HTTP_PORT = 8080;
+  private static final int API_PORT = 8000;
 
   private final RecordedTraffic traffic;
   private final String token;
@@ -29,6 +33,8 @@ final class SimulatedWorkers implements AutoCloseable {
   private final ExecutorService executor = Executors.newFixedThreadPool(8);
   private final List<HttpServer> servers = new CopyOnWriteArrayList<>();
   private final Map<Long, Integer> postsByVersion = new ConcurrentHashMap<>();
+  /** The version each worker (by IP) serves; a worker starts on version 0, the runtime's default placement. */
+  private final Map<String, Long> active = new ConcurrentHashMap<>();
 
   SimulatedWorkers(RecordedTraffic traffic, String token, int workers) {
     this.traffic = traffic;
@@ -36,16 +42,21 @@ final class SimulatedWorkers implements AutoCloseable {
     this.workers = workers;
   }
 
-  /** Starts answering on {@code ip}; idempotent. */
+  /** Starts answering on {@code ip}. */
   void serve(String ip) {
+    listen(ip, HTTP_PORT, exchange -> handle(exchange, ip));
+    listen(ip, API_PORT, this::api);
+  }
+
+  private void listen(String ip, int port, HttpHandler handler) {
     try {
-      HttpServer server = HttpServer.create(new InetSocketAddress(ip, HTTP_PORT), 16);
-      server.createContext("/", this::handle);
+      HttpServer server = HttpServer.create(new InetSocketAddress(ip, port), 16);
+      server.createContext("/", handler);
       server.setExecutor(executor);
       server.start();
       servers.add(server);
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot listen on " + ip + ":" + HTTP_PORT, e);
+      throw new UncheckedIOException("cannot listen on " + ip + ":" + port, e);
     }
   }
 
@@ -54,7 +65,7 @@ final class SimulatedWorkers implements AutoCloseable {
     return postsByVersion.getOrDefault(version, 0);
   }
 
-  private void handle(HttpExchange exchange) throws IOException {
+  private void handle(HttpExchange exchange, String ip) throws IOException {
     try (exchange) {
       String path = exchange.getRequestURI().getPath();
       boolean authorized = ("Bearer " + token).equals(exchange.getRequestHeaders().getFirst("Authorization"));
@@ -64,15 +75,35 @@ final class SimulatedWorkers implements AutoCloseable {
         case "/placement" -> {
           exchange.getRequestBody().readAllBytes();
           String query = exchange.getRequestURI().getQuery();
+          long served = active.getOrDefault(ip, 0L);
+          if (authorized && exchange.getRequestMethod().equals("GET")) {
+            reply(exchange, 200, "{\"active\": " + served + ", \"staging\": null, \"held\": [" + served
+                + "], \"refused\": {}}\n");
+            return;
+          }
           if (!authorized || query == null || !query.startsWith("version=")) {
             reply(exchange, authorized ? 400 : 401, "POST /placement?version=N with the bearer token\n");
             return;
           }
-          postsByVersion.merge(Long.parseLong(query.substring("version=".length())), 1, Integer::sum);
+          long version = Long.parseLong(query.substring("version=".length()));
+          if (version < served) {
+            reply(exchange, 400, "placement version " + version + " is not newer than version " + served + "\n");
+            return;
+          }
+          postsByVersion.merge(version, 1, Integer::sum);
+          active.put(ip, version);
           reply(exchange, 202, "staging\n");
         }
         default -> reply(exchange, 404, "no endpoint " + path + "\n");
       }
+    }
+  }
+
+  private void api(HttpExchange exchange) throws IOException {
+    try (exchange) {
+      String path = exchange.getRequestURI().getPath();
+      reply(exchange, path.equals("/health") ? 200 : 404, path.equals("/health") ? "{\"status\": \"ok\"}\n"
+          : "no endpoint " + path + " (simulated workers answer /health only)\n");
     }
   }
 

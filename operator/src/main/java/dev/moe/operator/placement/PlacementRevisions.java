@@ -4,6 +4,7 @@ import dev.moe.crds.v1alpha1.ExpertPlacement;
 import dev.moe.crds.v1alpha1.ExpertPlacementSpec;
 import dev.moe.crds.v1alpha1.ModelReference;
 import dev.moe.crds.v1alpha1.MoEModel;
+import dev.moe.placement.InvalidPlacementException;
 import dev.moe.placement.Placement;
 import dev.moe.placement.PlacementJson;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
@@ -11,6 +12,7 @@ import io.fabric8.kubernetes.api.model.OwnerReferenceBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
@@ -20,7 +22,8 @@ import java.util.Optional;
  * The ExpertPlacement revisions of one MoEModel: named {@code <model>-r<N>}, labelled with the
  * model, owned by it (deleted with it), the last {@link #KEPT} kept. The placement inside is the
  * solver's placement file, field for field, so conversion goes through {@link PlacementJson}: one
- * format, one reader with its checks.
+ * format, one reader with its checks. Anyone may label an ExpertPlacement with the model: only
+ * those the model controls, named and shaped as the operator writes them, are its revisions.
  */
 public final class PlacementRevisions {
 
@@ -41,13 +44,55 @@ public final class PlacementRevisions {
     return model.getMetadata().getName() + "-r" + revision;
   }
 
-  /** The model's revisions, oldest first. */
-  public List<ExpertPlacement> list(MoEModel model) {
-    return client.resources(ExpertPlacement.class).inNamespace(model.getMetadata().getNamespace())
-        .withLabel(MODEL_LABEL, model.getMetadata().getName()).list().getItems().stream()
-        .filter(p -> p.getSpec() != null && p.getSpec().getRevision() != null)
-        .sorted(Comparator.comparing(p -> p.getSpec().getRevision()))
-        .toList();
+  /** The ExpertPlacements labelled with the model, split into its own valid revisions and the refused. */
+  public ModelRevisions read(MoEModel model, int layers, int experts) {
+    List<ExpertPlacement> own = new ArrayList<>();
+    List<ModelRevisions.Refused> refused = new ArrayList<>();
+    long highest = 0;
+    for (ExpertPlacement p : client.resources(ExpertPlacement.class).inNamespace(model.getMetadata().getNamespace())
+        .withLabel(MODEL_LABEL, model.getMetadata().getName()).list().getItems()) {
+      if (p.getSpec() != null && p.getSpec().getRevision() != null) {
+        highest = Math.max(highest, p.getSpec().getRevision());
+      }
+      String why = refusal(model, p, layers, experts);
+      if (why == null) {
+        own.add(p);
+      } else {
+        refused.add(new ModelRevisions.Refused(p.getMetadata().getName(), why));
+      }
+    }
+    own.sort(Comparator.comparing(p -> p.getSpec().getRevision()));
+    refused.sort(Comparator.comparing(ModelRevisions.Refused::name));
+    return new ModelRevisions(List.copyOf(own), List.copyOf(refused), highest);
+  }
+
+  /** Why {@code p} is not one of the model's revisions; null when it is. */
+  private String refusal(MoEModel model, ExpertPlacement p, int layers, int experts) {
+    String name = model.getMetadata().getName();
+    if (!controlledBy(p, model)) {
+      return "not " + name + "'s: it has no controller reference to this MoEModel";
+    }
+    ExpertPlacementSpec spec = p.getSpec();
+    if (spec == null || spec.getRevision() == null || spec.getModel() == null) {
+      return "it has no spec.model or spec.revision";
+    }
+    if (!name.equals(spec.getModel().getName())) {
+      return "its spec.model.name is " + spec.getModel().getName() + ", not " + name;
+    }
+    if (!name(model, spec.getRevision()).equals(p.getMetadata().getName())) {
+      return "revision " + spec.getRevision() + " would be named " + name(model, spec.getRevision());
+    }
+    try {
+      int found = toPlacement(p, experts).layers();
+      return found == layers ? null : "it places " + found + " MoE layers, the model has " + layers;
+    } catch (InvalidPlacementException e) {
+      return e.getMessage();
+    }
+  }
+
+  private static boolean controlledBy(ExpertPlacement p, MoEModel model) {
+    return p.getMetadata().getOwnerReferences() != null && p.getMetadata().getOwnerReferences().stream()
+        .anyMatch(o -> Boolean.TRUE.equals(o.getController()) && model.getMetadata().getUid().equals(o.getUid()));
   }
 
   public static Optional<ExpertPlacement> find(List<ExpertPlacement> revisions, long revision) {
@@ -57,9 +102,24 @@ public final class PlacementRevisions {
   /**
    * Creates revision {@code revision}; when it exists already (an earlier attempt created it, then
    * the operator stopped), returns that one: a revision is never written twice.
+   *
+   * @throws InvalidModelException when an ExpertPlacement that is not the model's has its name
    */
   public ExpertPlacement create(MoEModel model, long revision, Placement placement) {
-    ExpertPlacementSpec spec = toSpec(placement);
+    return create(model, revision, toSpec(placement));
+  }
+
+  /**
+   * Creates revision {@code revision} with the placement of {@code pinned}: a rollback, which the
+   * workers take only as a version newer than the ones they have seen. Idempotent as {@link #create}.
+   */
+  public ExpertPlacement restore(MoEModel model, long revision, ExpertPlacement pinned) {
+    ExpertPlacementSpec spec = json.clone(pinned.getSpec());
+    spec.setRestores(pinned.getSpec().getRevision());
+    return create(model, revision, spec);
+  }
+
+  private ExpertPlacement create(MoEModel model, long revision, ExpertPlacementSpec spec) {
     ModelReference ref = new ModelReference();
     ref.setName(model.getMetadata().getName());
     spec.setModel(ref);
@@ -77,7 +137,14 @@ public final class PlacementRevisions {
     object.setSpec(spec);
     var resource = client.resource(object);
     ExpertPlacement existing = resource.get();
-    return existing != null ? existing : resource.create();
+    if (existing == null) {
+      return resource.create();
+    }
+    if (!controlledBy(existing, model)) {
+      throw new InvalidModelException("ExpertPlacement " + object.getMetadata().getName() + " is in the way of "
+          + model.getMetadata().getName() + "'s revision " + revision + " and is not its own: delete or rename it");
+    }
+    return existing;
   }
 
   /** Deletes all but the newest {@link #KEPT}, never one of {@code keep}. */

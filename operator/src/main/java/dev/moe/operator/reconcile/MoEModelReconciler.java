@@ -9,6 +9,7 @@ import dev.moe.crds.v1alpha1.MoEModelStatus;
 import dev.moe.crds.v1alpha1.RebalanceDecision;
 import dev.moe.crds.v1alpha1.RebalancingMode;
 import dev.moe.crds.v1alpha1.WorkersStatus;
+import dev.moe.operator.dependent.ApiServiceDependent;
 import dev.moe.operator.dependent.StatsTokenSecretDependent;
 import dev.moe.operator.dependent.WorkerRoleBindingDependent;
 import dev.moe.operator.dependent.WorkerRoleDependent;
@@ -18,12 +19,15 @@ import dev.moe.operator.dependent.WorkerStatefulSetDependent;
 import dev.moe.operator.metrics.OperatorMetrics;
 import dev.moe.operator.placement.InvalidModelException;
 import dev.moe.operator.placement.ModelLayout;
+import dev.moe.operator.placement.ModelRevisions;
 import dev.moe.operator.placement.PlacementRevisions;
 import dev.moe.operator.placement.SurvivorPlanner;
 import dev.moe.operator.rebalance.RebalanceDecider;
 import dev.moe.operator.rebalance.RebalanceRules;
-import dev.moe.operator.rollout.PlacementPublisher;
+import dev.moe.operator.rollout.Rollout;
 import dev.moe.operator.rollout.RolloutException;
+import dev.moe.operator.rollout.WorkerPlacements;
+import dev.moe.operator.serving.ApiProbe;
 import dev.moe.operator.stats.ModelStatistics;
 import dev.moe.operator.stats.StatisticsSource;
 import dev.moe.operator.stats.StatisticsUnavailableException;
@@ -45,16 +49,17 @@ import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.stream.Collectors;
 
 /**
- * Reconciles a MoEModel: the workers and their credentials (dependent resources), then the
- * placement: the revision to serve (initial, re-planned after a spec change or a lost worker,
- * pinned, or from a rebalance), its rollout to the workers, and the rebalance check. Everything
+ * Reconciles a MoEModel: the workers, their credentials and their API's Service (dependent
+ * resources); then, in phases: the workers (ready pods, answering API), the target revision
+ * (initial, re-planned after a spec change or a lost worker, pinned, or from a rebalance; only the
+ * model's own revisions), its rollout (served once every worker reports it active; a worker that
+ * serves another is handed it again), and the rebalance check (observation, decision). Everything
  * it decides is in the status, as Events and as metrics; state lives in the API server (the
  * ExpertPlacement revisions and the status), so a restarted operator resumes where it stopped.
  */
@@ -64,6 +69,7 @@ import java.util.stream.Collectors;
     @Dependent(type = WorkerRoleBindingDependent.class),
     @Dependent(type = StatsTokenSecretDependent.class),
     @Dependent(type = WorkerServiceDependent.class),
+    @Dependent(type = ApiServiceDependent.class),
     @Dependent(type = WorkerStatefulSetDependent.class)})
 @ControllerConfiguration(name = MoEModelReconciler.NAME, fieldManager = MoEModelReconciler.FIELD_MANAGER)
 public class MoEModelReconciler implements Reconciler<MoEModel> {
@@ -73,17 +79,21 @@ public class MoEModelReconciler implements Reconciler<MoEModel> {
   public static final String FIELD_MANAGER = "moe-operator";
   /** How often a model is looked at while nothing else happens: workers and statistics change silently. */
   static final Duration RECHECK = Duration.ofSeconds(30);
+  /** How often a rollout is looked at: the workers switch within steps once they all hold the revision. */
+  static final Duration ROLLING = Duration.ofSeconds(1);
 
   private final StatisticsSource statistics;
-  private final PlacementPublisher publisher;
+  private final WorkerPlacements placements;
+  private final ApiProbe api;
   private final OperatorMetrics metrics;
   private final Clock clock;
 
   @Inject
-  public MoEModelReconciler(StatisticsSource statistics, PlacementPublisher publisher, OperatorMetrics metrics,
-      Clock clock) {
+  public MoEModelReconciler(StatisticsSource statistics, WorkerPlacements placements, ApiProbe api,
+      OperatorMetrics metrics, Clock clock) {
     this.statistics = statistics;
-    this.publisher = publisher;
+    this.placements = placements;
+    this.api = api;
     this.metrics = metrics;
     this.clock = clock;
   }
@@ -92,6 +102,7 @@ public class MoEModelReconciler implements Reconciler<MoEModel> {
   public UpdateControl<MoEModel> reconcile(MoEModel model, Context<MoEModel> context) {
     KubernetesClient client = context.getClient();
     StatusWriter status = new StatusWriter(model, clock);
+    status.status().setEndpoint(ApiServiceDependent.endpoint(model));
     Duration next = RECHECK;
     try {
       next = reconcilePlacement(client, model, status);
@@ -118,104 +129,209 @@ public class MoEModelReconciler implements Reconciler<MoEModel> {
   }
 
   private Duration reconcilePlacement(KubernetesClient client, MoEModel model, StatusWriter status) {
-    String ns = model.getMetadata().getNamespace();
-    String name = model.getMetadata().getName();
     ModelLayout layout = ModelLayout.of(model.getSpec());
     RebalanceRules rules = RebalanceRules.of(model.getSpec().getRebalancing(), layout.layers(), layout.cluster().slots());
 
-    WorkerHealth health = WorkerHealth.read(client, model, layout.workers());
-    // Lost means: all were ready at this size, or it was degraded already; a scale-up's new workers are starting.
+    WorkerHealth health = workers(client, model, layout, status);
+    api(model, status, health);
+    // Lost means: all were ready at this size (a rejoining worker's pod is ready too), or it was degraded
+    // already; a scale-up's new workers are starting.
     boolean sameSize = Integer.valueOf(layout.workers()).equals(status.previousDesired());
+    boolean wereReady = status.was(Conditions.WORKERS_READY)
+        || status.had(Conditions.WORKERS_READY, Reasons.WORKER_REJOINING);
+    boolean degraded = sameSize && !health.lost().isEmpty() && (wereReady || status.was(Conditions.DEGRADED));
+
+    PlacementRevisions revisions = new PlacementRevisions(client);
+    ModelRevisions known = revisions.read(model, layout.layers(), layout.experts());
+    acceptRevisions(status, known);
+    Optional<ExpertPlacement> chosen = targetRevision(client, model, status, layout, rules, revisions, known);
+    if (chosen.isEmpty()) {
+      return RECHECK;
+    }
+    ExpertPlacement target = chosen.get();
+    Placement placement = revisions.toPlacement(target, layout.experts());
+
+    // A worker lost: serve on, say so, and re-plan onto the survivors if an expert lost its last replica.
     Set<Integer> lost = health.lost();
-    boolean degraded = sameSize && !lost.isEmpty()
-        && (status.was(Conditions.WORKERS_READY) || status.was(Conditions.DEGRADED));
+    if (degraded && pinned(model) == null && !health.ready().isEmpty()
+        && SurvivorPlanner.orphansExperts(placement, layout, lost, layout.experts())) {
+      RoutingStats stats = lastOrUniform(model, layout, rules);
+      long next = Math.max(known.highest(), target.getSpec().getRevision()) + 1;
+      target = revisions.create(model, next, SurvivorPlanner.plan(stats, layout, lost));
+      placement = revisions.toPlacement(target, layout.experts());
+    }
+    boolean covered = degraded && !SurvivorPlanner.orphansExperts(placement, layout, lost, layout.experts());
+    status.condition(Conditions.DEGRADED, degraded, degraded ? Reasons.WORKER_LOST : Reasons.HEALTHY,
+        !degraded ? "no worker lost" : "workers " + lost + " not ready" + (covered ? "; " + target.getMetadata().getName()
+            + " serves every expert from the " + health.ready().size() + " left" : ""));
+
+    Optional<Duration> rolling = rollout(model, status, target, placement, health, degraded);
+    if (rolling.isPresent()) {
+      return rolling.get();
+    }
+    status.condition(Conditions.REBALANCING, false, Reasons.IDLE, "serving " + target.getMetadata().getName());
+    CurrentPlacement current = status.current();
+    if (current.getPredictedBalancedness() != null) {
+      // Also after a restart of the operator, which starts with no gauges.
+      metrics.predictedBalancedness(model.getMetadata().getNamespace(), model.getMetadata().getName(),
+          current.getPredictedBalancedness());
+    }
+    Long pinned = pinned(model);
+    revisions.prune(known.own(), target.getSpec().getRevision(), pinned == null ? -1 : pinned);
+    if (pinned != null || rules.mode() == RebalancingMode.Off || !health.allReady()) {
+      return RECHECK;
+    }
+    return rebalance(client, model, status, layout, rules, revisions, placement, known.highest() + 1);
+  }
+
+  /** The worker pods: how many are ready, for the status, the metrics and the scale subresource. */
+  private WorkerHealth workers(KubernetesClient client, MoEModel model, ModelLayout layout, StatusWriter status) {
+    WorkerHealth health = WorkerHealth.read(client, model, layout.workers());
     WorkersStatus workers = new WorkersStatus();
     workers.setDesired(layout.workers());
     workers.setReady(health.ready().size());
     status.status().setWorkers(workers);
-    metrics.reconciled(ns, name, workers.getReady(), workers.getDesired());
+    metrics.reconciled(model.getMetadata().getNamespace(), model.getMetadata().getName(), workers.getReady(),
+        workers.getDesired());
     status.status().setSelector(WorkerStatefulSetDependent.selector(model).entrySet().stream()
         .sorted(Map.Entry.comparingByKey()).map(e -> e.getKey() + "=" + e.getValue()).collect(Collectors.joining(",")));
     status.condition(Conditions.WORKERS_READY, health.allReady(),
         health.allReady() ? Reasons.ALL_READY : Reasons.WORKERS_STARTING,
         health.ready().size() + " of " + layout.workers() + " workers ready");
+    return health;
+  }
 
-    PlacementRevisions revisions = new PlacementRevisions(client);
-    List<ExpertPlacement> list = revisions.list(model);
-    CurrentPlacement current = status.current();
-    Long pinned = model.getSpec().getPlacement() == null ? null : model.getSpec().getPlacement().getPinnedRevision();
-    ExpertPlacement newest = list.isEmpty() ? null : list.getLast();
-    long nextRevision = newest == null ? 1 : newest.getSpec().getRevision() + 1;
-    boolean served = current.getRolledOutAt() != null;
+  /** Whether the ready workers answer the OpenAI API, behind the model's Service: a ready pod may still not. */
+  private void api(MoEModel model, StatusWriter status, WorkerHealth health) {
+    String endpoint = ApiServiceDependent.endpoint(model);
+    if (health.ready().isEmpty()) {
+      status.condition(Conditions.API_READY, false, Reasons.NO_WORKER_READY, "no worker is ready to answer on "
+          + endpoint);
+      return;
+    }
+    Map<Integer, String> unanswered = api.unanswered(model, health.ready());
+    if (unanswered.isEmpty()) {
+      status.condition(Conditions.API_READY, true, Reasons.API_ANSWERING, health.ready().size()
+          + " workers answer on " + endpoint);
+    } else {
+      var first = unanswered.entrySet().iterator().next();
+      status.condition(Conditions.API_READY, false, Reasons.API_NOT_ANSWERING, "workers " + unanswered.keySet()
+          + " do not answer GET /health on port " + ApiServiceDependent.PORT + " (" + first.getKey() + ": "
+          + first.getValue() + ")");
+    }
+  }
 
+  /** ExpertPlacements that carry the model's label but are not its own revisions are named, never served. */
+  private static void acceptRevisions(StatusWriter status, ModelRevisions known) {
+    if (known.refused().isEmpty()) {
+      status.condition(Conditions.REVISIONS_ACCEPTED, true, Reasons.OWN_REVISIONS,
+          "every ExpertPlacement labelled with the model is its own");
+      return;
+    }
+    status.condition(Conditions.REVISIONS_ACCEPTED, false, Reasons.REVISION_REFUSED, known.refused().stream()
+        .map(r -> "refused ExpertPlacement " + r.name() + ": " + r.why()).collect(Collectors.joining("; ")));
+  }
+
+  /**
+   * The revision the workers should serve: the pinned one's placement, a first one for the spec,
+   * or the newest; empty when the pinned revision cannot be served.
+   */
+  private Optional<ExpertPlacement> targetRevision(KubernetesClient client, MoEModel model, StatusWriter status,
+      ModelLayout layout, RebalanceRules rules, PlacementRevisions revisions, ModelRevisions known) {
+    Long pinned = pinned(model);
+    ExpertPlacement newest = known.newest();
+    long next = known.highest() + 1;
     ExpertPlacement target;
     if (pinned != null) {
-      Optional<ExpertPlacement> found = PlacementRevisions.find(list, pinned);
+      Optional<ExpertPlacement> found = PlacementRevisions.find(known.own(), pinned);
       if (found.isEmpty() || !fits(found.get(), layout)) {
         status.condition(Conditions.PLACEMENT_READY, false, Reasons.PINNED_REVISION_MISSING,
             "placement.pinnedRevision " + pinned + (found.isEmpty() ? " does not exist (kept: "
-                + list.stream().map(p -> p.getSpec().getRevision().toString()).collect(Collectors.joining(", ")) + ")"
-                : " was made for another parallelism"));
-        return RECHECK;
+                + known.own().stream().map(p -> p.getSpec().getRevision().toString()).collect(Collectors.joining(", "))
+                + ")" : " was made for another parallelism"));
+        return Optional.empty();
       }
-      target = found.get();
+      target = rollback(client, model, revisions, found.get(), newest, next);
     } else if (newest == null || !fits(newest, layout)) {
-      target = revisions.create(model, nextRevision, initialPlan(client, model, layout, served, rules));
-      recordSolve(ns, name, target);
+      target = revisions.create(model, next, initialPlan(client, model, layout, status.current().getRolledOutAt() != null,
+          rules));
+      recordSolve(model.getMetadata().getNamespace(), model.getMetadata().getName(), target);
     } else {
       target = newest;
     }
-    Placement placement = revisions.toPlacement(target, layout.experts());
     status.condition(Conditions.PLACEMENT_READY, true, Reasons.PLACED, describe(target));
-
-    // A worker lost: serve on, say so, and re-plan onto the survivors if an expert lost its last replica.
-    status.condition(Conditions.DEGRADED, degraded, degraded ? Reasons.WORKER_LOST : Reasons.HEALTHY,
-        degraded ? "workers " + lost + " not ready" : "no worker lost");
-    if (degraded && pinned == null && health.ready().size() > 0
-        && SurvivorPlanner.orphansExperts(placement, layout, lost, layout.experts())) {
-      RoutingStats stats = lastOrUniform(model, layout, rules);
-      target = revisions.create(model, nextRevision, SurvivorPlanner.plan(stats, layout, lost));
-      placement = revisions.toPlacement(target, layout.experts());
-      status.condition(Conditions.DEGRADED, true, Reasons.WORKER_LOST, "workers " + lost + " not ready; "
-          + target.getMetadata().getName() + " serves every expert from the " + health.ready().size() + " left");
-    }
-
-    if (!target.getMetadata().getName().equals(current.getRevision())) {
-      return rollout(model, status, target, placement, health, degraded);
-    }
-    status.condition(Conditions.REBALANCING, false, Reasons.IDLE, "serving " + target.getMetadata().getName());
-    if (current.getPredictedBalancedness() != null) {
-      // Also after a restart of the operator, which starts with no gauges.
-      metrics.predictedBalancedness(ns, name, current.getPredictedBalancedness());
-    }
-    revisions.prune(list, target.getSpec().getRevision(), pinned == null ? -1 : pinned);
-    if (pinned != null || rules.mode() == RebalancingMode.Off || !health.allReady()) {
-      return RECHECK;
-    }
-    return rebalance(client, model, status, layout, rules, revisions, placement, nextRevision);
+    return Optional.of(target);
   }
 
-  private Duration rollout(MoEModel model, StatusWriter status, ExpertPlacement target, Placement placement,
+  /**
+   * The revision that serves the pinned one's placement: the newest, when it is the pinned one or
+   * restores it; else a new one restoring it, since the workers switch only to a version newer than
+   * any they have seen (and by then have freed the pinned one).
+   */
+  private static ExpertPlacement rollback(KubernetesClient client, MoEModel model, PlacementRevisions revisions,
+      ExpertPlacement pinned, ExpertPlacement newest, long next) {
+    long revision = pinned.getSpec().getRevision();
+    if (newest.getSpec().getRevision() == revision || Long.valueOf(revision).equals(newest.getSpec().getRestores())) {
+      return newest;
+    }
+    ExpertPlacement restoring = revisions.restore(model, next, pinned);
+    EventRecorder.record(client, model, false, Reasons.ROLLBACK, "placement.pinnedRevision " + revision + ": "
+        + restoring.getMetadata().getName() + " serves the placement of " + pinned.getMetadata().getName()
+        + " again, as a revision newer than the workers have seen");
+    return restoring;
+  }
+
+  /**
+   * Hands the target revision to the workers, and the served one again to any worker that does
+   * not serve it (a restarted worker starts on a placement of its own): empty once every worker
+   * reports it active, else when to look again.
+   */
+  private Optional<Duration> rollout(MoEModel model, StatusWriter status, ExpertPlacement target, Placement placement,
       WorkerHealth health, boolean degraded) {
-    long revision = target.getSpec().getRevision();
-    boolean done = false;
-    try {
-      // A healthy group switches together; a degraded one switches on the workers it has left.
-      if (health.allReady() || (degraded && !health.ready().isEmpty())) {
-        done = publisher.publish(model, revision, placement, health.ready());
+    String name = target.getMetadata().getName();
+    boolean serving = name.equals(status.current().getRevision());
+    // A healthy group switches together; a degraded one switches on the workers it has left.
+    Set<Integer> workers = health.allReady() || degraded ? health.ready() : Set.of();
+    if (workers.isEmpty()) {
+      if (serving) {
+        return Optional.empty();
       }
+      status.condition(Conditions.REBALANCING, true, Reasons.ROLLING_OUT, "rolling out " + name
+          + ": waiting for the workers (" + health.ready().size() + " of " + health.desired() + " ready)");
+      return Optional.of(Duration.ofSeconds(5));
+    }
+    Rollout.Progress progress;
+    try {
+      progress = Rollout.advance(placements, model, target.getSpec().getRevision(), placement, workers);
     } catch (RolloutException e) {
       status.condition(Conditions.REBALANCING, false, Reasons.ROLLOUT_REFUSED, e.getMessage());
-      return RECHECK;
+      return Optional.of(RECHECK);
     }
-    if (!done) {
-      status.condition(Conditions.REBALANCING, true, Reasons.ROLLING_OUT, "rolling out "
-          + target.getMetadata().getName() + ": waiting for the workers (" + health.ready().size() + " of "
-          + health.desired() + " ready)");
-      return Duration.ofSeconds(5);
+    if (progress.done()) {
+      if (!serving) {
+        served(model, status, target);
+      }
+      return serving ? Optional.empty() : Optional.of(Duration.ofSeconds(1));
     }
+    status.status().setRollout(progress.status(name));
+    if (serving) {
+      status.condition(Conditions.WORKERS_READY, false, Reasons.WORKER_REJOINING, progress.laggards(name)
+          + "; handing it to them again");
+    } else {
+      Long restores = target.getSpec().getRestores();
+      status.condition(Conditions.REBALANCING, true, Reasons.ROLLING_OUT, "rolling out " + name
+          + (restores == null ? "" : " (the placement of " + PlacementRevisions.name(model, restores) + ")") + ": "
+          + progress.counts());
+    }
+    return Optional.of(ROLLING);
+  }
+
+  /** Every worker reports the target active: it is served from now on. */
+  private void served(MoEModel model, StatusWriter status, ExpertPlacement target) {
     CurrentPlacement current = status.current();
     current.setRevision(target.getMetadata().getName());
+    current.setRestores(target.getSpec().getRestores() == null ? null
+        : PlacementRevisions.name(model, target.getSpec().getRestores()));
     current.setRolledOutAt(clock.instant().toString());
     current.setObservedBalancedness(null);
     current.setObservedAt(null);
@@ -230,7 +346,6 @@ public class MoEModelReconciler implements Reconciler<MoEModel> {
       }
     }
     status.condition(Conditions.REBALANCING, false, Reasons.IDLE, "serving " + target.getMetadata().getName());
-    return Duration.ofSeconds(1);
   }
 
   private Duration rebalance(KubernetesClient client, MoEModel model, StatusWriter status, ModelLayout layout, RebalanceRules rules,
@@ -344,6 +459,10 @@ public class MoEModelReconciler implements Reconciler<MoEModel> {
     if (report != null && report.getSolveSeconds() != null) {
       metrics.solve(ns, name, report.getSolveSeconds());
     }
+  }
+
+  private static Long pinned(MoEModel model) {
+    return model.getSpec().getPlacement() == null ? null : model.getSpec().getPlacement().getPinnedRevision();
   }
 
   private static boolean fits(ExpertPlacement p, ModelLayout layout) {

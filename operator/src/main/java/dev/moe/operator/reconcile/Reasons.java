@@ -17,6 +17,14 @@ final class Reasons {
   static final String STATISTICS_UNAVAILABLE = "StatisticsUnavailable";
   static final String WORKER_LOST = "WorkerLost";
   static final String HEALTHY = "Healthy";
+  static final String API_ANSWERING = "ApiAnswering";
+  static final String API_NOT_ANSWERING = "ApiNotAnswering";
+  static final String NO_WORKER_READY = "NoWorkerReady";
+  static final String WORKER_REJOINING = "WorkerRejoining";
+  static final String OWN_REVISIONS = "OwnRevisions";
+  static final String REVISION_REFUSED = "RevisionRefused";
+  /** An Event only: a pinned revision's placement re-staged under a new revision. */
+  static final String ROLLBACK = "Rollback";
 
   /** Reasons that make the model unservable until its spec or data changes. */
   static final Set<String> FAILED = Set.of(INVALID_SPEC, STATISTICS_INVALID, PINNED_REVISION_MISSING);
@@ -24,7 +32,7 @@ final class Reasons {
   /** Reasons reported as Warning Events. */
   static final Set<String> WARNINGS =
       Set.of(INVALID_SPEC, STATISTICS_INVALID, PINNED_REVISION_MISSING, ROLLOUT_REFUSED, STATISTICS_UNAVAILABLE,
-          WORKER_LOST);
+          WORKER_LOST, API_NOT_ANSWERING, REVISION_REFUSED);
 
   private Reasons() {}
 }

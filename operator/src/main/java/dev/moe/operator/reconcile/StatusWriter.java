@@ -20,12 +20,12 @@ import java.util.Optional;
  * Builds a model's next status from its last one: conditions keep their transition time while
  * their status holds, every condition carries the generation it describes, and {@code Ready}
  * carries the reason of the first failing condition, and needs a revision served. A condition
- * that changes is also an Event.
+ * that changes is also an Event; so is each new set of refused revisions.
  */
 final class StatusWriter {
 
   private static final List<String> READINESS =
-      List.of(Conditions.PLACEMENT_READY, Conditions.DEGRADED, Conditions.WORKERS_READY);
+      List.of(Conditions.PLACEMENT_READY, Conditions.DEGRADED, Conditions.WORKERS_READY, Conditions.API_READY);
 
   private final MoEModel model;
   private final MoEModelStatus status;
@@ -53,6 +53,11 @@ final class StatusWriter {
   /** Whether the condition was True in the status this reconcile started from. */
   boolean was(String type) {
     return previous.stream().anyMatch(c -> type.equals(c.getType()) && "True".equals(c.getStatus()));
+  }
+
+  /** Whether the condition had {@code reason} in the status this reconcile started from. */
+  boolean had(String type, String reason) {
+    return previous.stream().anyMatch(c -> type.equals(c.getType()) && reason.equals(c.getReason()));
   }
 
   /** The workers desired in the status this reconcile started from; null before the first. */
@@ -137,7 +142,9 @@ final class StatusWriter {
     for (Condition c : conditions) {
       Condition before = previous.stream().filter(p -> c.getType().equals(p.getType())).findFirst().orElse(null);
       boolean changed = before == null || !Objects.equals(before.getStatus(), c.getStatus())
-          || !Objects.equals(before.getReason(), c.getReason());
+          || !Objects.equals(before.getReason(), c.getReason())
+          // A revision refused while others are already: the message names it.
+          || Conditions.REVISIONS_ACCEPTED.equals(c.getType()) && !Objects.equals(before.getMessage(), c.getMessage());
       if (changed && !Conditions.READY.equals(c.getType())) {
         EventRecorder.record(client, model, Reasons.WARNINGS.contains(c.getReason()), c.getReason(),
             c.getType() + ": " + c.getMessage());

@@ -1,8 +1,7 @@
 package dev.moe.operator.reconcile;
 
 import dev.moe.crds.v1alpha1.MoEModel;
-import dev.moe.operator.dependent.WorkerStatefulSetDependent;
-import io.fabric8.kubernetes.api.model.Pod;
+import dev.moe.operator.workers.WorkerPods;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.readiness.Readiness;
 import java.util.Set;
@@ -12,22 +11,12 @@ import java.util.TreeSet;
 record WorkerHealth(int desired, Set<Integer> ready) {
 
   static WorkerHealth read(KubernetesClient client, MoEModel model, int desired) {
-    String prefix = WorkerStatefulSetDependent.name(model) + "-";
     Set<Integer> ready = new TreeSet<>();
-    for (Pod pod : client.pods().inNamespace(model.getMetadata().getNamespace())
-        .withLabels(WorkerStatefulSetDependent.selector(model)).list().getItems()) {
-      String name = pod.getMetadata().getName();
-      if (name.startsWith(prefix) && pod.getMetadata().getDeletionTimestamp() == null && Readiness.isPodReady(pod)) {
-        try {
-          int ordinal = Integer.parseInt(name.substring(prefix.length()));
-          if (ordinal < desired) {
-            ready.add(ordinal);
-          }
-        } catch (NumberFormatException e) {
-          // not a StatefulSet pod of ours
-        }
+    WorkerPods.of(client, model).forEach((ordinal, pod) -> {
+      if (ordinal < desired && Readiness.isPodReady(pod)) {
+        ready.add(ordinal);
       }
-    }
+    });
     return new WorkerHealth(desired, ready);
   }
 

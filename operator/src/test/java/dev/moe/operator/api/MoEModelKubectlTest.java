@@ -46,7 +46,8 @@ class MoEModelKubectlTest {
         {"conditions": [{"type": "Ready", "status": "True", "reason": "Serving", "message": "",
                          "lastTransitionTime": "2025-01-01T00:00:00Z"}],
          "workers": {"ready": 2, "desired": 2},
-         "currentPlacement": {"revision": "columns-r1", "observedBalancedness": 0.93}}""");
+         "endpoint": "http://columns-api.%s.svc:8000/v1",
+         "currentPlacement": {"revision": "columns-r1", "observedBalancedness": 0.93}}""".formatted(NS));
 
     List<List<String>> table = Apply.table("get", "moe", "columns", "-n", NS);
     assertEquals(List.of("NAME", "READY", "WORKERS", "BALANCEDNESS", "PLACEMENT", "AGE"), table.get(0));
@@ -54,8 +55,10 @@ class MoEModelKubectlTest {
     assertEquals(List.of("columns", "True", "2", "0.93", "columns-r1"), table.get(1).subList(0, 5));
 
     List<List<String>> wide = Apply.table("get", "moe", "columns", "-n", NS, "-o", "wide");
-    assertEquals(List.of("NAME", "READY", "WORKERS", "BALANCEDNESS", "PLACEMENT", "REASON", "AGE"), wide.get(0));
+    assertEquals(List.of("NAME", "READY", "WORKERS", "BALANCEDNESS", "PLACEMENT", "REASON", "ENDPOINT", "AGE"),
+        wide.get(0));
     assertEquals("Serving", wide.get(1).get(5));
+    assertEquals("http://columns-api." + NS + ".svc:8000/v1", wide.get(1).get(6));
   }
 
   @Test

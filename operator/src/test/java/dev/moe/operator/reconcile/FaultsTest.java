@@ -9,14 +9,13 @@ import dev.moe.crds.v1alpha1.MoEModel;
 import dev.moe.operator.cluster.ControlPlane;
 import dev.moe.operator.testing.ArgoCdHealth;
 import dev.moe.operator.testing.ArgoCdHealth.Health;
+import dev.moe.operator.testing.FakeWorkers;
 import dev.moe.operator.testing.Models;
 import dev.moe.operator.testing.OperatorTestBase;
 import dev.moe.operator.testing.RecordedStatistics;
-import dev.moe.operator.testing.RecordingPublisher;
 import dev.moe.operator.testing.RunningOperator;
 import dev.moe.operator.testing.Scenario;
-import io.fabric8.kubernetes.api.model.Event;
-import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -27,26 +26,11 @@ import org.junit.jupiter.api.Test;
  */
 class FaultsTest extends OperatorTestBase {
 
-
   private static String model(Scenario s, String name, int workers, int slots, String mode) {
     return Models.deepseek(s.ns, name, workers, slots, """
         placement: {timeLimit: 2s}
         rebalancing: {mode: "%s", statisticsWindow: 1s, minInterval: 1s}
         """.formatted(mode));
-  }
-
-  private static String reason(MoEModel m, String type) {
-    // Awaited predicates see the model before the operator's first status too.
-    if (m.getStatus() == null || m.getStatus().getConditions() == null) {
-      return "";
-    }
-    return m.getStatus().getConditions().stream().filter(c -> type.equals(c.getType())).findFirst()
-        .map(c -> c.getReason()).orElse("");
-  }
-
-  private static String message(MoEModel m, String type) {
-    return m.getStatus().getConditions().stream().filter(c -> type.equals(c.getType())).findFirst()
-        .map(c -> c.getMessage()).orElse("");
   }
 
   @Test
@@ -60,8 +44,9 @@ class FaultsTest extends OperatorTestBase {
     MoEModel m = s.await("dsv3", Duration.ofSeconds(60),
         x -> "dsv3-r2".equals(x.getStatus().getCurrentPlacement().getRevision()));
     assertTrue(Models.condition(m, "Degraded", "True"));
-    assertEquals("WorkerLost", reason(m, "Ready"));
-    assertTrue(message(m, "Degraded").contains("dsv3-r2 serves every expert from the 7 left"), message(m, "Degraded"));
+    assertEquals("WorkerLost", Models.reason(m, "Ready"));
+    assertTrue(Models.message(m, "Degraded").contains("dsv3-r2 serves every expert from the 7 left"),
+        Models.message(m, "Degraded"));
     Health health = ArgoCdHealth.of(client, s.ns, "dsv3");
     assertEquals("Degraded", health.status());
     assertTrue(health.message().startsWith("workers [2] not ready"), health.message());
@@ -83,29 +68,28 @@ class FaultsTest extends OperatorTestBase {
         assertTrue(served[e], "layer " + l + " expert " + e + " has a replica on a survivor");
       }
     }
-    assertTrue(events(s.ns, "dsv3").stream().anyMatch(e -> "WorkerLost".equals(e.getReason())
+    assertTrue(s.events("dsv3").stream().anyMatch(e -> "WorkerLost".equals(e.getReason())
         && "Warning".equals(e.getType())));
   }
 
   @Test
   void anOperatorKilledMidRolloutResumesFromTheRecordedRevision() {
     Scenario s = new Scenario(client, "restart-operator");
-    operator.publisher.accepting(false);
+    operator.workers.reachable(false);
     s.apply(model(s, "dsv3", 32, 9, "Off"));
     s.readyWorkers("dsv3", 32);
     MoEModel rolling = s.await("dsv3", Duration.ofSeconds(60), m -> Models.condition(m, "Rebalancing", "True")
-        && "RollingOut".equals(reason(m, "Rebalancing")) && Models.condition(m, "WorkersReady", "True"));
-    assertEquals("RollingOut", reason(rolling, "Ready"), "placed and workers up, but nothing served yet");
+        && "RollingOut".equals(Models.reason(m, "Rebalancing")) && Models.condition(m, "WorkersReady", "True"));
+    assertEquals("RollingOut", Models.reason(rolling, "Ready"), "placed and workers up, but nothing served yet");
     RecordedStatistics statistics = operator.statistics;
-    RecordingPublisher publisher = operator.publisher;
+    FakeWorkers workers = operator.workers;
     operator.close();
-    publisher.accepting(true);
-    operator = new RunningOperator(client, statistics, publisher);
+    workers.reachable(true);
+    operator = new RunningOperator(client, statistics, workers);
     MoEModel m = s.await("dsv3", Duration.ofSeconds(60), x -> Models.condition(x, "Ready", "True"));
     assertEquals("dsv3-r1", m.getStatus().getCurrentPlacement().getRevision());
     assertEquals(1, s.revisions("dsv3").size(), "the restarted operator re-published r1, it did not re-plan");
-    // Publishing is idempotent, so it may repeat; no other revision may appear.
-    assertEquals(java.util.Set.of(1L), java.util.Set.copyOf(publisher.published(s.ns, "dsv3")));
+    assertEquals(List.of(1L), workers.published(s.ns, "dsv3"), "no other revision was handed to the workers");
   }
 
   @Test
@@ -131,9 +115,9 @@ class FaultsTest extends OperatorTestBase {
     s.apply(model(s, "dsv3", 32, 9, "Auto"));
     s.readyWorkers("dsv3", 32);
     MoEModel m = s.await("dsv3", Duration.ofSeconds(60),
-        x -> "StatisticsUnavailable".equals(reason(x, "Rebalancing")));
+        x -> "StatisticsUnavailable".equals(Models.reason(x, "Rebalancing")));
     assertEquals("keeping dsv3-r1: worker dsv3-workers-0 /stats unreachable: connection refused",
-        message(m, "Rebalancing"));
+        Models.message(m, "Rebalancing"));
     assertEquals("dsv3-r1", m.getStatus().getCurrentPlacement().getRevision());
     assertTrue(Models.condition(m, "Ready", "True"), "serving goes on");
   }
@@ -143,11 +127,11 @@ class FaultsTest extends OperatorTestBase {
     Scenario s = new Scenario(client, "invalid");
     s.apply(Models.deepseek(s.ns, "tiny-gpus", 32, 9, "").replace("slotsPerGpu: 9", "gpuMemory: 1Gi"));
     MoEModel m = s.await("tiny-gpus", Duration.ofSeconds(30), x -> Models.condition(x, "PlacementReady", "False"));
-    assertEquals("InvalidSpec", reason(m, "Ready"));
+    assertEquals("InvalidSpec", Models.reason(m, "Ready"));
     assertEquals("parallelism.gpuMemory (1Gi) must exceed the 2Gi the runtime keeps for itself",
-        message(m, "PlacementReady"));
+        Models.message(m, "PlacementReady"));
     assertEquals("Failed", m.getStatus().getPhase().name());
-    assertEquals(new Health("Degraded", message(m, "PlacementReady")), ArgoCdHealth.of(client, s.ns, "tiny-gpus"));
+    assertEquals(new Health("Degraded", Models.message(m, "PlacementReady")), ArgoCdHealth.of(client, s.ns, "tiny-gpus"));
     // Every reason the operator counts as failed reads Degraded, whatever the phase says.
     for (String failed : Reasons.FAILED) {
       ObjectNode object = ArgoCdHealth.live(client, s.ns, "tiny-gpus");
@@ -160,13 +144,69 @@ class FaultsTest extends OperatorTestBase {
       }
       assertEquals("Degraded", ArgoCdHealth.of(object).status(), failed);
     }
-    assertTrue(events(s.ns, "tiny-gpus").stream().anyMatch(e -> "InvalidSpec".equals(e.getReason())
+    assertTrue(s.events("tiny-gpus").stream().anyMatch(e -> "InvalidSpec".equals(e.getReason())
         && "Warning".equals(e.getType())));
     assertEquals(0, s.revisions("tiny-gpus").size());
   }
 
-  private List<Event> events(String ns, String model) {
-    return client.v1().events().inNamespace(ns).list().getItems().stream()
-        .filter(e -> model.equals(e.getInvolvedObject().getName())).toList();
+  @Test
+  void foreignAndInvalidRevisionsAreRefusedAndNeverServedWhileTheModelServesItsOwn() {
+    Scenario s = new Scenario(client, "foreign-revisions");
+    s.apply(model(s, "dsv3", 8, 48, "Off"));
+    s.await("dsv3", Duration.ofSeconds(60), m -> Models.condition(m, "PlacementReady", "True"));
+    ExpertPlacement r1 = client.resources(ExpertPlacement.class).inNamespace(s.ns).withName("dsv3-r1").get();
+    // Both carry the model's label and a revision above its own; neither is its own.
+    ExpertPlacement foreign = revision(r1, 7);
+    client.resource(foreign).create();
+    ExpertPlacement invalid = revision(r1, 8);
+    invalid.getMetadata().setOwnerReferences(r1.getMetadata().getOwnerReferences());
+    invalid.getSpec().getPhysicalToLogicalMap().getFirst().set(0, 999);
+    client.resource(invalid).create();
+    s.readyWorkers("dsv3", 8);
+
+    MoEModel m = s.await("dsv3", Duration.ofSeconds(60), x -> Models.condition(x, "Ready", "True")
+        && Models.condition(x, "RevisionsAccepted", "False"));
+    assertEquals("dsv3-r1", m.getStatus().getCurrentPlacement().getRevision());
+    assertEquals(List.of(1L), operator.workers.published(s.ns, "dsv3"), "neither was handed to the workers");
+    String refused = Models.message(m, "RevisionsAccepted");
+    assertTrue(refused.contains("refused ExpertPlacement dsv3-r7: not dsv3's: it has no controller reference to this"
+        + " MoEModel"), refused);
+    assertTrue(refused.contains("refused ExpertPlacement dsv3-r8: ") && refused.contains("999"), refused);
+    assertEquals("RevisionRefused", Models.reason(m, "RevisionsAccepted"));
+    assertTrue(s.events("dsv3").stream().anyMatch(e -> "RevisionRefused".equals(e.getReason())
+        && "Warning".equals(e.getType()) && e.getMessage().contains("dsv3-r7") && e.getMessage().contains("dsv3-r8")));
+
+    // The next revision of its own goes above them, and they stay as they are.
+    var scaled = ControlPlane.get().kubectl(null, "-n", s.ns, "scale", "moe/dsv3", "--replicas=16");
+    assertEquals(0, scaled.exitCode(), scaled.stderr());
+    s.await("dsv3", Duration.ofSeconds(60), x -> Models.message(x, "PlacementReady").startsWith("dsv3-r9 placed"));
+    assertEquals(List.of("dsv3-r1", "dsv3-r7", "dsv3-r8", "dsv3-r9"), s.revisions("dsv3").stream()
+        .map(p -> p.getMetadata().getName()).sorted().toList());
+  }
+
+  @Test
+  void aModelIsReadyOnlyWhileItsWorkersAnswerTheApi() {
+    Scenario s = new Scenario(client, "api-check");
+    operator.workers.apiDown(s.ns, "dsv3", 5, true);
+    s.apply(model(s, "dsv3", 8, 48, "Off"));
+    s.readyWorkers("dsv3", 8);
+    MoEModel m = s.await("dsv3", Duration.ofSeconds(60), x -> Models.serves(x, "dsv3-r1"));
+    assertEquals("ApiNotAnswering", Models.reason(m, "Ready"));
+    assertEquals("workers [5] do not answer GET /health on port 8000 (5: unreachable: connection refused)",
+        Models.message(m, "Ready"));
+    assertEquals("http://dsv3-api.api-check.svc:8000/v1", m.getStatus().getEndpoint());
+    operator.workers.apiDown(s.ns, "dsv3", 5, false);
+    m = s.await("dsv3", Duration.ofSeconds(60), x -> Models.condition(x, "Ready", "True"));
+    assertEquals("8 workers answer on http://dsv3-api.api-check.svc:8000/v1", Models.message(m, "ApiReady"));
+  }
+
+  /** A copy of {@code r1} as revision {@code revision}: the model's label, no owner. */
+  private ExpertPlacement revision(ExpertPlacement r1, long revision) {
+    ExpertPlacement p = new ExpertPlacement();
+    p.setMetadata(new ObjectMetaBuilder().withName("dsv3-r" + revision).withNamespace(r1.getMetadata().getNamespace())
+        .withLabels(r1.getMetadata().getLabels()).build());
+    p.setSpec(client.getKubernetesSerialization().clone(r1.getSpec()));
+    p.getSpec().setRevision(revision);
+    return p;
   }
 }

@@ -17,6 +17,7 @@ import dev.moe.operator.testing.RunningOperator;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.api.model.ServiceSpec;
 import io.fabric8.kubernetes.api.model.ServiceAccount;
 import io.fabric8.kubernetes.api.model.apps.StatefulSet;
 import io.fabric8.kubernetes.api.model.rbac.Role;
@@ -25,6 +26,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.time.Duration;
+import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -69,6 +71,12 @@ class MoEModelLifecycleTest {
     assertEquals(32, sts.getSpec().getReplicas());
     assertEquals("created-worker", sts.getSpec().getTemplate().getSpec().getServiceAccountName());
     assertEquals("None", client.services().inNamespace(NS).withName("created-workers").get().getSpec().getClusterIP());
+    ServiceSpec api = client.services().inNamespace(NS).withName("created-api").get().getSpec();
+    assertEquals("ClusterIP", api.getType());
+    assertEquals(Map.of("moe.dev/model", "created", "app.kubernetes.io/name", "moe-worker"), api.getSelector());
+    assertEquals(8000, api.getPorts().getFirst().getPort());
+    assertEquals("api", api.getPorts().getFirst().getTargetPort().getStrVal());
+    assertEquals("http://created-api.lifecycle.svc:8000/v1", m.getStatus().getEndpoint());
     assertNotNull(client.resources(ServiceAccount.class).inNamespace(NS).withName("created-worker").get());
     assertNotNull(client.resources(Role.class).inNamespace(NS).withName("created-worker").get());
     assertNotNull(client.resources(RoleBinding.class).inNamespace(NS).withName("created-worker").get());
@@ -79,7 +87,7 @@ class MoEModelLifecycleTest {
     assertEquals(32 * 9, r1.getSpec().getPhysicalToLogicalMap().getFirst().size());
     assertEquals(m.getMetadata().getUid(), r1.getMetadata().getOwnerReferences().getFirst().getUid());
     assertEquals("Starting", m.getStatus().getPhase().name());
-    assertEquals("WorkersStarting", reason(m, "Ready"));
+    assertEquals("WorkersStarting", Models.reason(m, "Ready"));
     assertEquals(new Health("Progressing", "WorkersStarting: 0 of 32 workers ready"),
         ArgoCdHealth.of(client, NS, "created"));
 
@@ -90,7 +98,7 @@ class MoEModelLifecycleTest {
     assertEquals(Phase.Running, m.getStatus().getPhase());
     assertEquals("created-r1", m.getStatus().getCurrentPlacement().getRevision());
     assertEquals(32, m.getStatus().getWorkers().getReady());
-    assertTrue(operator.publisher.published(NS, "created").contains(1L));
+    assertTrue(operator.workers.published(NS, "created").contains(1L));
     assertEquals(new Health("Healthy", "all workers serve created-r1"), ArgoCdHealth.of(client, NS, "created"));
     // A spec the operator has not seen yet: its status says nothing about it.
     ObjectNode edited = ArgoCdHealth.live(client, NS, "created");
@@ -165,11 +173,6 @@ class MoEModelLifecycleTest {
     assertEquals(0, diff.exitCode(), file + " drifts after a second server-side apply:\n" + diff.stdout()
         + diff.stderr());
     assertEquals(0, ControlPlane.get().kubectl(manifest, "delete", "-f", "-").exitCode());
-  }
-
-  private static String reason(MoEModel m, String type) {
-    return m.getStatus().getConditions().stream().filter(c -> type.equals(c.getType())).findFirst().orElseThrow()
-        .getReason();
   }
 
 }

@@ -4,9 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.moe.crds.v1alpha1.Decision;
+import dev.moe.crds.v1alpha1.ExpertPlacement;
 import dev.moe.crds.v1alpha1.MoEModel;
 import dev.moe.crds.v1alpha1.RebalanceDecision;
-import dev.moe.operator.cluster.ControlPlane;
+import dev.moe.operator.testing.FakeWorkers;
 import dev.moe.operator.testing.Models;
 import dev.moe.operator.testing.OperatorTestBase;
 import dev.moe.operator.testing.RecordedStatistics;
@@ -21,7 +22,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Rebalancing on the recorded DeepSeek-V3 traffic (58 MoE layers x 256 experts, 32 GPUs in 4
- * nodes, 288 slots): placed for decode, then served prefill.
+ * nodes, 288 slots): placed for decode, then served prefill; and a rollback to the placement
+ * from before the rebalance.
  */
 class RebalanceTest extends OperatorTestBase {
 
@@ -77,7 +79,7 @@ class RebalanceTest extends OperatorTestBase {
     assertTrue(d.getReplicasMoved() > 0 && d.getReplicasMoved() <= BUDGET, "moved " + d.getReplicasMoved());
     assertTrue(d.getPredictedGain() >= MIN_GAIN, "gain " + d.getPredictedGain());
     assertEquals(2, s.revisions("dsv3").size());
-    assertEquals(List.of(1L, 2L), operator.publisher.published(s.ns, "dsv3"));
+    assertEquals(List.of(1L, 2L), operator.workers.published(s.ns, "dsv3"));
     assertTrue(operator.scrape().lines().anyMatch(
         l -> l.matches("moe_rebalances_total\\{model=\"dsv3\",namespace=\"shift\",?\\} 1\\.0")), operator.scrape());
     System.out.printf("decode->prefill: observed %.4f on decode; %s, +%.4f predicted, %d replicas moved"
@@ -99,7 +101,7 @@ class RebalanceTest extends OperatorTestBase {
     assertTrue(d.getPredictedGain() >= MIN_GAIN);
     assertEquals(1, s.revisions("dsv3").size());
     assertEquals("dsv3-r1", m.getStatus().getCurrentPlacement().getRevision());
-    assertEquals(List.of(1L), operator.publisher.published(s.ns, "dsv3"));
+    assertEquals(List.of(1L), operator.workers.published(s.ns, "dsv3"));
   }
 
   @Test
@@ -112,6 +114,44 @@ class RebalanceTest extends OperatorTestBase {
     MoEModel m = s.get("dsv3");
     assertTrue(history(m).stream().noneMatch(d -> d.getDecision() == Decision.TAKEN), "decisions: " + history(m));
     assertEquals(1, s.revisions("dsv3").size());
+  }
+
+  @Test
+  void pinningAnEarlierRevisionServesItsPlacementAgainAsANewRevision() {
+    Scenario s = serving(client, "rollback", "dsv3", "Auto", operator);
+    operator.statistics.serve(RecordedStatistics.resource("prefill_in1000out1000.json"));
+    s.await("dsv3", Duration.ofSeconds(60), m -> Models.serves(m, "dsv3-r2"));
+    assertEquals(List.of(2L), operator.workers.report(s.ns, "dsv3", 0).held(), "the workers freed r1");
+
+    // The operator stops before the rollback is served: the next one finishes it and makes no other revision.
+    operator.workers.reachable(false);
+    s.apply(model(s, "dsv3", "Auto").replace("  placement:\n", "  placement:\n    pinnedRevision: 1\n"));
+    MoEModel rolling = s.await("dsv3", Duration.ofSeconds(60),
+        m -> Models.message(m, "Rebalancing").startsWith("rolling out dsv3-r3"));
+    assertEquals("rolling out dsv3-r3 (the placement of dsv3-r1): 0 of 32 workers staged it, 0 serve it",
+        Models.message(rolling, "Rebalancing"));
+    RecordedStatistics statistics = operator.statistics;
+    FakeWorkers workers = operator.workers;
+    operator.close();
+    workers.reachable(true);
+    operator = new RunningOperator(client, statistics, workers);
+
+    MoEModel m = s.await("dsv3", Duration.ofSeconds(60), x -> Models.condition(x, "Ready", "True")
+        && Models.serves(x, "dsv3-r3"));
+    assertEquals("dsv3-r1", m.getStatus().getCurrentPlacement().getRestores());
+    ExpertPlacement r1 = placement(s, "dsv3-r1");
+    ExpertPlacement r3 = placement(s, "dsv3-r3");
+    assertEquals(1L, r3.getSpec().getRestores());
+    assertEquals(r1.getSpec().getPhysicalToLogicalMap(), r3.getSpec().getPhysicalToLogicalMap());
+    assertEquals(r1.getSpec().getReplicaShares(), r3.getSpec().getReplicaShares());
+    assertEquals(List.of("dsv3-r1", "dsv3-r2", "dsv3-r3"), s.revisions("dsv3").stream()
+        .map(p -> p.getMetadata().getName()).sorted().toList());
+    assertEquals(List.of(1L, 2L, 3L), workers.published(s.ns, "dsv3"));
+    assertEquals(1, s.events("dsv3").stream().filter(e -> "Rollback".equals(e.getReason())).count());
+  }
+
+  private ExpertPlacement placement(Scenario s, String name) {
+    return client.resources(ExpertPlacement.class).inNamespace(s.ns).withName(name).get();
   }
 
   /** Each count scaled by a random factor within +-{@code amount}. */

@@ -1,12 +1,14 @@
 package dev.moe.operator.testing;
 
 import dev.moe.crds.v1alpha1.MoEModel;
+import io.fabric8.kubernetes.api.model.Condition;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.PodConditionBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.time.Duration;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import org.awaitility.Awaitility;
@@ -76,6 +78,28 @@ public final class Models {
           return m != null && condition.test(m);
         });
     return resource.get();
+  }
+
+  /** The reason of condition {@code type}; empty before the operator wrote it (awaited predicates see that too). */
+  public static String reason(MoEModel m, String type) {
+    return find(m, type).map(c -> c.getReason()).orElse("");
+  }
+
+  public static String message(MoEModel m, String type) {
+    return find(m, type).map(c -> c.getMessage()).orElse("");
+  }
+
+  private static Optional<Condition> find(MoEModel m, String type) {
+    if (m.getStatus() == null || m.getStatus().getConditions() == null) {
+      return Optional.empty();
+    }
+    return m.getStatus().getConditions().stream().filter(c -> type.equals(c.getType())).findFirst();
+  }
+
+  /** Whether the status says the workers serve {@code revision} (e.g. "dsv3-r1"). */
+  public static boolean serves(MoEModel m, String revision) {
+    return m.getStatus() != null && m.getStatus().getCurrentPlacement() != null
+        && revision.equals(m.getStatus().getCurrentPlacement().getRevision());
   }
 
   public static boolean condition(MoEModel m, String type, String status) {

@@ -11,25 +11,26 @@ import java.time.Clock;
 
 /**
  * The operator's reconciler and dependents, run by the Java Operator SDK against the test's API
- * server, as Quarkus runs them in a cluster, with recorded statistics and a recording publisher.
+ * server, as Quarkus runs them in a cluster, with recorded statistics and fake workers.
  */
 public final class RunningOperator implements AutoCloseable {
 
   public final RecordedStatistics statistics;
-  public final RecordingPublisher publisher;
+  public final FakeWorkers workers;
   public final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
   private final Operator operator;
 
   public RunningOperator(KubernetesClient client) {
-    this(client, new RecordedStatistics(), new RecordingPublisher());
+    this(client, new RecordedStatistics(), new FakeWorkers());
   }
 
   /** An operator on the statistics and workers of an earlier one: a restart. */
-  public RunningOperator(KubernetesClient client, RecordedStatistics statistics, RecordingPublisher publisher) {
+  public RunningOperator(KubernetesClient client, RecordedStatistics statistics, FakeWorkers workers) {
     this.statistics = statistics;
-    this.publisher = publisher;
+    this.workers = workers;
     operator = new Operator(o -> o.withKubernetesClient(client).withCloseClientOnStop(false));
-    operator.register(new MoEModelReconciler(statistics, publisher, new OperatorMetrics(registry), Clock.systemUTC()));
+    operator.register(new MoEModelReconciler(statistics, workers, workers, new OperatorMetrics(registry),
+        Clock.systemUTC()));
     operator.start();
   }
 

@@ -5,6 +5,7 @@ import dev.moe.crds.v1alpha1.MoEModel;
 import dev.moe.operator.cluster.ControlPlane;
 import dev.moe.operator.cluster.Kubectl;
 import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
+import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.time.Duration;
 import java.util.List;
@@ -48,6 +49,12 @@ public final class Scenario {
 
   public MoEModel get(String model) {
     return client.resources(MoEModel.class).inNamespace(ns).withName(model).get();
+  }
+
+  /** The Events the operator recorded on {@code model}. */
+  public List<Event> events(String model) {
+    return client.v1().events().inNamespace(ns).list().getItems().stream()
+        .filter(e -> model.equals(e.getInvolvedObject().getName())).toList();
   }
 
   public List<ExpertPlacement> revisions(String model) {
