@@ -17,8 +17,9 @@ import picocli.CommandLine.Option;
 
 /** {@code demo}: the whole system on the local cluster, with a traffic shift and the rebalance that answers it. */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-    description = "Installs the chart, applies the example model, replays DeepSeek-V3's decode then prefill routing "
-        + "through its workers, and reports the operator's rebalance (run by local-cluster/run.sh).")
+    description = "Installs the chart, applies the example model, sends it OpenAI requests whose routing follows "
+        + "DeepSeek-V3's decode then prefill workloads, and reports the operator's rebalance and the serving figures "
+        + "(run by local-cluster/run.sh).")
 final class DemoCommand implements Callable<Integer> {
 
   @Mixin ClusterOptions cluster;
@@ -26,20 +27,25 @@ final class DemoCommand implements Callable<Integer> {
   @Mixin StatisticsOption statistics;
 
   @Option(names = "--decode", defaultValue = "90s", converter = DurationConverter.class,
-      description = "Decode traffic before the shift, at least (default: ${DEFAULT-VALUE}); the shift also waits, "
-          + "up to " + Demo.OBSERVATION_LIMIT_MINUTES + " minutes more, until the operator has observed decode traffic.")
+      description = "Decode-like requests before the shift, at least (default: ${DEFAULT-VALUE}); the shift also waits, "
+          + "up to " + Demo.OBSERVATION_LIMIT_MINUTES + " minutes more, until the operator has observed them.")
   Duration decode;
 
   @Option(names = "--prefill-limit", defaultValue = "4m", converter = DurationConverter.class,
-      description = "The longest prefill traffic runs (default: ${DEFAULT-VALUE}).")
+      description = "The longest prefill-like requests run (default: ${DEFAULT-VALUE}).")
   Duration prefillLimit;
 
   @Option(names = "--after-rebalance", defaultValue = "45s", converter = DurationConverter.class,
-      description = "Prefill traffic once the rebalanced placement serves (default: ${DEFAULT-VALUE}).")
+      description = "Prefill-like requests once the rebalanced placement serves (default: ${DEFAULT-VALUE}).")
   Duration afterRebalance;
 
-  @Option(names = "--tokens", defaultValue = "128", description = "Tokens per step (default: ${DEFAULT-VALUE}).")
-  int tokens;
+  @Option(names = "--clients", defaultValue = "16",
+      description = "Clients sending requests, each the next when its last ended (default: ${DEFAULT-VALUE}).")
+  int clients;
+
+  @Option(names = "--max-tokens", defaultValue = "32",
+      description = "Tokens each request asks for at most (default: ${DEFAULT-VALUE}).")
+  int maxTokens;
 
   @Option(names = "--out", paramLabel = "DIR", description = "Where the report goes (default: <state-dir>/demo).")
   Path out;
@@ -53,6 +59,9 @@ final class DemoCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException, InterruptedException {
+    if (clients < 1 || maxTokens < 1) {
+      throw new IllegalArgumentException("--clients and --max-tokens must be positive");
+    }
     Path repo = cluster.repo();
     Path stats = statistics.dir(repo);
     Path report = out != null ? out : cluster.stateDir().resolve("demo");
@@ -60,8 +69,8 @@ final class DemoCommand implements Callable<Integer> {
     Runtime.getRuntime().addShutdownHook(new Thread(() -> stop.set(true)));
     try (LocalSystem system = LocalSystem.start(repo, cluster.kubeconfig(), cluster.stateDir(), System.out)) {
       Demo.Options options = new Demo.Options(repo, stats, cachedWeights(), report, decode, prefillLimit,
-          afterRebalance, tokens);
-      boolean rebalanced = new Demo(system.client(), options, System.out).run(stop::get);
+          afterRebalance, clients, maxTokens);
+      boolean rebalanced = new Demo(system.client(), system.node()::resolveService, options, System.out).run(stop::get);
       boolean panels = true;
       if (prometheus != null) {
         List<DashboardCheck.PanelResult> results =

@@ -6,20 +6,20 @@ import dev.moe.crds.v1alpha1.Decision;
 import dev.moe.crds.v1alpha1.MoEModel;
 import dev.moe.crds.v1alpha1.RebalanceDecision;
 import dev.moe.localcluster.demo.DemoReport.StatusSample;
-import dev.moe.localcluster.demo.TrafficReplay.Phase;
-import dev.moe.localcluster.demo.TrafficReplay.StepRecord;
+import dev.moe.localcluster.demo.RequestTraffic.RequestRecord;
 import dev.moe.localcluster.system.ModelClient;
 import dev.moe.localcluster.system.ShiftStatistics;
-import dev.moe.runtime.replay.SyntheticCheckpoint;
-import dev.moe.stats.RoutingStats;
+import dev.moe.runtime.bench.StreamedCompletion;
+import dev.moe.runtime.synthetic.PromptKind;
+import dev.moe.runtime.synthetic.RoutingFit;
+import dev.moe.runtime.synthetic.SyntheticCheckpoint;
 import dev.moe.stats.RoutingStatsReader;
 import io.fabric8.kubernetes.api.model.PersistentVolumeBuilder;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaimBuilder;
-import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.io.PrintStream;
-import java.net.InetSocketAddress;
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -30,93 +30,113 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
-import java.util.stream.IntStream;
+import java.util.function.Function;
 
 /**
- * The demo on a running local cluster with the operator installed: applies the example model
- * (real weights generated in DeepSeek-V3's layout), waits until the operator has placed it and
- * its workers serve, replays DeepSeek-V3's measured decode routing then prefill routing through
- * them, shows the operator's answer live, and ends with the report.
+ * The demo on a running local cluster with the operator installed: applies the example model (a
+ * whole DeepSeek-V3-layout model whose routers send two kinds of prompts as SGLang measured
+ * DeepSeek-V3's decode and prefill workloads), waits until the operator has placed it and its API
+ * answers, sends real OpenAI requests to its endpoint (the Service in {@code status.endpoint}):
+ * decode-like prompts, then prefill-like ones (the shift), shows the operator's answer live, and
+ * ends with the report.
  */
 public final class Demo {
 
   /**
-   * @param decode how long decode traffic runs before the shift, at least: the shift also waits (up
-   *     to {@link #OBSERVATION_LIMIT_MINUTES} more) for the operator's first observation of decode traffic,
-   *     the "before" of the comparison
-   * @param prefillLimit the longest prefill traffic runs
-   * @param afterRebalance how long prefill traffic runs once a rebalanced placement serves
+   * @param decode how long decode-like traffic runs before the shift, at least: the shift also
+   *     waits (up to {@link #OBSERVATION_LIMIT_MINUTES} more) for the operator's first observation
+   *     of it, the "before" of the comparison
+   * @param prefillLimit the longest prefill-like traffic runs
+   * @param afterRebalance how long prefill-like traffic runs once a rebalanced placement serves
+   * @param clients closed-loop clients sending requests
+   * @param maxTokens tokens each request asks for at most
    */
   public record Options(Path repo, Path statistics, Path cacheDir, Path outDir, Duration decode,
-      Duration prefillLimit, Duration afterRebalance, int tokensPerStep) {}
+      Duration prefillLimit, Duration afterRebalance, int clients, int maxTokens) {}
 
   static final String NAMESPACE = "moe-demo";
   static final String MODEL = "deepseek-v3-mini";
-  private static final int HIDDEN = 32;
-  private static final int INTER = 16;
-  private static final int TRANSPORT_PORT = 7070;
   /** How much longer than {@code decode} the shift waits for the operator's first observation. */
   public static final int OBSERVATION_LIMIT_MINUTES = 4;
+  private static final long SEED = 42;
+  /** Words per prompt: one token each. */
+  private static final int PROMPT_WORDS = 48;
+  /** Where the generated model is cached; a new generator gets a new name. */
+  private static final String CHECKPOINT_DIR = "deepseek-v3-mini-routed-v1";
 
   private final KubernetesClient client;
   private final ModelClient model;
+  private final Function<String, Optional<String>> services;
   private final Options options;
   private final PrintStream out;
 
-  public Demo(KubernetesClient client, Options options, PrintStream out) {
+  /** @param services the address a Service's DNS name stands for on this machine (the process node's proxy) */
+  public Demo(KubernetesClient client, Function<String, Optional<String>> services, Options options, PrintStream out) {
     this.client = client;
     this.model = new ModelClient(client, NAMESPACE, MODEL);
+    this.services = services;
     this.options = options;
     this.out = out;
   }
 
-  /** Runs the demo; true when the operator rebalanced after the shift and a new placement served. */
-  public boolean run(BooleanSupplier stop) {
-    RoutingStats decode = RoutingStatsReader.read(options.statistics().resolve(ShiftStatistics.DECODE));
-    RoutingStats prefill = RoutingStatsReader.read(options.statistics().resolve(ShiftStatistics.PREFILL));
+  /** Runs the demo; true when the operator rebalanced after the shift and every worker served the new placement. */
+  public boolean run(BooleanSupplier stop) throws InterruptedException {
     Path weights = checkpoint();
     apply(weights);
     Instant created = Instant.now();
     MoEModel ready = awaitReady(Duration.ofMinutes(5), stop);
-    out.printf(Locale.ROOT, "%s Ready %.0f s after it was applied: %s, predicted balancedness %.3f%n", MODEL,
-        Duration.between(created, Instant.now()).toMillis() / 1e3,
+    out.printf(Locale.ROOT, "%s Ready %.0f s after it was applied: %s, predicted balancedness %.3f, endpoint %s%n",
+        MODEL, Duration.between(created, Instant.now()).toMillis() / 1e3,
         ready.getStatus().getCurrentPlacement().getRevision(),
-        ready.getStatus().getCurrentPlacement().getPredictedBalancedness());
-    List<StepRecord> steps = Collections.synchronizedList(new ArrayList<>());
+        ready.getStatus().getCurrentPlacement().getPredictedBalancedness(), ready.getStatus().getEndpoint());
+    URI endpoint = reachable(ready.getStatus().getEndpoint());
+    StreamedCompletion completion = new StreamedCompletion(StreamedCompletion.httpClient(), MODEL, null,
+        options.maxTokens(), false);
+    StreamedCompletion.Result first = firstCompletion(completion, endpoint, stop);
+    double firstCompletion = Duration.between(created, Instant.now()).toMillis() / 1e3;
+    out.printf(Locale.ROOT, "first completion %.0f s after the model was applied%n", firstCompletion);
+    printCompletion("decode-like", prompt(PromptKind.DECODE, -1), first);
+
+    List<RequestRecord> requests = Collections.synchronizedList(new ArrayList<>());
     List<StatusSample> samples = Collections.synchronizedList(new ArrayList<>());
     String before = ready.getStatus().getCurrentPlacement().getRevision();
-    // Placement versions are revision numbers (<model>-r<N> is version N).
-    long servedAtStart = Long.parseLong(before.substring(before.lastIndexOf("-r") + 2));
-    TrafficReplay replay = connect(ready, moeLayers(decode), servedAtStart);
-    // One clock for the steps, the status samples and the operator's decisions: from the first step.
+    // One clock for the requests, the status samples and the operator's decisions: from the first request.
     long startNanos = System.nanoTime();
     Instant start = Instant.now();
-    ScheduledExecutorService sampler = Executors.newSingleThreadScheduledExecutor();
     double[] shiftAt = {Double.NaN};
-    double[] switchAt = {Double.NaN};
-    try (replay) {
-      sampler.scheduleAtFixedRate(() -> sample(samples, steps, startNanos), 0, 1, TimeUnit.SECONDS);
+    ScheduledExecutorService sampler = Executors.newSingleThreadScheduledExecutor();
+    try {
+      sampler.scheduleAtFixedRate(() -> sample(samples, requests, startNanos), 0, 1, TimeUnit.SECONDS);
       long decodeLimit = options.decode().plusMinutes(OBSERVATION_LIMIT_MINUTES).toSeconds();
-      replay.run(startNanos, List.of(new Phase("decode", decode, t -> t >= options.decode().toSeconds()
-                  && (observed(samples, before) || t >= decodeLimit)),
-              new Phase("prefill", prefill, t -> t >= options.prefillLimit().toSeconds())),
-          s -> {
-            if (Double.isNaN(shiftAt[0]) && s.phase().equals("prefill")) {
-              shiftAt[0] = s.atSeconds();
+      new RequestTraffic(endpoint, completion, options.clients()).run(startNanos, List.of(
+              new RequestTraffic.Phase("decode", i -> prompt(PromptKind.DECODE, i),
+                  t -> t >= options.decode().toSeconds() && (observed(samples, before) || t >= decodeLimit)),
+              new RequestTraffic.Phase("prefill", i -> prompt(PromptKind.PREFILL, i), t -> {
+                if (Double.isNaN(shiftAt[0])) {
+                  shiftAt[0] = (System.nanoTime() - startNanos) / 1e9 - t;
+                }
+                double switchAt = switchAt(samples, before, shiftAt[0]);
+                // Ends once the new placement has served for afterRebalance and the operator has observed it.
+                return t >= options.prefillLimit().toSeconds() || (!Double.isNaN(switchAt)
+                    && shiftAt[0] + t > switchAt + options.afterRebalance().toSeconds()
+                    && observedOtherThan(samples, before));
+              })),
+          r -> {
+            boolean firstOfPhase;
+            synchronized (requests) {
+              firstOfPhase = r.result().ok() && requests.stream()
+                  .noneMatch(x -> x.phase().equals(r.phase()) && x.result().ok());
+              requests.add(r);
             }
-            if (Double.isNaN(switchAt[0]) && s.phase().equals("prefill") && s.version() > servedAtStart) {
-              switchAt[0] = s.atSeconds();
+            if (firstOfPhase && r.phase().equals("prefill")) {
+              printCompletion("prefill-like", null, r.result());
             }
-            steps.add(s);
-          },
-          // Ends once the new placement has served for afterRebalance and the operator has observed it.
-          () -> stop.getAsBoolean() || (!Double.isNaN(switchAt[0])
-              && (System.nanoTime() - startNanos) / 1e9 > switchAt[0] + options.afterRebalance().toSeconds()
-              && observedOtherThan(samples, before)));
+          }, stop);
     } finally {
       sampler.shutdownNow();
     }
@@ -126,36 +146,70 @@ public final class Demo {
         : firstTakenAfter(last, start.plusMillis((long) (shiftAt[0] * 1000)));
     double decisionAt = taken == null ? Double.NaN
         : Duration.between(start, Instant.parse(taken.getTime())).toMillis() / 1e3;
-    DemoReport.Run run = new DemoReport.Run(List.copyOf(steps), List.copyOf(samples), shiftAt[0], decisionAt,
-        switchAt[0], taken == null || taken.getReplicasMoved() == null ? 0 : taken.getReplicasMoved(),
-        taken == null || taken.getObservedBalancedness() == null ? Double.NaN : taken.getObservedBalancedness(), before, last.getStatus().getCurrentPlacement().getRevision());
+    DemoReport.Run run = new DemoReport.Run(List.copyOf(requests), List.copyOf(samples), firstCompletion, shiftAt[0],
+        decisionAt, switchAt(samples, before, shiftAt[0]),
+        taken == null || taken.getReplicasMoved() == null ? 0 : taken.getReplicasMoved(),
+        taken == null || taken.getObservedBalancedness() == null ? Double.NaN : taken.getObservedBalancedness(),
+        before, last.getStatus().getCurrentPlacement().getRevision());
     DemoReport.write(run, options.outDir(), out);
     return DemoReport.rebalanced(run);
   }
 
-  /** Connects to the workers and waits until they serve {@code version}. */
-  private TrafficReplay connect(MoEModel ready, int[] layers, long version) {
-    TrafficReplay replay = new TrafficReplay(workerAddresses(ready), HIDDEN, layers, SyntheticCheckpoint.TOP_K,
-        options.tokensPerStep(), 42);
-    try {
-      replay.awaitVersion(version, Duration.ofMinutes(2));
-      return replay;
-    } catch (RuntimeException e) {
-      replay.close();
-      throw e;
+  /** The endpoint's URL with its host as this machine reaches it: the process node's proxy of the Service. */
+  private URI reachable(String endpoint) {
+    if (endpoint == null) {
+      throw new IllegalStateException(MODEL + " is Ready without status.endpoint");
+    }
+    URI uri = URI.create(endpoint);
+    String host = services.apply(uri.getHost()).orElseThrow(() -> new IllegalStateException(
+        "the process node does not proxy " + uri.getHost() + " (the model's Service)"));
+    return URI.create(uri.getScheme() + "://" + host + ":" + uri.getPort() + "/");
+  }
+
+  /** The first completion through the Service; a worker may still be joining the group, so retried for a while. */
+  private StreamedCompletion.Result firstCompletion(StreamedCompletion completion, URI endpoint, BooleanSupplier stop) {
+    Instant deadline = Instant.now().plus(Duration.ofMinutes(2));
+    while (true) {
+      StreamedCompletion.Result r = completion.send(endpoint, prompt(PromptKind.DECODE, -1));
+      if (r.ok()) {
+        return r;
+      }
+      if (Instant.now().isAfter(deadline) || stop.getAsBoolean()) {
+        throw new IllegalStateException("no completion from " + endpoint + " within 2 minutes: " + r.error());
+      }
+      ModelClient.sleep(Duration.ofSeconds(2));
     }
   }
 
-  /** Generates the weights once per shape; later runs reuse them. */
+  private void printCompletion(String kind, String prompt, StreamedCompletion.Result r) {
+    out.printf(Locale.ROOT, "%n  %s completion (%d prompt tokens, %d generated, TTFT %.0f ms, TPOT %.1f ms)%s: %s%n",
+        kind, r.promptTokens(), r.outputTokens(), r.ttftMillis(), r.tpotMillis(),
+        prompt == null ? "" : " of \"" + abbreviate(prompt) + "\"", "\"" + abbreviate(r.text()) + "\"");
+  }
+
+  private static String abbreviate(String s) {
+    String line = s.replace("\n", " ").strip();
+    return line.length() <= 60 ? line : line.substring(0, 57) + "...";
+  }
+
+  /** Request {@code i}'s prompt of a kind (-1: the first completion's). */
+  private static String prompt(PromptKind kind, int i) {
+    return kind.prompts(1, PROMPT_WORDS, SEED * 1_000_003L + i).getFirst();
+  }
+
+  /** Generates the model once per generator version; later runs reuse it. */
   private Path checkpoint() {
-    Path dir = options.cacheDir().resolve("deepseek-v3-mini-h" + HIDDEN + "-i" + INTER);
+    Path dir = options.cacheDir().resolve(CHECKPOINT_DIR);
     if (!Files.exists(dir.resolve("model.safetensors"))) {
-      out.println("generating the weights (DeepSeek-V3 layout, hidden " + HIDDEN + ") into " + dir);
-      SyntheticCheckpoint.writeDeepSeekV3(dir, HIDDEN, INTER, 1);
+      out.println("generating the model (DeepSeek-V3 layout, routers fitted to SGLang's decode and prefill counts) into "
+          + dir);
+      RoutingFit fit = SyntheticCheckpoint.write(dir,
+          RoutingStatsReader.read(options.statistics().resolve(ShiftStatistics.DECODE)),
+          RoutingStatsReader.read(options.statistics().resolve(ShiftStatistics.PREFILL)), SEED);
+      out.println(fit.summary());
     }
     return dir;
   }
-
   private void apply(Path weights) {
     String claim = MODEL + "-weights";
     client.persistentVolumes().resource(new PersistentVolumeBuilder().withNewMetadata().withName(claim).endMetadata()
@@ -185,26 +239,8 @@ public final class Demo {
     }, timeout, stop);
   }
 
-  private List<InetSocketAddress> workerAddresses(MoEModel ready) {
-    List<Pod> pods = client.pods().inNamespace(NAMESPACE).withLabel("moe.dev/model", MODEL).list().getItems()
-        .stream().sorted(Comparator.comparingInt(p -> ordinal(p.getMetadata().getName()))).toList();
-    int workers = ready.getSpec().getParallelism().getWorkers();
-    if (pods.size() != workers) {
-      throw new IllegalStateException("expected " + workers + " worker pods, found " + pods.size());
-    }
-    return pods.stream().map(p -> new InetSocketAddress(p.getStatus().getPodIP(), TRANSPORT_PORT)).toList();
-  }
-
-  private static int ordinal(String podName) {
-    return Integer.parseInt(podName.substring(podName.lastIndexOf('-') + 1));
-  }
-
-  private static int[] moeLayers(RoutingStats stats) {
-    return IntStream.range(0, stats.layers()).filter(l -> !stats.isDense(l)).toArray();
-  }
-
   /** Records the model's status and prints the live line. */
-  private void sample(List<StatusSample> samples, List<StepRecord> steps, long startNanos) {
+  private void sample(List<StatusSample> samples, List<RequestRecord> requests, long startNanos) {
     try {
       MoEModel m = model.get();
       CurrentPlacement c = m.getStatus().getCurrentPlacement();
@@ -215,19 +251,27 @@ public final class Demo {
       long moved = m.getStatus().getRebalanceHistory() == null ? 0 : m.getStatus().getRebalanceHistory().stream()
           .filter(d -> d.getDecision() == Decision.TAKEN && d.getReplicasMoved() != null)
           .mapToLong(RebalanceDecision::getReplicasMoved).sum();
-      StepRecord s;
-      int n;
-      synchronized (steps) {
-        n = steps.size();
-        s = n == 0 ? null : steps.getLast();
+      List<RequestRecord> recent;
+      synchronized (requests) {
+        recent = List.copyOf(requests.subList(Math.max(0, requests.size() - 16), requests.size()));
       }
-      out.printf(Locale.ROOT, "\r%5.0f s  %-7s  steps %5d  serving %-20s  balancedness observed %s predicted %s"
-              + "  moved %5d  slowest worker %s ms   ", t, s == null ? "-" : s.phase(), n,
-          c.getRevision() + " (v" + (s == null ? "-" : s.version()) + ")", fixed(observed), fixed(predicted), moved,
-          s == null ? "-" : String.format(Locale.ROOT, "%.1f", s.slowestWorkerMs()));
+      double[] tpot = recent.stream().filter(r -> r.result().ok()).mapToDouble(r -> r.result().tpotMillis())
+          .filter(Double::isFinite).sorted().toArray();
+      out.printf(Locale.ROOT, "\r%5.0f s  %-7s  requests %5d  serving %-20s  balancedness observed %s predicted %s"
+              + "  moved %5d  TPOT p50 %s ms   ", t, recent.isEmpty() ? "-" : recent.getLast().phase(),
+          requests.size(), c.getRevision(), fixed(observed), fixed(predicted), moved,
+          tpot.length == 0 ? "-" : String.format(Locale.ROOT, "%.1f", tpot[tpot.length / 2]));
       out.flush();
     } catch (RuntimeException e) {
       out.print("\r(status unavailable: " + e.getMessage() + ")");
+    }
+  }
+
+  /** When the operator first reported a revision other than {@code before} served, after the shift; NaN before. */
+  private static double switchAt(List<StatusSample> samples, String before, double shiftAt) {
+    synchronized (samples) {
+      return samples.stream().filter(x -> x.t() >= shiftAt && !before.equals(x.revision()))
+          .mapToDouble(StatusSample::t).findFirst().orElse(Double.NaN);
     }
   }
 

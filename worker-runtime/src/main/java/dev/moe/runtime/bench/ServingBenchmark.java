@@ -274,7 +274,7 @@ public final class ServingBenchmark {
   }
 
   /** The nearest-rank percentile of sorted values; NaN when there are none. */
-  static double percentile(double[] sorted, double p) {
+  public static double percentile(double[] sorted, double p) {
     if (sorted.length == 0) {
       return Double.NaN;
     }
