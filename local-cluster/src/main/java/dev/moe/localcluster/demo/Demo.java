@@ -10,7 +10,8 @@ import dev.moe.localcluster.demo.TrafficReplay.Phase;
 import dev.moe.localcluster.demo.TrafficReplay.StepRecord;
 import dev.moe.localcluster.system.ModelClient;
 import dev.moe.localcluster.system.ShiftStatistics;
-import dev.moe.runtime.replay.SyntheticCheckpoint;
+import dev.moe.runtime.model.Checkpoint;
+import dev.moe.runtime.synthetic.SyntheticCheckpoint;
 import dev.moe.stats.RoutingStats;
 import dev.moe.stats.RoutingStatsReader;
 import io.fabric8.kubernetes.api.model.PersistentVolumeBuilder;
@@ -18,10 +19,13 @@ import io.fabric8.kubernetes.api.model.PersistentVolumeClaimBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import java.io.IOException;
 import java.io.PrintStream;
+import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -56,8 +60,6 @@ public final class Demo {
 
   static final String NAMESPACE = "moe-demo";
   static final String MODEL = "deepseek-v3-mini";
-  private static final int HIDDEN = 32;
-  private static final int INTER = 16;
   private static final int TRANSPORT_PORT = 7070;
   /** How much longer than {@code decode} the shift waits for the operator's first observation. */
   public static final int OBSERVATION_LIMIT_MINUTES = 4;
@@ -78,7 +80,7 @@ public final class Demo {
   public boolean run(BooleanSupplier stop) {
     RoutingStats decode = RoutingStatsReader.read(options.statistics().resolve(ShiftStatistics.DECODE));
     RoutingStats prefill = RoutingStatsReader.read(options.statistics().resolve(ShiftStatistics.PREFILL));
-    Path weights = checkpoint();
+    Path weights = checkpoint(decode, prefill);
     apply(weights);
     Instant created = Instant.now();
     MoEModel ready = awaitReady(Duration.ofMinutes(5), stop);
@@ -135,8 +137,8 @@ public final class Demo {
 
   /** Connects to the workers and waits until they serve {@code version}. */
   private TrafficReplay connect(MoEModel ready, int[] layers, long version) {
-    TrafficReplay replay = new TrafficReplay(workerAddresses(ready), HIDDEN, layers, SyntheticCheckpoint.TOP_K,
-        options.tokensPerStep(), 42);
+    TrafficReplay replay = new TrafficReplay(workerAddresses(ready), SyntheticCheckpoint.HIDDEN, layers,
+        SyntheticCheckpoint.TOP_K, options.tokensPerStep(), 42);
     try {
       replay.awaitVersion(version, Duration.ofMinutes(2));
       return replay;
@@ -146,12 +148,24 @@ public final class Demo {
     }
   }
 
-  /** Generates the weights once per shape; later runs reuse them. */
-  private Path checkpoint() {
-    Path dir = options.cacheDir().resolve("deepseek-v3-mini-h" + HIDDEN + "-i" + INTER);
-    if (!Files.exists(dir.resolve("model.safetensors"))) {
-      out.println("generating the weights (DeepSeek-V3 layout, hidden " + HIDDEN + ") into " + dir);
-      SyntheticCheckpoint.writeDeepSeekV3(dir, HIDDEN, INTER, 1);
+  /**
+   * Generates the weights once, routers fitted to the statistics; later runs reuse them. Written
+   * beside the cache entry and moved into place, so an interrupted run leaves no half-fitted model.
+   */
+  private Path checkpoint(RoutingStats decode, RoutingStats prefill) {
+    Path dir = options.cacheDir().resolve("deepseek-v3-mini-servable-h" + SyntheticCheckpoint.HIDDEN);
+    if (Files.exists(dir.resolve(Checkpoint.CONFIG))) {
+      return dir;
+    }
+    out.println("generating the weights (DeepSeek-V3 layout, hidden " + SyntheticCheckpoint.HIDDEN
+        + ", routers fitted to the statistics) into " + dir);
+    try {
+      Files.createDirectories(options.cacheDir());
+      Path partial = Files.createTempDirectory(options.cacheDir(), dir.getFileName() + ".");
+      out.println(SyntheticCheckpoint.write(partial, decode, prefill, 1).summary());
+      Files.move(partial, dir, StandardCopyOption.ATOMIC_MOVE);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write the demo's weights into " + dir + ": " + e.getMessage(), e);
     }
     return dir;
   }
