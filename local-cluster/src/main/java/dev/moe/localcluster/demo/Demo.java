@@ -10,18 +10,21 @@ import dev.moe.localcluster.demo.RequestTraffic.RequestRecord;
 import dev.moe.localcluster.system.ModelClient;
 import dev.moe.localcluster.system.ShiftStatistics;
 import dev.moe.runtime.bench.StreamedCompletion;
+import dev.moe.runtime.model.Checkpoint;
 import dev.moe.runtime.synthetic.PromptKind;
-import dev.moe.runtime.synthetic.RoutingFit;
 import dev.moe.runtime.synthetic.SyntheticCheckpoint;
 import dev.moe.stats.RoutingStatsReader;
 import io.fabric8.kubernetes.api.model.PersistentVolumeBuilder;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaimBuilder;
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import java.io.IOException;
 import java.io.PrintStream;
+import java.io.UncheckedIOException;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -67,7 +70,7 @@ public final class Demo {
   /** Words per prompt: one token each. */
   private static final int PROMPT_WORDS = 48;
   /** Where the generated model is cached; a new generator gets a new name. */
-  private static final String CHECKPOINT_DIR = "deepseek-v3-mini-routed-v1";
+  private static final String CHECKPOINT_DIR = "deepseek-v3-mini-servable-h" + SyntheticCheckpoint.HIDDEN;
 
   private final KubernetesClient client;
   private final ModelClient model;
@@ -197,19 +200,31 @@ public final class Demo {
     return kind.prompts(1, PROMPT_WORDS, SEED * 1_000_003L + i).getFirst();
   }
 
-  /** Generates the model once per generator version; later runs reuse it. */
+  /**
+   * Generates the model once per generator version, routers fitted to the statistics; later runs
+   * reuse it. Written beside the cache entry and moved into place, so an interrupted run leaves no
+   * half-fitted model.
+   */
   private Path checkpoint() {
     Path dir = options.cacheDir().resolve(CHECKPOINT_DIR);
-    if (!Files.exists(dir.resolve("model.safetensors"))) {
-      out.println("generating the model (DeepSeek-V3 layout, routers fitted to SGLang's decode and prefill counts) into "
-          + dir);
-      RoutingFit fit = SyntheticCheckpoint.write(dir,
+    if (Files.exists(dir.resolve(Checkpoint.CONFIG))) {
+      return dir;
+    }
+    out.println("generating the model (DeepSeek-V3 layout, hidden " + SyntheticCheckpoint.HIDDEN
+        + ", routers fitted to SGLang's decode and prefill counts) into " + dir);
+    try {
+      Files.createDirectories(options.cacheDir());
+      Path partial = Files.createTempDirectory(options.cacheDir(), dir.getFileName() + ".");
+      out.println(SyntheticCheckpoint.write(partial,
           RoutingStatsReader.read(options.statistics().resolve(ShiftStatistics.DECODE)),
-          RoutingStatsReader.read(options.statistics().resolve(ShiftStatistics.PREFILL)), SEED);
-      out.println(fit.summary());
+          RoutingStatsReader.read(options.statistics().resolve(ShiftStatistics.PREFILL)), SEED).summary());
+      Files.move(partial, dir, StandardCopyOption.ATOMIC_MOVE);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write the demo's model into " + dir + ": " + e.getMessage(), e);
     }
     return dir;
   }
+
   private void apply(Path weights) {
     String claim = MODEL + "-weights";
     client.persistentVolumes().resource(new PersistentVolumeBuilder().withNewMetadata().withName(claim).endMetadata()

@@ -84,7 +84,7 @@ public final class SyntheticModel implements ExpertModel {
     return ExpertWeights.ofFloats(hidden, inter, gate, up, down);
   }
 
-  static float[] random(SplittableRandom r, int n, double scale) {
+  private static float[] random(SplittableRandom r, int n, double scale) {
     float[] a = new float[n];
     for (int i = 0; i < n; i++) {
       a[i] = (float) ((r.nextDouble() * 2 - 1) * scale);

@@ -54,6 +54,16 @@ public final class SafetensorsWriter {
     return this;
   }
 
+  /** The tensors' names, in the order they were added. */
+  public List<String> names() {
+    return entries.stream().map(Entry::name).toList();
+  }
+
+  /** The tensors' bytes, all together (the file less its header). */
+  public long dataBytes() {
+    return entries.stream().mapToLong(e -> e.bytes().capacity()).sum();
+  }
+
   private ByteBuffer buffer(String name, DType dtype, int length, long[] shape) {
     if (name.equals("__metadata__") || !names.add(name)) {
       throw new IllegalArgumentException("tensor name '" + name + "' is reserved or already added");
