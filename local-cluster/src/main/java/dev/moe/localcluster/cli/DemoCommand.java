@@ -39,7 +39,7 @@ final class DemoCommand implements Callable<Integer> {
       description = "Prefill-like requests once the rebalanced placement serves (default: ${DEFAULT-VALUE}).")
   Duration afterRebalance;
 
-  @Option(names = "--clients", defaultValue = "16",
+  @Option(names = "--clients", defaultValue = "64",
       description = "Clients sending requests, each the next when its last ended (default: ${DEFAULT-VALUE}).")
   int clients;
 

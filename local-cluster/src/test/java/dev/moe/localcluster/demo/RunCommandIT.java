@@ -69,7 +69,16 @@ class RunCommandIT {
     // after 24-26 s). Successive windows on one placement differ by about 0.003.
     assertTrue(recovered > 0.93 && recovered > shifted + 0.03, "balancedness did not recover: " + shifted + " -> "
         + recovered);
-    assertTrue(Files.size(report.resolve("balancedness.svg")) > 1000, "no plot");
+    for (JsonNode stretch : stretches) {
+      assertTrue(stretch.path("requests").asInt() > 0, "no request in " + stretch);
+      assertEquals(0, stretch.path("errors").asInt(), "failed requests in " + stretch);
+      assertTrue(stretch.path("tpotP50Ms").asDouble() > 0 && stretch.path("outputTokensPerSecond").asDouble() > 0,
+          "no serving figures in " + stretch);
+    }
+    assertTrue(summary.path("firstCompletionSeconds").asDouble() > 0, "no first completion");
+    assertTrue(output.contains("decode-like completion") && output.contains("prefill-like completion"),
+        "the completions are not printed");
+    assertTrue(Files.size(report.resolve("timeline.svg")) > 1000, "no plot");
 
     for (JsonNode panel : JsonMapper.builder().build().readTree(report.resolve("dashboard.json").toFile())) {
       assertTrue(panel.path("series").asInt() > 0, "dashboard panel without data: " + panel);
