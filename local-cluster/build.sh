@@ -9,6 +9,9 @@
 #                          client-go APIs of another Kubernetes minor
 #   cmd/prometheus/go.mod  prometheus (github.com/prometheus/prometheus): its own module, its
 #                          dependencies are far newer than Kubernetes' ones
+#   cmd/prometheus-adapter/go.mod
+#                          prometheus-adapter (sigs.k8s.io/prometheus-adapter): its own module,
+#                          on the Kubernetes libraries of its release (v0.30)
 #
 # Environment (all optional):
 #   MOE_LOCAL_CLUSTER_CACHE  base of the build cache
@@ -25,7 +28,7 @@ command -v go >/dev/null || { echo "build.sh: go is not on PATH (Go >= 1.26.7 ne
 
 # The pins: one hash over every go.mod and go.sum, so the cache is reused while they do not change.
 pin_hash="$(cat go.mod go.sum cmd/kwok/go.mod cmd/kwok/go.sum cmd/prometheus/go.mod cmd/prometheus/go.sum \
-  | sha256sum | cut -c1-16)"
+  cmd/prometheus-adapter/go.mod cmd/prometheus-adapter/go.sum | sha256sum | cut -c1-16)"
 # module_field DIR MODULE TEMPLATE: a field of a pinned module, as `go list -m` reads it in DIR.
 module_field() { (cd "$1" && go list -mod=readonly -m -f "$3" "$2"); }
 time_format='{{if .Time}}{{.Time.UTC.Format "2006-01-02T15:04:05Z"}}{{end}}'
@@ -36,6 +39,7 @@ kwok_version="$(module_field cmd/kwok sigs.k8s.io/kwok '{{.Version}}')"
 prom_module_version="$(module_field cmd/prometheus github.com/prometheus/prometheus '{{.Version}}')"   # v0.316.0
 prom_time="$(module_field cmd/prometheus github.com/prometheus/prometheus \
   '{{if .Time}}{{.Time.UTC.Format "20060102-15:04:05"}}{{end}}')"
+adapter_version="$(module_field cmd/prometheus-adapter sigs.k8s.io/prometheus-adapter '{{.Version}}')"
 semver="${k8s_version#v}"                  # 1.34.4
 major="${semver%%.*}"
 minor="${semver#*.}"; minor="${minor%%.*}"
@@ -45,7 +49,7 @@ prom_version="$(sed -E 's/^v0\.3([0-9][0-9])\.([0-9]+)$/3.\1.\2/; s/^3\.0([0-9])
 cache_base="${MOE_LOCAL_CLUSTER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/moe-operator/local-cluster}"
 bin_dir="$cache_base/$pin_hash/bin"
 k8s_binaries=(kube-apiserver kubectl etcd kube-controller-manager kube-scheduler)
-binaries=("${k8s_binaries[@]}" kwok prometheus)
+binaries=("${k8s_binaries[@]}" kwok prometheus prometheus-adapter)
 
 have_all() {
   local b
@@ -79,8 +83,8 @@ else
   mkdir -p "$cache_base"
   tmp="$(mktemp -d "$cache_base/.build-XXXXXX")"
   trap 'rm -rf "$tmp"' EXIT
-  echo "Building ${k8s_binaries[*]} ($k8s_version), etcd $etcd_version, kwok $kwok_version and"
-  echo "prometheus $prom_version into $bin_dir"
+  echo "Building ${k8s_binaries[*]} ($k8s_version), etcd $etcd_version, kwok $kwok_version,"
+  echo "prometheus $prom_version and prometheus-adapter $adapter_version into $bin_dir"
   echo "(first build: downloads the modules and compiles Kubernetes and Prometheus; takes minutes)"
   start=$SECONDS
   go mod download
@@ -95,6 +99,8 @@ else
   # Upstream's cmd/prometheus is a 2,000-line package main: go.mod names it as a tool, so it is
   # built from the module as it is, not copied.
   build cmd/prometheus "$prom_ldflags" "$prom_tags" prometheus github.com/prometheus/prometheus/cmd/prometheus
+  # The same for prometheus-adapter's cmd/adapter; upstream stamps no version into it.
+  build cmd/prometheus-adapter "-s" "" prometheus-adapter sigs.k8s.io/prometheus-adapter/cmd/adapter
   mkdir -p "$bin_dir"
   for b in "${binaries[@]}"; do mv -f "$tmp/$b" "$bin_dir/$b"; done
   echo "Built in $((SECONDS - start))s"
@@ -114,7 +120,8 @@ for b in kube-apiserver etcd kubectl; do
   ln -sfn "$bin_dir/$b" "$install_dir/$b"
 done
 
-echo "Kubernetes version: $k8s_version (etcd $etcd_version, kwok $kwok_version, prometheus $prom_version)"
+echo "Kubernetes version: $k8s_version (etcd $etcd_version, kwok $kwok_version, prometheus $prom_version,"
+echo "                    prometheus-adapter $adapter_version)"
 echo "Binaries:           $bin_dir"
 echo "kube-api-test dir:  $install_dir (symlinks)"
 echo "Use it offline with KUBE_API_TEST_OFFLINE_MODE=true and KUBE_API_TEST_API_SERVER_VERSION=$semver"

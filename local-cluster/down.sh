@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Stops the local cluster that up.sh started: Prometheus, kwok, kube-scheduler and
-# kube-controller-manager, then kube-apiserver, then etcd. With --purge it also deletes the state
+# Stops the local cluster that up.sh started: prometheus-adapter, Prometheus, kwok, kube-scheduler
+# and kube-controller-manager, then kube-apiserver, then etcd. With --purge it also deletes the state
 # dir: etcd's data, Prometheus' data, the certificates, the kubeconfigs and the logs.
 #
 # Environment: MOE_LOCAL_CLUSTER_STATE, as for up.sh.
@@ -59,7 +59,7 @@ stop() {
 
 # The API server's clients first, then the API server, so that none of them fills its log with
 # errors about a vanished API server or etcd.
-stop prometheus kwok kube-scheduler kube-controller-manager
+stop prometheus-adapter prometheus kwok kube-scheduler kube-controller-manager
 stop kube-apiserver
 stop etcd
 (( stopped )) || echo "No process of the local cluster in $state was running"

@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
 # Starts a single-machine Kubernetes cluster for the local demo, from the binaries that build.sh
 # builds, as background processes on 127.0.0.1 with self-made certificates: etcd, kube-apiserver,
-# kube-controller-manager and kube-scheduler, and on request kwok (simulated nodes) and
-# Prometheus. Writes an admin kubeconfig and waits until all of them are ready.
+# kube-controller-manager and kube-scheduler, and on request kwok (simulated nodes), Prometheus
+# and prometheus-adapter (the custom metrics API). Writes an admin kubeconfig and waits until all
+# of them are ready.
 # No kubelet: pods run only on nodes that something else (kwok, the Java process node) manages.
 #
-# Usage: up.sh [--kwok] [--prometheus CONFIG_FILE]
+# Usage: up.sh [--kwok] [--prometheus CONFIG_FILE] [--prometheus-adapter CONFIG_FILE]
 #   --kwok                     also start kwok; it manages the nodes annotated
 #                              kwok.x-k8s.io/node=fake and gives their pods IPs from 127.64.0.0/16
 #   --prometheus CONFIG_FILE   also start Prometheus with that configuration (a scrape config
 #                              can reach the cluster through kubernetes_sd_configs with
 #                              kubeconfig_file: <state dir>/kubeconfig)
+#   --prometheus-adapter CONFIG_FILE
+#                              also start prometheus-adapter with that rules file, reading that
+#                              Prometheus (needs --prometheus, now or running), and register it
+#                              as the custom metrics API (APIService v1beta1.custom.metrics.k8s.io)
 #
 # Each start on a stopped cluster begins with an empty state dir: a new etcd, new certificates,
 # no objects. While the cluster runs, up.sh again starts only the optional parts asked for that
@@ -26,6 +31,7 @@
 #   MOE_LOCAL_CLUSTER_SCHEDULER_PORT           kube-scheduler's secure port (default 10259)
 #   MOE_LOCAL_CLUSTER_KWOK_PORT                kwok's /healthz and /metrics (default 10247)
 #   MOE_LOCAL_CLUSTER_PROMETHEUS_PORT          Prometheus' web and API port (default 9090)
+#   MOE_LOCAL_CLUSTER_ADAPTER_PORT             prometheus-adapter's secure port (default 10280)
 #   and build.sh's (MOE_LOCAL_CLUSTER_CACHE, KUBE_API_TEST_DIR, MOE_LOCAL_CLUSTER_FORCE).
 set -euo pipefail
 
@@ -39,6 +45,7 @@ cm_port="${MOE_LOCAL_CLUSTER_CONTROLLER_MANAGER_PORT:-10257}"
 scheduler_port="${MOE_LOCAL_CLUSTER_SCHEDULER_PORT:-10259}"
 kwok_port="${MOE_LOCAL_CLUSTER_KWOK_PORT:-10247}"
 prometheus_port="${MOE_LOCAL_CLUSTER_PROMETHEUS_PORT:-9090}"
+adapter_port="${MOE_LOCAL_CLUSTER_ADAPTER_PORT:-10280}"
 pki="$state/pki"
 kubeconfig="$state/kubeconfig"
 # Pod IPs that kwok hands out: loopback addresses, so that a local process can bind the IP of the
@@ -46,19 +53,27 @@ kubeconfig="$state/kubeconfig"
 kwok_pod_cidr=127.64.0.1/16   # kwok counts up from the address given: 127.64.0.1 is the first
 
 die() { echo "up.sh: $*" >&2; exit 1; }
-usage="usage: up.sh [--kwok] [--prometheus CONFIG_FILE]"
+usage="usage: up.sh [--kwok] [--prometheus CONFIG_FILE] [--prometheus-adapter CONFIG_FILE]"
+
+# config_file OPTION FILE: FILE's absolute path, or dies when it cannot be read.
+config_file() {
+  [[ -f "$2" && -r "$2" ]] || die "$1 $2: no such readable file"
+  echo "$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"
+}
 
 want_kwok=0
 prometheus_config=""
+adapter_config=""
 while (( $# )); do
   case "$1" in
     --kwok) want_kwok=1 ;;
-    --prometheus)
-      (( $# >= 2 )) || die "--prometheus needs a configuration file ($usage)"
-      prometheus_config="$2"
-      [[ -f "$prometheus_config" && -r "$prometheus_config" ]] \
-        || die "--prometheus $prometheus_config: no such readable file"
-      prometheus_config="$(cd "$(dirname "$prometheus_config")" && pwd)/$(basename "$prometheus_config")"
+    --prometheus|--prometheus-adapter)
+      (( $# >= 2 )) || die "$1 needs a configuration file ($usage)"
+      if [[ "$1" == --prometheus ]]; then
+        prometheus_config="$(config_file "$1" "$2")"
+      else
+        adapter_config="$(config_file "$1" "$2")"
+      fi
       shift ;;
     *) die "unknown argument '$1' ($usage)" ;;
   esac
@@ -69,6 +84,7 @@ core=(etcd kube-apiserver kube-controller-manager kube-scheduler)
 optional=()
 (( want_kwok )) && optional+=(kwok)
 [[ -n "$prometheus_config" ]] && optional+=(prometheus)
+[[ -n "$adapter_config" ]] && optional+=(prometheus-adapter)
 
 # A process counts as ours only if its command line names our state dir: a stale pid file may
 # point at a reused pid.
@@ -95,6 +111,7 @@ http_ok() {
 declare -A ports=(
   [etcd]="$etcd_port $peer_port" [kube-apiserver]="$port" [kube-controller-manager]="$cm_port"
   [kube-scheduler]="$scheduler_port" [kwok]="$kwok_port" [prometheus]="$prometheus_port"
+  [prometheus-adapter]="$adapter_port"
 )
 to_start=()
 core_running=()
@@ -109,10 +126,13 @@ if (( ${#core_running[@]} == ${#core[@]} )); then
     exit 0
   fi
 else
-  for name in "${core[@]}" kwok prometheus; do
+  for name in "${core[@]}" kwok prometheus prometheus-adapter; do
     running "$name" && die "$name is running (pid $(cat "$state/$name.pid")) but the cluster is not complete; run down.sh first"
   done
   to_start=("${core[@]}" "${optional[@]}")
+fi
+if [[ " ${to_start[*]} " == *" prometheus-adapter "* && " ${to_start[*]} " != *" prometheus "* ]]; then
+  running prometheus || die "--prometheus-adapter reads Prometheus: give --prometheus CONFIG_FILE too"
 fi
 
 # All ports are checked first, so that a clash stops it before a build and leaves nothing half
@@ -205,6 +225,10 @@ if (( fresh )); then
   # that CA from the extension-apiserver-authentication ConfigMap, and log errors without it.
   new_ca front-proxy-ca moe-local-front-proxy-ca
   sign front-proxy-ca front-proxy-client "/CN=front-proxy-client" "$key_usage\nextendedKeyUsage=clientAuth"
+  # prometheus-adapter logs in as the user prometheus-adapter (the RBAC below), and serves under
+  # the name the aggregator checks: its Service's DNS name, <service>.<namespace>.svc.
+  sign ca prometheus-adapter "/CN=prometheus-adapter" \
+    "subjectAltName=IP:127.0.0.1,DNS:prometheus-adapter.monitoring.svc\n$key_usage\nextendedKeyUsage=serverAuth,clientAuth"
   # Service-account tokens: the API server signs TokenRequests and checks tokens with this pair;
   # the controller manager signs the legacy token Secrets with it.
   ossl genrsa -out "$pki/sa.key" 2048
@@ -237,6 +261,7 @@ EOF
   write_kubeconfig "$kubeconfig" moe-local-admin admin
   write_kubeconfig "$state/kube-controller-manager.kubeconfig" system:kube-controller-manager kube-controller-manager
   write_kubeconfig "$state/kube-scheduler.kubeconfig" system:kube-scheduler kube-scheduler
+  write_kubeconfig "$state/prometheus-adapter.kubeconfig" prometheus-adapter prometheus-adapter
 fi
 
 # wait_for NAME SECONDS WHAT COMMAND...: until COMMAND succeeds; fails early, with the end of its
@@ -264,8 +289,9 @@ start() {
   started+=("$name")
 }
 
-# secure_healthz PORT: /healthz of a component serving https with a certificate from our CA.
-secure_healthz() { "${kubectl[@]}" --server="https://127.0.0.1:$1" get --raw /healthz; }
+# secure_healthz PORT [PATH]: /healthz (or PATH) of a component serving https with a certificate
+# from our CA.
+secure_healthz() { "${kubectl[@]}" --server="https://127.0.0.1:$1" get --raw "${2:-/healthz}"; }
 
 starting() { [[ " ${to_start[*]} " == *" $1 "* ]]; }
 
@@ -320,7 +346,8 @@ fi
 
 if starting kube-controller-manager; then
   echo "Starting kube-controller-manager on https://127.0.0.1:$cm_port (log: $state/kube-controller-manager.log)"
-  # All controllers that are on by default ("*"). Each controller calls the API server with its
+  # All controllers that are on by default ("*"). HPAs are synced every 5 s (upstream: 15 s), so
+  # that a local autoscaler reacts within seconds. Each controller calls the API server with its
   # own ServiceAccount's token (--use-service-account-credentials), as on a real control plane;
   # the CA signs the CSRs that the certificates API approves. One instance: no leader election.
   # Its FlexVolume probe would otherwise create /usr/libexec/kubernetes/kubelet-plugins/....
@@ -340,6 +367,7 @@ if starting kube-controller-manager; then
     --cluster-signing-cert-file="$pki/ca.crt" \
     --cluster-signing-key-file="$pki/ca.key" \
     --flex-volume-plugin-dir="$state/kube-controller-manager-flexvolume" \
+    --horizontal-pod-autoscaler-sync-period=5s \
     --leader-elect=false
 fi
 
@@ -392,6 +420,113 @@ if starting prometheus; then
     --storage.tsdb.path="$state/prometheus" \
     --web.enable-lifecycle
   wait_for prometheus 60 "/-/ready" http_ok "$prometheus_port" /-/ready
+fi
+
+if starting prometheus-adapter; then
+  echo "Starting prometheus-adapter on https://127.0.0.1:$adapter_port with $adapter_config (log: $state/prometheus-adapter.log)"
+  # What it needs, as upstream's manifests grant it to its ServiceAccount: to read the pods and
+  # namespaces it names metrics for, to delegate authentication and authorization to the API
+  # server (TokenReviews, SubjectAccessReviews), and to read the extension-apiserver-authentication
+  # ConfigMap, where it finds the client and front-proxy CAs. The HPA controller's own bootstrap
+  # role already reads custom.metrics.k8s.io.
+  "${kubectl[@]}" apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: monitoring
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: prometheus-adapter
+rules:
+- apiGroups: [""]
+  resources: [nodes, namespaces, pods, services]
+  verbs: [get, list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: prometheus-adapter
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: prometheus-adapter}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: User, name: prometheus-adapter}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: prometheus-adapter:system:auth-delegator
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: system:auth-delegator}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: User, name: prometheus-adapter}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: prometheus-adapter-auth-reader
+  namespace: kube-system
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: extension-apiserver-authentication-reader}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: User, name: prometheus-adapter}
+EOF
+  # Series are relisted every 5 s (upstream: 10 min), so that a new worker's metrics are served
+  # within seconds of their first scrape.
+  start prometheus-adapter \
+    --secure-port="$adapter_port" \
+    --bind-address=127.0.0.1 \
+    --tls-cert-file="$pki/prometheus-adapter.crt" \
+    --tls-private-key-file="$pki/prometheus-adapter.key" \
+    --lister-kubeconfig="$state/prometheus-adapter.kubeconfig" \
+    --authentication-kubeconfig="$state/prometheus-adapter.kubeconfig" \
+    --authorization-kubeconfig="$state/prometheus-adapter.kubeconfig" \
+    --prometheus-url="http://127.0.0.1:$prometheus_port/" \
+    --config="$adapter_config" \
+    --metrics-relist-interval=5s \
+    --metrics-max-age=1m
+  wait_for prometheus-adapter 60 "/readyz" secure_healthz "$adapter_port" /readyz
+  # The aggregator routes to a Service's endpoints (--enable-aggregator-routing), which it reads
+  # from EndpointSlices. An IPv4 slice may not hold a loopback address, an FQDN slice may hold
+  # any name: 127.0.0.1 as a name, which the API server dials as the address it is. The Service
+  # has no selector, so no controller touches the slice.
+  "${kubectl[@]}" apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Service
+metadata:
+  name: prometheus-adapter
+  namespace: monitoring
+spec:
+  ports:
+  - {name: https, port: 443, targetPort: $adapter_port}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: prometheus-adapter
+  namespace: monitoring
+  labels:
+    kubernetes.io/service-name: prometheus-adapter
+    endpointslice.kubernetes.io/managed-by: moe-local-cluster
+addressType: FQDN
+endpoints:
+- addresses: ["127.0.0.1"]
+  conditions: {ready: true}
+ports:
+- {name: https, port: $adapter_port, protocol: TCP}
+---
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata:
+  name: v1beta1.custom.metrics.k8s.io
+spec:
+  group: custom.metrics.k8s.io
+  version: v1beta1
+  service: {name: prometheus-adapter, namespace: monitoring, port: 443}
+  caBundle: $(base64 -w0 "$pki/ca.crt")
+  groupPriorityMinimum: 100
+  versionPriority: 100
+EOF
+  wait_for prometheus-adapter 60 "the custom metrics API (APIService v1beta1.custom.metrics.k8s.io Available)" \
+    "${kubectl[@]}" get --raw /apis/custom.metrics.k8s.io/v1beta1
 fi
 
 trap - EXIT

@@ -4,9 +4,14 @@ import dev.moe.runtime.scheduler.CollectingSink;
 import dev.moe.runtime.scheduler.Engine;
 import dev.moe.runtime.scheduler.Scheduler;
 import dev.moe.runtime.tensor.DType;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 
-/** What the serving-engine tests share: engine options for the fixtures, waiting for a completion. */
+/**
+ * What the serving-engine tests share: engine options for the fixtures, waiting for a completion,
+ * reading the serving gauges of a scrape.
+ */
 public final class EngineTesting {
 
   private EngineTesting() {}
@@ -19,5 +24,16 @@ public final class EngineTesting {
   /** The completion a sink collected, once it finished (two minutes at most). */
   public static int[] await(CollectingSink sink) throws Exception {
     return sink.await(120, TimeUnit.SECONDS);
+  }
+
+  /**
+   * The serving gauges of a worker's {@code /metrics} text: requests waiting and running, KV-cache
+   * blocks used and in all, and the cache's usage.
+   */
+  public static List<Double> servingGauges(String scrape) {
+    return Stream.of("moe_worker_requests_waiting", "moe_worker_requests_running", "moe_worker_kv_cache_blocks_used",
+        "moe_worker_kv_cache_blocks", "moe_worker_kv_cache_usage").map(name -> scrape.lines()
+        .filter(l -> l.startsWith(name + " ")).map(l -> Double.parseDouble(l.substring(name.length() + 1)))
+        .findFirst().orElseThrow(() -> new AssertionError("no " + name + " in\n" + scrape))).toList();
   }
 }

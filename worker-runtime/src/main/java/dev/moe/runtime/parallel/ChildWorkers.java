@@ -103,6 +103,11 @@ public final class ChildWorkers implements AutoCloseable {
     return processes;
   }
 
+  /** The workers' control HTTP addresses ({@code /readyz}, {@code /metrics}, ...), by rank. */
+  public List<InetSocketAddress> httpAddresses() {
+    return http;
+  }
+
   /** The workers' OpenAI API addresses, by rank (empty when started without the API). */
   public List<InetSocketAddress> apiAddresses() {
     return api;

@@ -56,7 +56,10 @@ public final class FrameClient implements AutoCloseable {
         });
     Throwable last;
     do {
-      var future = bootstrap.connect(address).awaitUninterruptibly();
+      // The name is resolved at each attempt: a restarted peer keeps its name (a StatefulSet pod's
+      // DNS name) but may come back on another address.
+      var future = bootstrap.connect(new InetSocketAddress(address.getHostString(), address.getPort()))
+          .awaitUninterruptibly();
       if (future.isSuccess()) {
         synchronized (client) {
           client[0] = new FrameClient(future.channel(), peer);

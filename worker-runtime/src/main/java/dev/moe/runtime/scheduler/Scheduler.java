@@ -69,6 +69,7 @@ public final class Scheduler {
     this.maxModelLength = maxModelLength;
     this.limits = limits;
     this.eos = eosTokenIds.clone();
+    publish();  // the cache's size is known before the first step
   }
 
   /**
@@ -121,7 +122,7 @@ public final class Scheduler {
   /** Publishes the queue and the cache's use (after each step). */
   public void publish() {
     if (metrics != null) {
-      metrics.engineState(waitingCount(), running.size(), 1.0 - (double) allocator.free() / allocator.total());
+      metrics.engineState(waitingCount(), running.size(), allocator.total() - allocator.free(), allocator.total());
     }
   }
 

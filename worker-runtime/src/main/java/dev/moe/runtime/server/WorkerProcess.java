@@ -89,10 +89,17 @@ public final class WorkerProcess implements AutoCloseable {
         p.state = "asking the group's other workers which placement they serve";
         ActivePlacement group = GroupPlacement.ask(config.peers(), config.rank(), REJOIN_TIMEOUT);
         if (group != null && group.version() != version) {
-          placement = PlacementJson.parse(group.placementJson(), "the group's active placement version "
+          Placement active = PlacementJson.parse(group.placementJson(), "the group's active placement version "
               + group.version(), model.experts(), 0);
-          version = group.version();
-          LOG.info("worker " + config.rank() + " rejoins the group on its active placement version " + version);
+          if (active.gpus() == size) {
+            placement = active;
+            version = group.version();
+            LOG.info("worker " + config.rank() + " rejoins the group on its active placement version " + version);
+          } else {
+            // Peers of the group before a resize, still running: this worker starts the group of the new size.
+            LOG.info("worker " + config.rank() + " starts a group of " + size + ": its peers' active placement version "
+                + group.version() + " is for " + active.gpus() + " GPUs");
+          }
         }
       }
       p.state = "loading weights";

@@ -38,6 +38,8 @@ public final class WorkerMetrics {
   private final Gauge requestsWaiting;
   private final Gauge requestsRunning;
   private final Gauge kvCacheUsage;
+  private final Gauge kvCacheBlocksUsed;
+  private final Gauge kvCacheBlocks;
   private final Counter promptTokens;
   private final Counter generationTokens;
   private final Counter requestsFinished;
@@ -87,6 +89,10 @@ public final class WorkerMetrics {
         .help("Requests this worker is generating for").build());
     kvCacheUsage = register(Gauge.builder().name("moe_worker_kv_cache_usage")
         .help("Fraction of this worker's KV-cache blocks held by requests (0..1)").build());
+    kvCacheBlocksUsed = register(Gauge.builder().name("moe_worker_kv_cache_blocks_used")
+        .help("KV-cache blocks held by the requests running on this worker").build());
+    kvCacheBlocks = register(Gauge.builder().name("moe_worker_kv_cache_blocks")
+        .help("KV-cache blocks this worker has").build());
     promptTokens = register(Counter.builder().name("moe_worker_prompt_tokens")
         .help("Prompt tokens of the requests this worker admitted").build());
     generationTokens = register(Counter.builder().name("moe_worker_generation_tokens")
@@ -167,11 +173,13 @@ public final class WorkerMetrics {
     errors.labelValues(code).inc();
   }
 
-  /** The engine's queue and KV cache after a step. */
-  public void engineState(int waiting, int running, double kvUsage) {
+  /** The engine's queue and KV cache. */
+  public void engineState(int waiting, int running, int blocksUsed, int blocks) {
     requestsWaiting.set(waiting);
     requestsRunning.set(running);
-    kvCacheUsage.set(kvUsage);
+    kvCacheBlocksUsed.set(blocksUsed);
+    kvCacheBlocks.set(blocks);
+    kvCacheUsage.set((double) blocksUsed / blocks);
   }
 
   public void promptAdmitted(int tokens) {

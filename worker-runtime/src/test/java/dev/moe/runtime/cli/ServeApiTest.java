@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import dev.moe.runtime.EngineTesting;
 import dev.moe.runtime.Fixtures;
 import dev.moe.runtime.ModelExpectations;
 import dev.moe.runtime.api.OpenAiPythonClientTest;
@@ -20,6 +21,7 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.BooleanSupplier;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -86,6 +88,46 @@ class ServeApiTest {
         }
       }
     }
+  }
+
+  @Test
+  void everyWorkerWithTheApiPublishesItsQueueAndCacheOnMetrics() throws Exception {
+    ModelExpectations want = ModelExpectations.of("qwen3_moe");
+    // 64 cached positions in blocks of 16: one request of the ~20-token prompt and 40 tokens fills them.
+    try (ChildWorkers group = ChildWorkers.start(2, List.of("--checkpoint", Fixtures.dir("qwen3_moe").toString(),
+        "--backend", "cpu", "--threads", "1", "--kv-cache-tokens", "64", "--served-model-name", "qwen3_moe"),
+        READY, true)) {
+      InetSocketAddress api = group.apiAddresses().get(1);
+      CompletableFuture<JsonNode> first = complete(api, "qwen3_moe", want.prompt(), 40);
+      CompletableFuture<JsonNode> second = complete(api, "qwen3_moe", want.prompt(), 40);
+      // Served one after the other: while the first runs, the second waits for its blocks.
+      List<Double> busy = List.of(1.0, 1.0, 4.0, 4.0, 1.0);
+      List<Double> idle = List.of(0.0, 0.0, 0.0, 4.0, 0.0);
+      InetSocketAddress control = group.httpAddresses().get(1);
+      assertEquals(busy, awaitServing(control, busy, second::isDone), "worker 1, one request running and one waiting");
+      assertEquals(idle, serving(group.httpAddresses().get(0)), "worker 0 has no request of its own");
+      first.get();
+      second.get();
+      // Published after the step that finished the second, maybe just after its reply.
+      assertEquals(idle, awaitServing(control, idle, () -> false));
+    }
+  }
+
+  /** The worker's serving gauges once they are {@code want}, else as they were when it gave up (60 s at most). */
+  private List<Double> awaitServing(InetSocketAddress control, List<Double> want, BooleanSupplier giveUp)
+      throws Exception {
+    long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+    List<Double> seen = serving(control);
+    while (!seen.equals(want) && !giveUp.getAsBoolean() && System.nanoTime() < deadline) {
+      Thread.sleep(5);
+      seen = serving(control);
+    }
+    return seen;
+  }
+
+  private List<Double> serving(InetSocketAddress control) throws Exception {
+    return EngineTesting.servingGauges(http.send(HttpRequest.newBuilder(URI.create(url(control, "/metrics"))).build(),
+        HttpResponse.BodyHandlers.ofString()).body());
   }
 
   /**

@@ -6,9 +6,14 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.moe.runtime.EngineTesting;
 import dev.moe.runtime.kvcache.BlockAllocator;
 import dev.moe.runtime.sampling.Sampler;
 import dev.moe.runtime.sampling.SamplingParams;
+import dev.moe.runtime.stats.WorkerMetrics;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** Continuous batching without a model: plans, chunking, admission by KV capacity, cancellation. */
@@ -94,6 +99,37 @@ class SchedulerTest {
       assertEquals(FinishReason.LENGTH, r.finish().getNow(null));
       assertEquals(6, r.count());
     }
+  }
+
+  @Test
+  void publishesItsQueueAndCacheAsTheWorkersServingMetrics() {
+    WorkerMetrics metrics = new WorkerMetrics(0, 1, 1.0);
+    // 6 blocks of 4; each request holds 3 (prompt 6 + 6 tokens): two run, the third waits.
+    Scheduler s = new Scheduler(new BlockAllocator(6), 4, 64, new Scheduler.Limits(64, 8, 8), new int[] {EOS},
+        metrics);
+    assertEquals(List.of(0.0, 0.0, 0.0, 6.0, 0.0), gauges(metrics), "the cache's size before any step");
+    for (int i = 0; i < 3; i++) {
+      submit(s, "r" + i, 6, 6, new CollectingSink());
+    }
+    // What a scrape shows after each step (published as the engine does), each change once.
+    List<List<Double>> seen = new ArrayList<>();
+    for (Scheduler.Plan p = s.plan(); !p.empty(); p = s.plan()) {
+      s.completed(p, logitsFor(p, 3), VOCAB);
+      s.publish();
+      List<Double> now = gauges(metrics);
+      if (seen.isEmpty() || !seen.getLast().equals(now)) {
+        seen.add(now);
+      }
+    }
+    assertEquals(List.of(
+        List.of(1.0, 2.0, 6.0, 6.0, 1.0),   // two run with all six blocks, one waits
+        List.of(1.0, 0.0, 0.0, 6.0, 0.0),   // the two are done; the third is admitted by the next step
+        List.of(0.0, 1.0, 3.0, 6.0, 0.5),   // and runs alone
+        List.of(0.0, 0.0, 0.0, 6.0, 0.0)), seen);
+  }
+
+  private static List<Double> gauges(WorkerMetrics metrics) {
+    return EngineTesting.servingGauges(new String(metrics.scrape(), StandardCharsets.UTF_8));
   }
 
   @Test

@@ -37,7 +37,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * A worker that restarts in a running group rejoins on the group's active placement (asked of a
- * peer), not the one it was started with, and serving resumes with no new revision.
+ * peer), not the one it was started with, and serving resumes with no new revision; a worker of a
+ * group being resized does not.
  */
 class RejoinTest {
 
@@ -68,6 +69,24 @@ class RejoinTest {
         Duration.ofSeconds(30), 1 << 20);
     return WorkerProcess.start(config, new CheckpointModel(ckpt, DType.F32),
         new WorkerProcess.Serving(ckpt, EngineTesting.options()));
+  }
+
+  /** A group on {@code peers}, all started at once: each start waits for its peers to listen. */
+  private static WorkerProcess[] startGroup(List<InetSocketAddress> peers, Checkpoint ckpt, Placement initial)
+      throws Exception {
+    List<CompletableFuture<WorkerProcess>> starting = new ArrayList<>();
+    // One thread each: the common pool may have one.
+    ExecutorService starters = Executors.newFixedThreadPool(peers.size());
+    for (int r = 0; r < peers.size(); r++) {
+      int rank = r;
+      starting.add(CompletableFuture.supplyAsync(() -> start(rank, peers, ckpt, initial), starters));
+    }
+    starters.shutdown();
+    WorkerProcess[] workers = new WorkerProcess[peers.size()];
+    for (int r = 0; r < peers.size(); r++) {
+      workers[r] = starting.get(r).get(120, TimeUnit.SECONDS);
+    }
+    return workers;
   }
 
   private String placementStatus(WorkerProcess p) throws Exception {
@@ -106,18 +125,7 @@ class RejoinTest {
     try (Checkpoint ckpt = Checkpoint.open(Fixtures.dir(FIXTURE))) {
       var config = ckpt.modelConfig();
       Placement first = Placements.roundRobin(config.numLayers(), config.moe().numExperts(), 3);
-      WorkerProcess[] workers = new WorkerProcess[3];
-      List<CompletableFuture<WorkerProcess>> starting = new ArrayList<>();
-      // Each start waits for its peers to listen: one thread each (the common pool may have one).
-      ExecutorService starters = Executors.newFixedThreadPool(3);
-      for (int r = 0; r < 3; r++) {
-        int rank = r;
-        starting.add(CompletableFuture.supplyAsync(() -> start(rank, peers, ckpt, first), starters));
-      }
-      starters.shutdown();
-      for (int r = 0; r < 3; r++) {
-        workers[r] = starting.get(r).get(120, TimeUnit.SECONDS);
-      }
+      WorkerProcess[] workers = startGroup(peers, ckpt, first);
       try {
         // Revision 1, posted to every worker as the operator does, is adopted by the group.
         Placement second = Placements.swapped(first, 3, first.slotsPerGpu());
@@ -157,6 +165,40 @@ class RejoinTest {
           if (w != null) {
             w.close();
           }
+        }
+      }
+    }
+  }
+
+  /**
+   * A group resized from 2 to 3 workers restarts one worker at a time (a StatefulSet's rolling
+   * update, newest ordinal first): the new worker finds the old group still serving a placement
+   * for 2 GPUs, and starts the group of 3 on its own instead of failing on it.
+   */
+  @Test
+  void aWorkerOfALargerGroupStartsItRatherThanRejoiningTheOldOne() throws Exception {
+    List<InetSocketAddress> peers = freeLoopbackPorts(3);
+    try (Checkpoint ckpt = Checkpoint.open(Fixtures.dir(FIXTURE))) {
+      var config = ckpt.modelConfig();
+      Placement forTwo = Placements.roundRobin(config.numLayers(), config.moe().numExperts(), 2);
+      WorkerProcess[] old = startGroup(peers.subList(0, 2), ckpt, forTwo);
+      WorkerProcess added = null;
+      try {
+        for (WorkerProcess w : old) {
+          post(w, 1, Placements.swapped(forTwo, 2, forTwo.slotsPerGpu()));
+        }
+        for (WorkerProcess w : old) {
+          awaitActive(w, 1);
+        }
+        added = start(2, peers, ckpt, Placements.roundRobin(config.numLayers(), config.moe().numExperts(), 3));
+        assertTrue(placementStatus(added).contains("\"active\": 0"), "its own placement for 3 GPUs, not the old"
+            + " group's version 1: " + placementStatus(added));
+      } finally {
+        for (WorkerProcess w : old) {
+          w.close();
+        }
+        if (added != null) {
+          added.close();
         }
       }
     }

@@ -1,0 +1,318 @@
+package dev.moe.localcluster.autoscale;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.moe.crds.v1alpha1.Conditions;
+import dev.moe.crds.v1alpha1.ExpertPlacement;
+import dev.moe.crds.v1alpha1.MoEModel;
+import dev.moe.localcluster.system.LocalSystem;
+import dev.moe.localcluster.system.ModelClient;
+import io.fabric8.kubernetes.api.model.NamespaceBuilder;
+import io.fabric8.kubernetes.api.model.PersistentVolumeBuilder;
+import io.fabric8.kubernetes.api.model.PersistentVolumeClaimBuilder;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.autoscaling.v2.HPAScalingPolicyBuilder;
+import io.fabric8.kubernetes.api.model.autoscaling.v2.HPAScalingRulesBuilder;
+import io.fabric8.kubernetes.api.model.autoscaling.v2.HorizontalPodAutoscaler;
+import io.fabric8.kubernetes.api.model.autoscaling.v2.HorizontalPodAutoscalerBehaviorBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The chart's HPA example acting on a MoEModel through prometheus-adapter, on the local cluster
+ * (up.sh with Prometheus and the adapter, the process node, the operator installed by the chart):
+ * a real model on 2 workers, requests through their OpenAI APIs that wait for KV-cache room, then
+ * the HPA reads the waiting requests from custom.metrics.k8s.io, scales the MoEModel to 3 workers
+ * through its scale subresource, the operator places the experts anew on 3 GPUs, and the group of
+ * 3 serves that placement (the StatefulSet restarts the old workers one at a time with the new
+ * peers, the new worker first). Each step's time since the load started is printed.
+ *
+ * <p>The model is worker-runtime's tiny Qwen3-MoE fixture with a context of 32,768 tokens: a
+ * request of 32,000 tokens takes almost all of a worker's KV cache (the default 32,768 tokens), so
+ * of the requests sent to a worker one runs and the others wait, at little compute.
+ */
+class AutoscaleIT {
+
+  private static final Path REPO = Path.of(System.getProperty("moe.repo.root", "..")).toAbsolutePath().normalize();
+  private static final Path FIXTURE = REPO.resolve("worker-runtime/src/test/resources/fixtures/qwen3_moe");
+  /** Ports of their own, apart from a developer's cluster and RunCommandIT's. */
+  private static final Map<String, String> PORTS = Map.of("MOE_LOCAL_CLUSTER_PORT", "26443",
+      "MOE_LOCAL_CLUSTER_ETCD_PORT", "22379", "MOE_LOCAL_CLUSTER_CONTROLLER_MANAGER_PORT", "30257",
+      "MOE_LOCAL_CLUSTER_SCHEDULER_PORT", "30259", "MOE_LOCAL_CLUSTER_PROMETHEUS_PORT", "29090",
+      "MOE_LOCAL_CLUSTER_ADAPTER_PORT", "30280");
+  private static final String NAMESPACE = "moe-autoscale";
+  private static final String MODEL = "qwen3-moe";
+  private static final String METRIC = "moe_worker_requests_waiting";
+  private static final int CONTEXT = 32768;
+  private static final int MAX_TOKENS = 32000;
+  /** Requests sent to each worker: one runs, the others wait, above the example's target of 4. */
+  private static final int REQUESTS_PER_WORKER = 8;
+  private static final Duration TIMEOUT = Duration.ofMinutes(3);
+
+  @Test
+  void theHpaScalesAModelOnItsWaitingRequestsThroughPrometheusAdapter(@TempDir Path tmp) throws Exception {
+    Path state = tmp.resolve("state");
+    try {
+      up(state, tmp);
+      try (LocalSystem system = LocalSystem.start(REPO, state.resolve("kubeconfig"), state, System.out)) {
+        KubernetesClient client = system.client();
+        apply(client, checkpoint(tmp.resolve("qwen3-moe")));
+        ModelClient model = new ModelClient(client, NAMESPACE, MODEL);
+        MoEModel serving = model.await("2 workers ready, serving a placement", m -> ModelClient.isTrue(m,
+            Conditions.WORKERS_READY) && m.getStatus().getCurrentPlacement() != null
+            && m.getStatus().getCurrentPlacement().getRolledOutAt() != null && readyWorkers(client) == 2, TIMEOUT,
+            () -> false);
+        Instant start = scaleUp(client, model);
+        servedByThree(client, model, serving.getStatus().getCurrentPlacement().getRevision(), start);
+      }
+    } finally {
+      down(state);
+    }
+  }
+
+  /**
+   * Load and the HPA at once, until the HPA has scaled the model to 3: the adapter lists and serves
+   * the metric, the HPA reads it (ScalingActive) and scales. Returns when the load started.
+   */
+  private static Instant scaleUp(KubernetesClient client, ModelClient model) {
+    try (ApiLoad load = new ApiLoad()) {
+      client.autoscaling().v2().horizontalPodAutoscalers().resource(autoscaler(client)).serverSideApply();
+      for (Pod worker : workers(client)) {
+        load.send("http://" + worker.getStatus().getPodIP() + ":8000", MODEL, REQUESTS_PER_WORKER, MAX_TOKENS);
+      }
+      Instant start = Instant.now();
+      Runnable loadHolds = () -> assertNull(load.ended(), "a request of the load ended before the scale-up");
+      await("the custom metrics API to list " + METRIC, () -> client.raw("/apis/custom.metrics.k8s.io/v1beta1")
+          .contains("pods/" + METRIC), loadHolds);
+      mark(start, "the custom metrics API lists " + METRIC);
+      await("the adapter to serve more than 4 waiting requests per worker", () -> waitingPerWorker(client) > 4,
+          loadHolds);
+      mark(start, "it serves > 4 waiting per worker");
+      await("ScalingActive=True", () -> condition(client, "ScalingActive", "True", "ValidMetricFound"), loadHolds);
+      mark(start, "HPA ScalingActive=True (ValidMetricFound)");
+      await("the HPA to scale the MoEModel to 3", () -> model.get().getSpec().getParallelism().getWorkers() == 3,
+          loadHolds);
+      Quantity read = client.autoscaling().v2().horizontalPodAutoscalers().inNamespace(NAMESPACE).withName(MODEL)
+          .get().getStatus().getCurrentMetrics().getFirst().getPods().getCurrent().getAverageValue();
+      mark(start, "HPA scaled the MoEModel 2 -> 3 (it read " + read + " waiting per worker)");
+      return start;
+    }
+  }
+
+  /**
+   * The operator's answer to the scale: an ExpertPlacement for 3 GPUs other than {@code first},
+   * PlacementReady on it, and the group of 3 serving it.
+   */
+  private static void servedByThree(KubernetesClient client, ModelClient model, String first, Instant start) {
+    ExpertPlacement[] replanned = new ExpertPlacement[1];
+    await("an ExpertPlacement for 3 GPUs", () -> (replanned[0] = placementFor(client, 3)) != null, () -> { });
+    mark(start, "operator made an ExpertPlacement for 3 GPUs");
+    String revision = replanned[0].getMetadata().getName();
+    assertNotEquals(first, revision, "a new revision");
+    MoEModel placed = model.await("PlacementReady on " + revision, m -> ModelClient.isTrue(m,
+        Conditions.PLACEMENT_READY) && ModelClient.condition(m, Conditions.PLACEMENT_READY).orElseThrow().getMessage()
+        .startsWith(revision + " placed"), TIMEOUT, () -> false);
+    mark(start, "PlacementReady on it");
+    assertEquals(3, placed.getStatus().getWorkers().getDesired());
+    model.await("3 workers serving " + revision, m -> revision.equals(m.getStatus().getCurrentPlacement().getRevision())
+        && ModelClient.isTrue(m, Conditions.WORKERS_READY) && m.getStatus().getWorkers().getReady() == 3, TIMEOUT,
+        () -> false);
+    mark(start, "3 workers ready, serving it");
+    List<Pod> three = workers(client);
+    assertEquals(3, three.size());
+    // A pod's readiness lags its worker by a probe period or more: each may still be reconnecting.
+    for (Pod worker : three) {
+      String[] last = {"no answer"};
+      try {
+        await(worker.getMetadata().getName() + " to answer a completion", () -> {
+          HttpResponse<String> r = complete("http://" + worker.getStatus().getPodIP() + ":8000");
+          last[0] = r.statusCode() + " " + r.body();
+          return r.statusCode() == 200;
+        }, () -> { });
+      } catch (AssertionError e) {
+        throw new AssertionError(e.getMessage() + "; its last answer: " + last[0], e);
+      }
+    }
+    mark(start, "each of the 3 answers a completion");
+  }
+
+  /** A short completion, as the group of 3 serves it. */
+  private static HttpResponse<String> complete(String url) {
+    try (HttpClient http = HttpClient.newHttpClient()) {
+      return http.send(HttpRequest.newBuilder(URI.create(url + "/v1/completions"))
+          .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString("{\"model\": \""
+              + MODEL + "\", \"prompt\": [1, 2, 3, 4], \"max_tokens\": 4}")).build(), HttpResponse.BodyHandlers.ofString());
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** The chart's example, on this model: 2 to 3 workers, scaling up at once, never down. */
+  private static HorizontalPodAutoscaler autoscaler(KubernetesClient client) {
+    HorizontalPodAutoscaler hpa;
+    try (InputStream yaml = Files.newInputStream(REPO.resolve("charts/moe-operator/examples/hpa.yaml"))) {
+      hpa = client.autoscaling().v2().horizontalPodAutoscalers().load(yaml).item();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    assertEquals(METRIC, hpa.getSpec().getMetrics().getFirst().getPods().getMetric().getName());
+    assertEquals(new Quantity("4"), hpa.getSpec().getMetrics().getFirst().getPods().getTarget().getAverageValue());
+    hpa.getMetadata().setNamespace(NAMESPACE);
+    hpa.getMetadata().setName(MODEL);
+    hpa.getSpec().getScaleTargetRef().setName(MODEL);
+    hpa.getSpec().setMinReplicas(2);
+    hpa.getSpec().setMaxReplicas(3);
+    hpa.getSpec().setBehavior(new HorizontalPodAutoscalerBehaviorBuilder()
+        .withScaleUp(new HPAScalingRulesBuilder().withStabilizationWindowSeconds(0)
+            .withPolicies(new HPAScalingPolicyBuilder().withType("Pods").withValue(1).withPeriodSeconds(15).build())
+            .build())
+        .withScaleDown(new HPAScalingRulesBuilder().withSelectPolicy("Disabled").build()).build());
+    return hpa;
+  }
+
+  /** The fixture with a context of {@link #CONTEXT} tokens (a random model: positions beyond its training are as good). */
+  private static Path checkpoint(Path dir) throws IOException {
+    Files.createDirectories(dir);
+    try (Stream<Path> files = Files.list(FIXTURE)) {
+      for (Path f : files.filter(Files::isRegularFile).toList()) {
+        Files.copy(f, dir.resolve(f.getFileName()));
+      }
+    }
+    JsonMapper json = JsonMapper.builder().build();
+    ObjectNode config = (ObjectNode) json.readTree(dir.resolve("config.json").toFile());
+    config.put("max_position_embeddings", CONTEXT);
+    json.writeValue(dir.resolve("config.json").toFile(), config);
+    return dir;
+  }
+
+  private static void apply(KubernetesClient client, Path weights) {
+    client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(NAMESPACE).endMetadata().build())
+        .serverSideApply();
+    String claim = MODEL + "-weights";
+    client.persistentVolumes().resource(new PersistentVolumeBuilder().withNewMetadata().withName(claim).endMetadata()
+        .withNewSpec().withCapacity(Map.of("storage", new Quantity("1Gi"))).withAccessModes("ReadOnlyMany")
+        .withStorageClassName("").withNewHostPath().withPath(weights.toString()).endHostPath()
+        .withNewClaimRef().withNamespace(NAMESPACE).withName(claim).endClaimRef().endSpec().build()).serverSideApply();
+    client.persistentVolumeClaims().inNamespace(NAMESPACE).resource(new PersistentVolumeClaimBuilder()
+        .withNewMetadata().withName(claim).endMetadata().withNewSpec().withAccessModes("ReadOnlyMany")
+        .withStorageClassName("").withVolumeName(claim).withNewResources()
+        .withRequests(Map.of("storage", new Quantity("1Gi"))).endResources().endSpec().build()).serverSideApply();
+    try (InputStream yaml = AutoscaleIT.class.getResourceAsStream("/autoscale/qwen3-moe.yaml")) {
+      client.resources(MoEModel.class).load(yaml).serverSideApply();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private static List<Pod> workers(KubernetesClient client) {
+    return client.pods().inNamespace(NAMESPACE).withLabel("moe.dev/model", MODEL).list().getItems();
+  }
+
+  private static long readyWorkers(KubernetesClient client) {
+    return workers(client).stream().filter(p -> p.getStatus().getConditions() != null && p.getStatus().getConditions()
+        .stream().anyMatch(c -> c.getType().equals("Ready") && c.getStatus().equals("True"))).count();
+  }
+
+  /** The metric's mean over the model's workers, as the HPA reads it from the custom metrics API. */
+  private static double waitingPerWorker(KubernetesClient client) {
+    try {
+      JsonNode list = JsonMapper.builder().build().readTree(client.raw("/apis/custom.metrics.k8s.io/v1beta1/namespaces/"
+          + NAMESPACE + "/pods/*/" + METRIC + "?labelSelector=moe.dev%2Fmodel%3D" + MODEL));
+      double sum = 0;
+      for (JsonNode item : list.path("items")) {
+        sum += new Quantity(item.path("value").asText()).getNumericalAmount().doubleValue();
+      }
+      return list.path("items").isEmpty() ? 0 : sum / list.path("items").size();
+    } catch (IOException | RuntimeException e) {
+      return 0;  // not served yet
+    }
+  }
+
+  private static boolean condition(KubernetesClient client, String type, String status, String reason) {
+    HorizontalPodAutoscaler hpa = client.autoscaling().v2().horizontalPodAutoscalers().inNamespace(NAMESPACE)
+        .withName(MODEL).get();
+    return hpa != null && hpa.getStatus() != null && hpa.getStatus().getConditions() != null && hpa.getStatus()
+        .getConditions().stream().anyMatch(c -> c.getType().equals(type) && c.getStatus().equals(status)
+            && c.getReason().equals(reason));
+  }
+
+  /** The model's newest ExpertPlacement whose slots are those of {@code gpus} GPUs; null if none. */
+  private static ExpertPlacement placementFor(KubernetesClient client, int gpus) {
+    return client.resources(ExpertPlacement.class).inNamespace(NAMESPACE).list().getItems().stream()
+        .filter(p -> p.getSpec().getPhysicalToLogicalMap().getFirst().size() == gpus * p.getSpec().getSlotsPerGpu())
+        .reduce((a, b) -> b).orElse(null);
+  }
+
+  /** Polls {@code done} (a failure counts as not yet) until it holds; {@code check} may fail the wait on the way. */
+  private static void await(String what, BooleanSupplier done, Runnable check) {
+    long deadline = System.nanoTime() + TIMEOUT.toNanos();
+    while (System.nanoTime() < deadline) {
+      check.run();
+      try {
+        if (done.getAsBoolean()) {
+          return;
+        }
+      } catch (RuntimeException e) {
+        // not there yet
+      }
+      ModelClient.sleep(Duration.ofMillis(250));
+    }
+    throw new AssertionError("no " + what + " within " + TIMEOUT.toSeconds() + " s");
+  }
+
+  /** Prints how long after {@code start} {@code what} happened, as it happens (a later failure keeps the figures). */
+  private static void mark(Instant start, String what) {
+    System.out.printf(Locale.ROOT, "AutoscaleIT: %6.1f s after the load started: %s%n",
+        Duration.between(start, Instant.now()).toMillis() / 1e3, what);
+  }
+
+  /** up.sh with Prometheus (the workers' scrape config) and prometheus-adapter (the repository's rules). */
+  private static void up(Path state, Path tmp) throws IOException, InterruptedException {
+    Path prometheus = tmp.resolve("prometheus.yml");
+    Files.writeString(prometheus, Files.readString(REPO.resolve("local-cluster/config/prometheus.yml"))
+        .replace("@KUBECONFIG@", state.resolve("kubeconfig").toString()));
+    run(state, REPO.resolve("local-cluster/up.sh").toString(), "--prometheus", prometheus.toString(),
+        "--prometheus-adapter", REPO.resolve("local-cluster/config/prometheus-adapter.yaml").toString());
+  }
+
+  private static void down(Path state) throws IOException, InterruptedException {
+    run(state, REPO.resolve("local-cluster/down.sh").toString());
+  }
+
+  private static void run(Path state, String... command) throws IOException, InterruptedException {
+    ProcessBuilder pb = new ProcessBuilder(command).inheritIO();
+    pb.environment().putAll(PORTS);
+    pb.environment().put("MOE_LOCAL_CLUSTER_STATE", state.toString());
+    Process p = pb.start();
+    assertTrue(p.waitFor(5, TimeUnit.MINUTES), command[0] + " did not finish within 5 minutes");
+    assertEquals(0, p.exitValue(), command[0] + " failed (output above)");
+  }
+}
