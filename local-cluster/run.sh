@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The whole system on this machine, from nothing but this repository, a JDK 25 and Go:
 # a real Kubernetes control plane built from source (up.sh), a process node whose pods run as
-# local processes, the operator installed by the Helm chart, the example model's eight workers,
-# DeepSeek-V3's measured routing replayed through them with a decode -> prefill shift, Prometheus
-# scraping it all, and the operator's rebalance. Ctrl-C stops every process it started; a second
+# local processes, the operator installed by the Helm chart, the example model's eight workers
+# serving OpenAI requests through the model's Service, whose routing shifts from DeepSeek-V3's
+# measured decode load to its prefill load, Prometheus scraping it all (and prometheus-adapter
+# serving the custom metrics API), and the operator's rebalance. Ctrl-C stops every process it started; a second
 # run starts clean.
 #
 # Usage: local-cluster/run.sh [--scale] [-- OPTIONS]
@@ -50,6 +51,9 @@ config="$(mktemp "${TMPDIR:-/tmp}/moe-prometheus.XXXXXX.yml")"
 trap '"$here/down.sh" || true; rm -f "$config"' EXIT
 sed "s#@KUBECONFIG@#$state/kubeconfig#" "$here/config/prometheus.yml" >"$config"
 up=("$here/up.sh" --prometheus "$config")
+# The demo's workers serve requests, so their serving metrics reach the custom metrics API (kubectl get --raw
+# /apis/custom.metrics.k8s.io/v1beta1, an HPA); kwok's pods export none.
+[[ "$scenario" == demo ]] && up+=(--prometheus-adapter "$here/config/prometheus-adapter.yaml")
 [[ "$scenario" == scale ]] && up+=(--kwok)
 "${up[@]}"
 

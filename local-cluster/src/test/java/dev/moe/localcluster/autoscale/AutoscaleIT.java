@@ -30,10 +30,12 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Base64;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -50,7 +52,8 @@ import org.junit.jupiter.api.io.TempDir;
  * the HPA reads the waiting requests from custom.metrics.k8s.io, scales the MoEModel to 3 workers
  * through its scale subresource, the operator places the experts anew on 3 GPUs, and the group of
  * 3 serves that placement (the StatefulSet restarts the old workers one at a time with the new
- * peers, the new worker first). Each step's time since the load started is printed.
+ * peers, the new worker first). Then a worker killed outright rejoins on the served revision. Each
+ * step's time is printed.
  *
  * <p>The model is worker-runtime's tiny Qwen3-MoE fixture with a context of 32,768 tokens: a
  * request of 32,000 tokens takes almost all of a worker's KV cache (the default 32,768 tokens), so
@@ -75,7 +78,7 @@ class AutoscaleIT {
   private static final Duration TIMEOUT = Duration.ofMinutes(3);
 
   @Test
-  void theHpaScalesAModelOnItsWaitingRequestsThroughPrometheusAdapter(@TempDir Path tmp) throws Exception {
+  void theHpaScalesAModelOnItsWaitingRequestsThroughPrometheusAdapterAndAKilledWorkerRejoins(@TempDir Path tmp) throws Exception {
     Path state = tmp.resolve("state");
     try {
       up(state, tmp);
@@ -89,6 +92,7 @@ class AutoscaleIT {
             () -> false);
         Instant start = scaleUp(client, model);
         servedByThree(client, model, serving.getStatus().getCurrentPlacement().getRevision(), start);
+        killedWorkerRejoins(client, model, state);
       }
     } finally {
       down(state);
@@ -159,6 +163,66 @@ class AutoscaleIT {
       }
     }
     mark(start, "each of the 3 answers a completion");
+  }
+
+  /**
+   * A worker killed outright (SIGKILL: no graceful stop) is replaced by its StatefulSet and rejoins
+   * the group on the revision the group serves: every worker reports it active, the model is Ready
+   * again, and the new worker answers a completion. While it was gone the operator may have served
+   * the survivors a plan of their own (4 slots per GPU leave some expert without a copy), at most
+   * one revision; the rejoining worker itself makes none.
+   */
+  private static void killedWorkerRejoins(KubernetesClient client, ModelClient model, Path state) {
+    int revisions = revisions(client);
+    Pod victim = workers(client).stream().filter(p -> p.getMetadata().getName().endsWith("-1")).findFirst().orElseThrow();
+    String podDir = "pods/" + NAMESPACE + "_" + victim.getMetadata().getName() + "/";
+    ProcessHandle process = ProcessHandle.allProcesses().filter(h -> h.info().commandLine()
+        .map(c -> c.contains(state.toString()) && c.contains(podDir)).orElse(false)).findFirst().orElseThrow();
+    Instant killed = Instant.now();
+    process.destroyForcibly();
+    Pod[] rejoined = new Pod[1];
+    await("a ready pod in place of " + victim.getMetadata().getName(), () -> (rejoined[0] = workers(client).stream()
+        .filter(p -> p.getMetadata().getName().equals(victim.getMetadata().getName())
+            && !p.getMetadata().getUid().equals(victim.getMetadata().getUid()) && ready(p)).findFirst().orElse(null))
+        != null, () -> { });
+    mark(killed, "the kill", "worker 1 killed (SIGKILL); its new pod is ready");
+    String[] served = new String[1];
+    await("every worker to report the revision the model serves active, the model Ready", () -> {
+      MoEModel m = model.get();
+      served[0] = m.getStatus().getCurrentPlacement().getRevision();
+      long version = Long.parseLong(served[0].substring(served[0].lastIndexOf("-r") + 2));
+      return ModelClient.isTrue(m, Conditions.READY) && m.getStatus().getWorkers().getReady() == 3
+          && workers(client).stream().allMatch(w -> activeVersion(client, w) == version);
+    }, () -> { });
+    mark(killed, "the kill", "the new worker 1 serves " + served[0] + " with the others; the model is Ready");
+    assertTrue(revisions(client) <= revisions + 1, "more than the survivors' plan was made: " + revisions(client));
+    int after = revisions(client);
+    await("the new worker 1 to answer a completion",
+        () -> complete("http://" + rejoined[0].getStatus().getPodIP() + ":8000").statusCode() == 200, () -> { });
+    mark(killed, "the kill", "the new worker 1 answers a completion");
+    assertEquals(after, revisions(client), "a rejoined worker takes the served revision, not a new one");
+    assertEquals(served[0], model.get().getStatus().getCurrentPlacement().getRevision());
+  }
+
+  private static int revisions(KubernetesClient client) {
+    return client.resources(ExpertPlacement.class).inNamespace(NAMESPACE).list().getItems().size();
+  }
+
+  /** The version a worker reports active on {@code GET /placement}, with the model's token. */
+  private static long activeVersion(KubernetesClient client, Pod worker) {
+    // The operator's Secret for the model's control API (StatsTokenSecretDependent).
+    String token = new String(Base64.getDecoder().decode(client.secrets().inNamespace(NAMESPACE)
+        .withName(MODEL + "-stats-token").get().getData().get("token")), StandardCharsets.UTF_8).strip();
+    try (HttpClient http = HttpClient.newHttpClient()) {
+      HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://" + worker.getStatus().getPodIP()
+          + ":8080/placement")).header("Authorization", "Bearer " + token).build(), HttpResponse.BodyHandlers.ofString());
+      return JsonMapper.builder().build().readTree(r.body()).path("active").asLong(-1);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
   }
 
   /** A short completion, as the group of 3 serves it. */
@@ -237,8 +301,12 @@ class AutoscaleIT {
   }
 
   private static long readyWorkers(KubernetesClient client) {
-    return workers(client).stream().filter(p -> p.getStatus().getConditions() != null && p.getStatus().getConditions()
-        .stream().anyMatch(c -> c.getType().equals("Ready") && c.getStatus().equals("True"))).count();
+    return workers(client).stream().filter(AutoscaleIT::ready).count();
+  }
+
+  private static boolean ready(Pod p) {
+    return p.getStatus().getConditions() != null && p.getStatus().getConditions().stream()
+        .anyMatch(c -> c.getType().equals("Ready") && c.getStatus().equals("True"));
   }
 
   /** The metric's mean over the model's workers, as the HPA reads it from the custom metrics API. */
@@ -290,8 +358,12 @@ class AutoscaleIT {
 
   /** Prints how long after {@code start} {@code what} happened, as it happens (a later failure keeps the figures). */
   private static void mark(Instant start, String what) {
-    System.out.printf(Locale.ROOT, "AutoscaleIT: %6.1f s after the load started: %s%n",
-        Duration.between(start, Instant.now()).toMillis() / 1e3, what);
+    mark(start, "the load started", what);
+  }
+
+  private static void mark(Instant start, String since, String what) {
+    System.out.printf(Locale.ROOT, "AutoscaleIT: %6.1f s after %s: %s%n",
+        Duration.between(start, Instant.now()).toMillis() / 1e3, since, what);
   }
 
   /** up.sh with Prometheus (the workers' scrape config) and prometheus-adapter (the repository's rules). */
