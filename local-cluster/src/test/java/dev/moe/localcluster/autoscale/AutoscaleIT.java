@@ -168,9 +168,9 @@ class AutoscaleIT {
   /**
    * A worker killed outright (SIGKILL: no graceful stop) is replaced by its StatefulSet and rejoins
    * the group on the revision the group serves: every worker reports it active, the model is Ready
-   * again, and the new worker answers a completion. While it was gone the operator may have served
-   * the survivors a plan of their own (4 slots per GPU leave some expert without a copy), at most
-   * one revision; the rejoining worker itself makes none.
+   * again, the new worker holds tokens' experts again and answers a completion. While it was gone
+   * the operator served the survivors a plan of their own (4 slots per GPU leave some expert without
+   * a copy), and once it is back a plan on all 3: two revisions, none for the rejoin itself.
    */
   private static void killedWorkerRejoins(KubernetesClient client, ModelClient model, Path state) {
     int revisions = revisions(client);
@@ -192,16 +192,26 @@ class AutoscaleIT {
       served[0] = m.getStatus().getCurrentPlacement().getRevision();
       long version = Long.parseLong(served[0].substring(served[0].lastIndexOf("-r") + 2));
       return ModelClient.isTrue(m, Conditions.READY) && m.getStatus().getWorkers().getReady() == 3
-          && workers(client).stream().allMatch(w -> activeVersion(client, w) == version);
+          && servesTokens(client, served[0], 1) && workers(client).stream().allMatch(w -> activeVersion(client, w)
+          == version);
     }, () -> { });
     mark(killed, "the kill", "the new worker 1 serves " + served[0] + " with the others; the model is Ready");
-    assertTrue(revisions(client) <= revisions + 1, "more than the survivors' plan was made: " + revisions(client));
+    assertTrue(revisions(client) <= revisions + 2, "more than the survivors' plan and the return's were made: "
+        + revisions(client));
     int after = revisions(client);
     await("the new worker 1 to answer a completion",
         () -> complete("http://" + rejoined[0].getStatus().getPodIP() + ":8000").statusCode() == 200, () -> { });
     mark(killed, "the kill", "the new worker 1 answers a completion");
     assertEquals(after, revisions(client), "a rejoined worker takes the served revision, not a new one");
     assertEquals(served[0], model.get().getStatus().getCurrentPlacement().getRevision());
+  }
+
+  /** Whether some slot of {@code worker} has a share of tokens in {@code revision}. */
+  private static boolean servesTokens(KubernetesClient client, String revision, int worker) {
+    ExpertPlacement p = client.resources(ExpertPlacement.class).inNamespace(NAMESPACE).withName(revision).get();
+    int slots = p.getSpec().getSlotsPerGpu();
+    return p.getSpec().getReplicaShares().stream().anyMatch(layer -> layer.subList(worker * slots, (worker + 1) * slots)
+        .stream().anyMatch(share -> share > 0));
   }
 
   private static int revisions(KubernetesClient client) {

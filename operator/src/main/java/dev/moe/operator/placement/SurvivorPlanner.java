@@ -35,6 +35,23 @@ public final class SurvivorPlanner {
     return false;
   }
 
+  /** Workers none of whose slots has a share in any layer: those a survivors' plan left out. */
+  public static Set<Integer> idleWorkers(Placement placement, ModelLayout layout) {
+    Set<Integer> idle = new java.util.TreeSet<>();
+    for (int w = 0; w < layout.workers(); w++) {
+      idle.add(w);
+    }
+    for (int l = 0; l < placement.layers(); l++) {
+      double[] shares = placement.replicaShares()[l];
+      for (int s = 0; s < shares.length; s++) {
+        if (shares[s] > 0) {
+          idle.remove(layout.workerOfSlot(s));
+        }
+      }
+    }
+    return idle;
+  }
+
   public static Placement plan(RoutingStats stats, ModelLayout layout, Set<Integer> lost) {
     int survivors = layout.workers() - lost.size();
     if (survivors < 1) {

@@ -159,6 +159,18 @@ public class MoEModelReconciler implements Reconciler<MoEModel> {
       long next = Math.max(known.highest(), target.getSpec().getRevision()) + 1;
       target = revisions.create(model, next, SurvivorPlanner.plan(stats, layout, lost));
       placement = revisions.toPlacement(target, layout.experts());
+    } else if (!degraded && pinned(model) == null && health.allReady()
+        && !SurvivorPlanner.idleWorkers(placement, layout).isEmpty()) {
+      // Every worker is back after a loss: the survivors' plan leaves the returned ones idle, so place on all again.
+      Placement full = new PlacementSolver(layout.options()).solve(lastOrUniform(model, layout, rules),
+          layout.cluster(), null);
+      if (SurvivorPlanner.idleWorkers(full, layout).isEmpty()) {
+        long next = Math.max(known.highest(), target.getSpec().getRevision()) + 1;
+        target = revisions.create(model, next, full);
+        placement = revisions.toPlacement(target, layout.experts());
+        EventRecorder.record(client, model, false, Reasons.WORKERS_BACK, "every worker is ready again: "
+            + target.getMetadata().getName() + " places the experts on all " + layout.workers());
+      }
     }
     boolean covered = degraded && !SurvivorPlanner.orphansExperts(placement, layout, lost, layout.experts());
     status.condition(Conditions.DEGRADED, degraded, degraded ? Reasons.WORKER_LOST : Reasons.HEALTHY,

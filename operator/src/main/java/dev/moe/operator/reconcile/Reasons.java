@@ -25,6 +25,7 @@ final class Reasons {
   static final String REVISION_REFUSED = "RevisionRefused";
   /** An Event only: a pinned revision's placement re-staged under a new revision. */
   static final String ROLLBACK = "Rollback";
+  static final String WORKERS_BACK = "WorkersBack";
 
   /** Reasons that make the model unservable until its spec or data changes. */
   static final Set<String> FAILED = Set.of(INVALID_SPEC, STATISTICS_INVALID, PINNED_REVISION_MISSING);

@@ -34,7 +34,7 @@ class FaultsTest extends OperatorTestBase {
   }
 
   @Test
-  void aLostWorkerDegradesTheModelAndItsExpertsMoveToTheSurvivors() {
+  void aLostWorkerDegradesTheModelItsExpertsMoveToTheSurvivorsAndBackWhenItReturns() {
     Scenario s = new Scenario(client, "lost-worker");
     operator.statistics.serve(RecordedStatistics.resource("decode_in1000out1000.json"));
     s.apply(model(s, "dsv3", 8, 48, "Off"));
@@ -70,6 +70,17 @@ class FaultsTest extends OperatorTestBase {
     }
     assertTrue(s.events("dsv3").stream().anyMatch(e -> "WorkerLost".equals(e.getReason())
         && "Warning".equals(e.getType())));
+
+    // Back: r2 would leave it idle, so the experts are placed on all 8 again, and served by them.
+    Models.readyWorker(client, s.ns, "dsv3", 2);
+    MoEModel back = s.await("dsv3", Duration.ofSeconds(60),
+        x -> "dsv3-r3".equals(x.getStatus().getCurrentPlacement().getRevision()) && Models.condition(x, "Ready", "True"));
+    assertTrue(Models.condition(back, "Degraded", "False"));
+    ExpertPlacement r3 = client.resources(ExpertPlacement.class).inNamespace(s.ns).withName("dsv3-r3").get();
+    assertTrue(r3.getSpec().getReplicaShares().stream().anyMatch(layer -> layer.subList(2 * slotsPerWorker,
+        3 * slotsPerWorker).stream().anyMatch(share -> share > 0)), "the returned worker serves tokens again");
+    assertTrue(s.events("dsv3").stream().anyMatch(e -> "WorkersBack".equals(e.getReason())));
+    assertEquals(3, s.revisions("dsv3").size(), "one plan for the loss, one for the return");
   }
 
   @Test
