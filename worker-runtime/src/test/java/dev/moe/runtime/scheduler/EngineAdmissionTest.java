@@ -11,10 +11,12 @@ import dev.moe.runtime.ModelExpectations;
 import dev.moe.runtime.model.Checkpoint;
 import dev.moe.runtime.parallel.WorkerOptions;
 import dev.moe.runtime.sampling.SamplingParams;
+import dev.moe.runtime.sampling.TokenLogprobs;
 import dev.moe.runtime.tensor.DType;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -55,14 +57,26 @@ class EngineAdmissionTest {
     try (Checkpoint ckpt = Checkpoint.open(Fixtures.dir(FIXTURE));
         EngineGroup group = EngineGroup.start(1, ckpt, null, WorkerOptions.defaults(), smallCache(8))) {
       CollectingSink first = new CollectingSink();
-      GenerationHandle handle = group.engine(0).submit(new GenerationRequest("long", want.prompt(),
-          new SamplingParams(0f, 1f, 0, null, 40, null, true, null, 0f, 0f)), first);
+      // Cancelled from its third token on, on the engine's own thread: however busy the machine, long before 40.
+      AtomicReference<GenerationHandle> handle = new AtomicReference<>();
+      TokenSink cancelling = new TokenSink() {
+        @Override
+        public void onToken(int token, TokenLogprobs logprobs) {
+          first.onToken(token, logprobs);
+          if (first.count() >= 3 && handle.get() != null) {
+            handle.get().cancel();
+          }
+        }
+
+        @Override
+        public void onFinish(FinishReason reason, String message) {
+          first.onFinish(reason, message);
+        }
+      };
+      handle.set(group.engine(0).submit(new GenerationRequest("long", want.prompt(),
+          new SamplingParams(0f, 1f, 0, null, 40, null, true, null, 0f, 0f)), cancelling));
       CollectingSink second = new CollectingSink();
       group.engine(0).submit(new GenerationRequest("next", want.prompt(), SamplingParams.greedy(32)), second);
-      while (first.count() < 3) {
-        Thread.sleep(2);
-      }
-      handle.cancel();
       assertEquals(FinishReason.CANCELLED, first.finish().get(30, TimeUnit.SECONDS));
       assertTrue(first.count() < 40, "cancelled before the end: " + first.count() + " tokens");
       assertArrayEquals(want.generated(), EngineTesting.await(second), "the waiting request got the blocks");
