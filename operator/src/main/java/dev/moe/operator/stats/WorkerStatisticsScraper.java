@@ -14,26 +14,25 @@ import java.net.http.HttpResponse;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayDeque;
-import java.util.Deque;
+import java.util.HashMap;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Reads each worker pod's {@code /stats} (cumulative counts since the worker started, without the
- * transitions) with the model's bearer token, sums them, and keeps timestamped sums: a window is the
- * newest sum minus the newest one at least nine tenths of a window older. A worker restart (a count
- * going down) starts the history over.
+ * transitions) with the model's bearer token and keeps them per worker, timestamped; a window is
+ * what each worker counted since the start of the window ({@link CountHistory}: a restarted or new
+ * worker counts from zero, the others from their own base). Pods being deleted are not read: their
+ * workers are stopping. The history is per model object (its UID), so a model deleted and created
+ * again under the same name starts afresh.
  */
 public final class WorkerStatisticsScraper implements StatisticsSource {
-
-  private record Snapshot(Instant at, double[][] counts) {}
 
   private final KubernetesClient client;
   private final HttpClient http;
   private final Clock clock;
-  private final Map<String, Deque<Snapshot>> history = new ConcurrentHashMap<>();
+  private final Map<String, CountHistory> history = new ConcurrentHashMap<>();
 
   public WorkerStatisticsScraper(KubernetesClient client, Clock clock) {
     this.client = client;
@@ -49,15 +48,18 @@ public final class WorkerStatisticsScraper implements StatisticsSource {
     int experts = model.getSpec().getModel().getExpertsPerLayer();
     String token = StatsTokenSecretDependent.token(client, model).orElseThrow(() -> new StatisticsUnavailableException(
         "the statistics token Secret " + StatsTokenSecretDependent.name(model) + " is missing"));
-    double[][] sum = new double[layers][experts];
-    var pods = client.pods().inNamespace(ns).withLabels(WorkerStatefulSetDependent.selector(model)).list().getItems();
+    var pods = client.pods().inNamespace(ns).withLabels(WorkerStatefulSetDependent.selector(model)).list().getItems()
+        .stream().filter(p -> p.getMetadata().getDeletionTimestamp() == null).toList();
     if (pods.isEmpty()) {
       throw new StatisticsUnavailableException("no worker pods to read statistics from");
     }
+    Map<String, double[][]> workers = new HashMap<>();
     for (Pod pod : pods) {
-      add(sum, scrape(pod, token, layers, experts));
+      workers.put(pod.getMetadata().getUid(), scrape(pod, token, layers, experts));
     }
-    return advance(ns + "/" + name, new Snapshot(clock.instant(), sum), window);
+    Instant now = clock.instant();
+    return history.computeIfAbsent(ns + "/" + name + "/" + model.getMetadata().getUid(), k -> new CountHistory())
+        .advance(new CountHistory.Snapshot(now, workers), window, layers, experts).map(RoutingStats::ofCounts);
   }
 
   private double[][] scrape(Pod pod, String token, int layers, int experts) {
@@ -83,58 +85,5 @@ public final class WorkerStatisticsScraper implements StatisticsSource {
       Thread.currentThread().interrupt();
       throw new StatisticsUnavailableException("interrupted while reading worker " + podName);
     }
-  }
-
-  private static void add(double[][] into, double[][] counts) {
-    for (int l = 0; l < into.length; l++) {
-      for (int e = 0; e < into[l].length; e++) {
-        into[l][e] += counts[l][e];
-      }
-    }
-  }
-
-  /** Records {@code now} and returns the window it closes, if the history covers one. */
-  Optional<RoutingStats> advance(String key, Snapshot now, Duration window) {
-    Deque<Snapshot> snapshots = history.computeIfAbsent(key, k -> new ArrayDeque<>());
-    synchronized (snapshots) {
-      if (!snapshots.isEmpty() && decreased(snapshots.peekLast().counts(), now.counts())) {
-        snapshots.clear();
-      }
-      snapshots.addLast(now);
-      // A snapshot taken up to a tenth of the window late still opens it: reconciles rescheduled one
-      // window apart land a little early or late, and an exact edge would skip every other window.
-      Instant start = now.at().minus(window.multipliedBy(9).dividedBy(10));
-      Snapshot base = null;
-      for (Snapshot s : snapshots) {
-        if (!s.at().isAfter(start)) {
-          base = s;
-        }
-      }
-      while (base != null && snapshots.peekFirst() != base) {
-        snapshots.removeFirst();
-      }
-      if (base == null) {
-        return Optional.empty();
-      }
-      double[][] diff = new double[now.counts().length][];
-      for (int l = 0; l < diff.length; l++) {
-        diff[l] = now.counts()[l].clone();
-        for (int e = 0; e < diff[l].length; e++) {
-          diff[l][e] -= base.counts()[l][e];
-        }
-      }
-      return Optional.of(RoutingStats.ofCounts(diff));
-    }
-  }
-
-  private static boolean decreased(double[][] before, double[][] after) {
-    for (int l = 0; l < before.length; l++) {
-      for (int e = 0; e < before[l].length; e++) {
-        if (after[l][e] < before[l][e]) {
-          return true;
-        }
-      }
-    }
-    return false;
   }
 }
