@@ -37,6 +37,7 @@ import java.util.Optional;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BooleanSupplier;
 import java.util.function.Function;
 
@@ -112,6 +113,7 @@ public final class Demo {
     long startNanos = System.nanoTime();
     Instant start = Instant.now();
     double[] shiftAt = {Double.NaN};
+    AtomicBoolean prefillShown = new AtomicBoolean();
     ScheduledExecutorService sampler = Executors.newSingleThreadScheduledExecutor();
     try {
       sampler.scheduleAtFixedRate(() -> sample(samples, requests, startNanos), 0, 1, TimeUnit.SECONDS);
@@ -130,13 +132,8 @@ public final class Demo {
                     && observedOtherThan(samples, before));
               })),
           r -> {
-            boolean firstOfPhase;
-            synchronized (requests) {
-              firstOfPhase = r.result().ok() && requests.stream()
-                  .noneMatch(x -> x.phase().equals(r.phase()) && x.result().ok());
-              requests.add(r);
-            }
-            if (firstOfPhase && r.phase().equals("prefill")) {
+            requests.add(r);
+            if (r.phase().equals("prefill") && r.result().ok() && prefillShown.compareAndSet(false, true)) {
               printCompletion("prefill-like", null, r.result());
             }
           }, stop);

@@ -174,6 +174,9 @@ class AutoscaleIT {
    */
   private static void killedWorkerRejoins(KubernetesClient client, ModelClient model, Path state) {
     int revisions = revisions(client);
+    // The operator's Secret for the model's control API (StatsTokenSecretDependent).
+    String token = new String(Base64.getDecoder().decode(client.secrets().inNamespace(NAMESPACE)
+        .withName(MODEL + "-stats-token").get().getData().get("token")), StandardCharsets.UTF_8).strip();
     Pod victim = workers(client).stream().filter(p -> p.getMetadata().getName().endsWith("-1")).findFirst().orElseThrow();
     String podDir = "pods/" + NAMESPACE + "_" + victim.getMetadata().getName() + "/";
     ProcessHandle process = ProcessHandle.allProcesses().filter(h -> h.info().commandLine()
@@ -192,8 +195,8 @@ class AutoscaleIT {
       served[0] = m.getStatus().getCurrentPlacement().getRevision();
       long version = Long.parseLong(served[0].substring(served[0].lastIndexOf("-r") + 2));
       return ModelClient.isTrue(m, Conditions.READY) && m.getStatus().getWorkers().getReady() == 3
-          && servesTokens(client, served[0], 1) && workers(client).stream().allMatch(w -> activeVersion(client, w)
-          == version);
+          && servesTokens(client, served[0], 1)
+          && workers(client).stream().allMatch(w -> activeVersion(token, w) == version);
     }, () -> { });
     mark(killed, "the kill", "the new worker 1 serves " + served[0] + " with the others; the model is Ready");
     assertTrue(revisions(client) <= revisions + 2, "more than the survivors' plan and the return's were made: "
@@ -219,10 +222,7 @@ class AutoscaleIT {
   }
 
   /** The version a worker reports active on {@code GET /placement}, with the model's token. */
-  private static long activeVersion(KubernetesClient client, Pod worker) {
-    // The operator's Secret for the model's control API (StatsTokenSecretDependent).
-    String token = new String(Base64.getDecoder().decode(client.secrets().inNamespace(NAMESPACE)
-        .withName(MODEL + "-stats-token").get().getData().get("token")), StandardCharsets.UTF_8).strip();
+  private static long activeVersion(String token, Pod worker) {
     try (HttpClient http = HttpClient.newHttpClient()) {
       HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://" + worker.getStatus().getPodIP()
           + ":8080/placement")).header("Authorization", "Bearer " + token).build(), HttpResponse.BodyHandlers.ofString());

@@ -151,26 +151,12 @@ public class MoEModelReconciler implements Reconciler<MoEModel> {
     ExpertPlacement target = chosen.get();
     Placement placement = revisions.toPlacement(target, layout.experts());
 
-    // A worker lost: serve on, say so, and re-plan onto the survivors if an expert lost its last replica.
     Set<Integer> lost = health.lost();
-    if (degraded && pinned(model) == null && !health.ready().isEmpty()
-        && SurvivorPlanner.orphansExperts(placement, layout, lost, layout.experts())) {
-      RoutingStats stats = lastOrUniform(model, layout, rules);
-      long next = Math.max(known.highest(), target.getSpec().getRevision()) + 1;
-      target = revisions.create(model, next, SurvivorPlanner.plan(stats, layout, lost));
+    ExpertPlacement followed = followWorkers(client, model, layout, rules, revisions, known, target, placement, health,
+        degraded);
+    if (followed != target) {
+      target = followed;
       placement = revisions.toPlacement(target, layout.experts());
-    } else if (!degraded && pinned(model) == null && health.allReady()
-        && !SurvivorPlanner.idleWorkers(placement, layout).isEmpty()) {
-      // Every worker is back after a loss: the survivors' plan leaves the returned ones idle, so place on all again.
-      Placement full = new PlacementSolver(layout.options()).solve(lastOrUniform(model, layout, rules),
-          layout.cluster(), null);
-      if (SurvivorPlanner.idleWorkers(full, layout).isEmpty()) {
-        long next = Math.max(known.highest(), target.getSpec().getRevision()) + 1;
-        target = revisions.create(model, next, full);
-        placement = revisions.toPlacement(target, layout.experts());
-        EventRecorder.record(client, model, false, Reasons.WORKERS_BACK, "every worker is ready again: "
-            + target.getMetadata().getName() + " places the experts on all " + layout.workers());
-      }
     }
     boolean covered = degraded && !SurvivorPlanner.orphansExperts(placement, layout, lost, layout.experts());
     status.condition(Conditions.DEGRADED, degraded, degraded ? Reasons.WORKER_LOST : Reasons.HEALTHY,
@@ -194,6 +180,36 @@ public class MoEModelReconciler implements Reconciler<MoEModel> {
       return RECHECK;
     }
     return rebalance(client, model, status, layout, rules, revisions, placement, known.highest() + 1);
+  }
+
+  /**
+   * The placement follows the workers: a worker lost re-plans onto the survivors if an expert lost
+   * its last replica (serving on meanwhile); every worker ready again after that re-plans onto all of
+   * them, as the survivors' plan leaves the returned ones idle. Returns the revision to serve.
+   */
+  private ExpertPlacement followWorkers(KubernetesClient client, MoEModel model, ModelLayout layout,
+      RebalanceRules rules, PlacementRevisions revisions, ModelRevisions known, ExpertPlacement target,
+      Placement placement, WorkerHealth health, boolean degraded) {
+    if (pinned(model) != null) {
+      return target;
+    }
+    long next = Math.max(known.highest(), target.getSpec().getRevision()) + 1;
+    if (degraded && !health.ready().isEmpty()
+        && SurvivorPlanner.orphansExperts(placement, layout, health.lost(), layout.experts())) {
+      return revisions.create(model, next, SurvivorPlanner.plan(lastOrUniform(model, layout, rules), layout,
+          health.lost()));
+    }
+    if (degraded || !health.allReady() || SurvivorPlanner.idleWorkers(placement, layout).isEmpty()) {
+      return target;
+    }
+    Placement full = initialPlan(client, model, layout, true, rules);
+    if (!SurvivorPlanner.idleWorkers(full, layout).isEmpty()) {
+      return target;
+    }
+    ExpertPlacement created = revisions.create(model, next, full);
+    EventRecorder.record(client, model, false, Reasons.WORKERS_BACK, "every worker is ready again: "
+        + created.getMetadata().getName() + " places the experts on all " + layout.workers());
+    return created;
   }
 
   /** The worker pods: how many are ready, for the status, the metrics and the scale subresource. */

@@ -3,6 +3,8 @@ package dev.moe.operator.stats;
 import dev.moe.crds.v1alpha1.MoEModel;
 import dev.moe.operator.dependent.StatsTokenSecretDependent;
 import dev.moe.operator.dependent.WorkerStatefulSetDependent;
+import dev.moe.operator.workers.WorkerHttp;
+import dev.moe.operator.workers.WorkerPods;
 import dev.moe.stats.RoutingStats;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -48,8 +50,7 @@ public final class WorkerStatisticsScraper implements StatisticsSource {
     int experts = model.getSpec().getModel().getExpertsPerLayer();
     String token = StatsTokenSecretDependent.token(client, model).orElseThrow(() -> new StatisticsUnavailableException(
         "the statistics token Secret " + StatsTokenSecretDependent.name(model) + " is missing"));
-    var pods = client.pods().inNamespace(ns).withLabels(WorkerStatefulSetDependent.selector(model)).list().getItems()
-        .stream().filter(p -> p.getMetadata().getDeletionTimestamp() == null).toList();
+    var pods = WorkerPods.of(client, model).values();
     if (pods.isEmpty()) {
       throw new StatisticsUnavailableException("no worker pods to read statistics from");
     }
@@ -69,7 +70,7 @@ public final class WorkerStatisticsScraper implements StatisticsSource {
       throw new StatisticsUnavailableException("worker " + podName + " has no IP yet");
     }
     // The counts only: the transitions (megabytes at DeepSeek-V3's size) are not what a window needs.
-    URI uri = URI.create("http://" + ip + ":" + WorkerStatefulSetDependent.HTTP_PORT + "/stats?transitions=false");
+    URI uri = WorkerHttp.uri(ip, WorkerStatefulSetDependent.HTTP_PORT, "/stats?transitions=false");
     HttpRequest request = HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(5))
         .header("Authorization", "Bearer " + token).GET().build();
     try {
