@@ -4,6 +4,7 @@ import dev.moe.runtime.scheduler.CollectingSink;
 import dev.moe.runtime.scheduler.Engine;
 import dev.moe.runtime.scheduler.Scheduler;
 import dev.moe.runtime.tensor.DType;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
@@ -18,7 +19,12 @@ public final class EngineTesting {
 
   /** A small engine for the fixtures: 2048 cached positions in blocks of 16, steps of 64 tokens. */
   public static Engine.Options options() {
-    return new Engine.Options("test-model", DType.F32, 2048, 16, 0, new Scheduler.Limits(64, 16, 64));
+    return options(Engine.DEFAULT_PEER_LOSS_GRACE);
+  }
+
+  /** {@link #options()}, with requests waiting at most {@code peerLossGrace} for a lost peer. */
+  public static Engine.Options options(Duration peerLossGrace) {
+    return new Engine.Options("test-model", DType.F32, 2048, 16, 0, new Scheduler.Limits(64, 16, 64), peerLossGrace);
   }
 
   /** The completion a sink collected, once it finished (two minutes at most). */

@@ -1,5 +1,6 @@
 package dev.moe.runtime.api;
 
+import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import java.util.Map;
 
@@ -28,6 +29,18 @@ final class ApiException extends RuntimeException {
     this.param = param;
     this.code = code;
     this.headers = headers;
+  }
+
+  /** Seconds a client is told to wait before sending a refused or cut-off request again. */
+  static final int RETRY_AFTER_SECONDS = 2;
+
+  /**
+   * 503 with Retry-After: the worker cannot serve now but may soon (its group is missing a peer,
+   * it is stopping), so the same request may succeed if sent again, here or to another worker.
+   */
+  static ApiException unavailable(String message) {
+    return new ApiException(HttpResponseStatus.SERVICE_UNAVAILABLE, "service_unavailable_error", message, null,
+        "service_unavailable", Map.of(HttpHeaderNames.RETRY_AFTER.toString(), String.valueOf(RETRY_AFTER_SECONDS)));
   }
 
   /** 400: a parameter is missing, of the wrong type or out of range. */

@@ -162,10 +162,12 @@ final class Generation implements TokenSink {
         emit(tail, null);
         complete(stops.stopped() || reason == FinishReason.STOP ? "stop" : "length");
       }
-      case CANCELLED -> fail(new ApiException(HttpResponseStatus.SERVICE_UNAVAILABLE, "server_error",
-          "the request was cancelled by the server (it is shutting down)", null, "cancelled"));
+      case CANCELLED -> fail(ApiException.unavailable("the request was cancelled by the server (it is shutting down)"));
       case ERROR -> fail(new ApiException(HttpResponseStatus.INTERNAL_SERVER_ERROR, "server_error",
           "the engine failed the request" + (message == null ? "" : ": " + message), null, null));
+      // Retryable: a stream already started ends with the error event and [DONE], a whole response is a 503.
+      case UNAVAILABLE -> fail(ApiException.unavailable("the worker could not finish the request, send it again"
+          + (message == null ? "" : ": " + message)));
     }
   }
 

@@ -237,8 +237,7 @@ public final class OpenAiServer implements AutoCloseable {
           allow(method, HttpMethod.GET);
           String reason = engine.notReadyReason();
           if (reason != null) {
-            throw new ApiException(HttpResponseStatus.SERVICE_UNAVAILABLE, "service_unavailable_error",
-                "not ready: " + reason, null, "not_ready");
+            throw ApiException.unavailable("not ready: " + reason);
           }
           HttpReplies.json(channel, HttpResponseStatus.OK, Responses.JSON.createObjectNode().put("status", "ok"),
               keepAlive);
@@ -301,7 +300,7 @@ public final class OpenAiServer implements AutoCloseable {
         GenerationPlan plan = chat ? parser.chat(parse(body)) : parser.completion(parse(body));
         String notReady = closing ? "the server is shutting down" : engine.notReadyReason();
         if (notReady != null) {
-          throw unavailable("not ready: " + notReady);
+          throw ApiException.unavailable("not ready: " + notReady);
         }
         GenerationHandle[] handle = new GenerationHandle[1];
         Generation generation = new Generation(channel, plan, tokenizer, id, System.currentTimeMillis() / 1000,
@@ -316,7 +315,7 @@ public final class OpenAiServer implements AutoCloseable {
             case INVALID -> ApiException.invalid(e.getMessage(), null);
             case QUEUE_FULL -> new ApiException(HttpResponseStatus.TOO_MANY_REQUESTS, "rate_limit_error",
                 e.getMessage(), null, "rate_limit_exceeded");
-            case UNAVAILABLE -> unavailable(e.getMessage());
+            case UNAVAILABLE -> ApiException.unavailable(e.getMessage());
           };
         }
         inFlight.add(handle[0]);
@@ -371,10 +370,5 @@ public final class OpenAiServer implements AutoCloseable {
   private static ApiException notFound(String path) {
     return new ApiException(HttpResponseStatus.NOT_FOUND, "invalid_request_error", "no endpoint " + path
         + " (try /v1/completions, /v1/chat/completions, /v1/models, /health)", null, "not_found");
-  }
-
-  private static ApiException unavailable(String message) {
-    return new ApiException(HttpResponseStatus.SERVICE_UNAVAILABLE, "service_unavailable_error", message, null,
-        "service_unavailable");
   }
 }

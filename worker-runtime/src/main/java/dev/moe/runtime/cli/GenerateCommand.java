@@ -92,7 +92,7 @@ public final class GenerateCommand implements Callable<Integer> {
           throw new IllegalArgumentException(e.getMessage(), e);
         }
         FinishReason reason = out.finish().get();
-        if (reason == FinishReason.ERROR) {
+        if (reason == FinishReason.ERROR || reason == FinishReason.UNAVAILABLE) {
           throw new IllegalStateException("generation failed: " + out.message());
         }
         parent.out.println(tokenizer.decode(out.tokens(), true));

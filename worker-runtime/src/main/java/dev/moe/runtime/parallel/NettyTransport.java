@@ -132,17 +132,9 @@ public final class NettyTransport implements Transport {
   }
 
   @Override
-  public boolean connected() {
+  public boolean connected(int peer) {
     FrameClient[] c = clients;
-    if (c == null) {
-      return false;
-    }
-    for (int p = 0; p < size; p++) {
-      if (p != rank && !c[p].isOpen()) {
-        return false;
-      }
-    }
-    return true;
+    return c != null && (peer == rank || c[peer].isOpen());
   }
 
   @Override

@@ -34,10 +34,10 @@ public interface Transport extends AutoCloseable {
   void connect(Duration timeout);
 
   /**
-   * Whether every peer is connected: after {@link #connect}, a lost peer (one restarting, say) is
-   * reconnected in the background, and this is false meanwhile.
+   * Whether {@code peer} is connected: after {@link #connect}, a lost peer (one restarting, say) is
+   * reconnected in the background, and this is false meanwhile (always false before {@link #connect}).
    */
-  boolean connected();
+  boolean connected(int peer);
 
   /** Sends rows to {@code peer} to be computed on its slots. */
   CompletableFuture<Rows> dispatch(int peer, Dispatch dispatch);

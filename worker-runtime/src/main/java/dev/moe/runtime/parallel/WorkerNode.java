@@ -43,6 +43,8 @@ import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
@@ -211,16 +213,51 @@ public final class WorkerNode implements Transport.Handler, AutoCloseable {
     return metrics;
   }
 
-  /** Null when ready: weights loaded (construction) and every peer connected. */
+  /**
+   * Null when ready: weights loaded (construction) and connected to every peer a step of the served
+   * placement needs (see {@link #missingPeers}).
+   */
   public String notReadyReason() {
     if (stopping) {
       return "shutting down";
     }
-    Transport t = transport;
-    if (t == null || !t.connected()) {
-      return "not connected to every peer of the group";
+    if (transport == null) {
+      return "not connected to its group yet";
     }
-    return null;
+    long active = versions.active();
+    List<Integer> missing = missingPeers(active);
+    return missing.isEmpty() ? null : "not connected to worker(s) " + missing + " of the group, which placement version "
+        + active + " needs";
+  }
+
+  /**
+   * The peers a step on placement {@code version} needs but that are not connected: those whose
+   * slots take tokens in it, and worker 0, whose clock starts every step. A lost peer whose slots
+   * all have share 0 (a survivors' plan) is not needed: its requests were lost with it.
+   */
+  public List<Integer> missingPeers(long version) {
+    Transport t = transport;
+    PlacementVersion v = versions.acquire(version);
+    try {
+      List<Integer> missing = new ArrayList<>();
+      for (int p = 0; p < size; p++) {
+        if (!connected(t, p) && (p == 0 || v.table().serves(p))) {
+          missing.add(p);
+        }
+      }
+      return missing;
+    } finally {
+      versions.release(v);
+    }
+  }
+
+  /** Whether peer {@code r} is connected now (this worker itself always is). */
+  public boolean connected(int r) {
+    return connected(transport, r);
+  }
+
+  private boolean connected(Transport t, int r) {
+    return r == rank || t != null && t.connected(r);
   }
 
   public RoutingStats routingStats(boolean reset, boolean transitions) {
@@ -406,12 +443,6 @@ public final class WorkerNode implements Transport.Handler, AutoCloseable {
   /** Placement versions ready to serve, the active one included. */
   public long[] stagedVersions() {
     return versions.servable();
-  }
-
-  /** Whether every peer is connected (a lost one is being reconnected otherwise). */
-  public boolean groupConnected() {
-    Transport t = transport;
-    return t != null && t.connected();
   }
 
   public Backend backend() {

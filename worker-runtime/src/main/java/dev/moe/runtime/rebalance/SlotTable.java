@@ -156,6 +156,24 @@ public final class SlotTable {
     return experts;
   }
 
+  /**
+   * Whether some slot of {@code worker} takes tokens (has a share) in some layer: a step on this
+   * version needs that worker, while one whose slots all have share 0 (a survivors' plan leaving
+   * out a lost worker) can be missing.
+   */
+  public boolean serves(int worker) {
+    int per = placement.slotsPerGpu();
+    for (int l = 0; l < replicas.length; l++) {
+      double[] layer = placement.replicaShares()[l];
+      for (int s = worker * per; s < (worker + 1) * per && replicas[l] != null; s++) {
+        if (layer[s] > 0) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
   /** The global slots holding {@code expert} in {@code layer}. */
   public int[] replicas(int layer, int expert) {
     return replicas[layer][expert];

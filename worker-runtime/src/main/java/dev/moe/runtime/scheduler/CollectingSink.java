@@ -40,7 +40,7 @@ public final class CollectingSink implements TokenSink {
     return finish;
   }
 
-  /** Why an {@link FinishReason#ERROR} happened; null otherwise. */
+  /** Why an {@link FinishReason#ERROR} or {@link FinishReason#UNAVAILABLE} happened; null otherwise. */
   public String message() {
     return message;
   }

@@ -15,6 +15,7 @@ import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -33,14 +34,20 @@ public final class Engine implements InferenceEngine, WorkerNode.StepHandler, Au
 
   /** A step waiting on a peer longer than this failed (its requests run again). */
   static final Duration STEP_TIMEOUT = Duration.ofSeconds(120);
+  /** The default of {@link Options#peerLossGrace}. */
+  public static final Duration DEFAULT_PEER_LOSS_GRACE = Duration.ofSeconds(30);
+  /** How often the engine looks whether its group can step. */
+  private static final Duration GROUP_WATCH = Duration.ofMillis(250);
 
   /**
    * @param modelId the model's name in the API
    * @param kvCacheTokens token positions of KV cache on this worker (rounded down to whole blocks)
    * @param maxModelLength longest prompt + completion (0: the model's max_position_embeddings)
+   * @param peerLossGrace how long this worker's requests wait while the group cannot step for them (a
+   *     peer the served placement needs is lost), before they end as {@link FinishReason#UNAVAILABLE}
    */
   public record Options(String modelId, DType storage, long kvCacheTokens, int blockSize, int maxModelLength,
-      Scheduler.Limits limits) {}
+      Scheduler.Limits limits, Duration peerLossGrace) {}
 
   private final WorkerNode node;
   private final Options options;
@@ -50,6 +57,9 @@ public final class Engine implements InferenceEngine, WorkerNode.StepHandler, Au
   private final int maxModelLength;
   private final ExecutorService stepThread;
   private final StepClock clock;
+  private final ScheduledExecutorService groupWatch;
+  /** When the group was first seen unable to step for this worker's requests; 0 while it can. */
+  private long brokenSince;
   private volatile boolean idleReported = true;
   private volatile boolean draining;
   private volatile boolean closed;
@@ -69,6 +79,11 @@ public final class Engine implements InferenceEngine, WorkerNode.StepHandler, Au
       return t;
     });
     this.clock = node.rank() == 0 ? new StepClock(node) : null;
+    this.groupWatch = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "worker-" + node.rank() + "-group-watch");
+      t.setDaemon(true);
+      return t;
+    });
   }
 
   /**
@@ -93,6 +108,8 @@ public final class Engine implements InferenceEngine, WorkerNode.StepHandler, Au
     if (engine.clock != null) {
       engine.clock.start();
     }
+    engine.groupWatch.scheduleWithFixedDelay(engine::watchGroup, GROUP_WATCH.toMillis(), GROUP_WATCH.toMillis(),
+        TimeUnit.MILLISECONDS);
     return engine;
   }
 
@@ -205,6 +222,31 @@ public final class Engine implements InferenceEngine, WorkerNode.StepHandler, Au
   }
 
   /**
+   * Ends this worker's requests, retryably, once the group has been unable to step for them for
+   * {@link Options#peerLossGrace}: a lost peer that the served placement needs did not come back,
+   * and no placement leaving it out was staged meanwhile. Their clients are not left hanging.
+   */
+  private void watchGroup() {
+    String broken = node.notReadyReason();
+    if (broken == null || closed || !scheduler.hasWork()) {
+      brokenSince = 0;
+      return;
+    }
+    long now = System.nanoTime();
+    if (brokenSince == 0) {
+      brokenSince = now;
+    } else if (now - brokenSince >= options.peerLossGrace().toNanos()) {
+      brokenSince = 0;
+      String why = "the group could not step for " + options.peerLossGrace().toSeconds() + " s: " + broken;
+      LOG.warning("worker " + node.rank() + ": " + scheduler + "; ending them: " + why);
+      stepThread.execute(() -> {
+        scheduler.failAll(FinishReason.UNAVAILABLE, why);
+        scheduler.publish();
+      });
+    }
+  }
+
+  /**
    * Refuses new requests and waits up to {@code grace} for those already taken to finish (the
    * group keeps stepping meanwhile).
    */
@@ -225,10 +267,11 @@ public final class Engine implements InferenceEngine, WorkerNode.StepHandler, Au
   @Override
   public void close() {
     closed = true;
+    groupWatch.shutdownNow();
     if (clock != null) {
       clock.close();
     }
-    stepThread.submit(() -> scheduler.failAll("the worker is shutting down"));
+    stepThread.submit(() -> scheduler.failAll(FinishReason.UNAVAILABLE, "the worker is shutting down"));
     stepThread.shutdown();
     try {
       stepThread.awaitTermination(10, TimeUnit.SECONDS);

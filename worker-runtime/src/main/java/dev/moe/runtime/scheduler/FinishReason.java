@@ -9,5 +9,11 @@ public enum FinishReason {
   /** The client cancelled it (or disconnected). */
   CANCELLED,
   /** The engine failed it; the message says why. */
-  ERROR
+  ERROR,
+  /**
+   * The worker could not go on with it, through no fault of the request (a peer its steps need was
+   * lost for too long, the worker is stopping); the message says why, and the same request may
+   * succeed if sent again.
+   */
+  UNAVAILABLE
 }

@@ -326,8 +326,8 @@ public final class Scheduler {
     }
   }
 
-  /** Fails every request (the engine is stopping). */
-  public void failAll(String why) {
+  /** Ends every request with {@code reason} (the engine is stopping, its group cannot step). */
+  public void failAll(FinishReason reason, String why) {
     List<Sequence> all = new ArrayList<>(running);
     synchronized (this) {
       all.addAll(waiting);
@@ -335,7 +335,7 @@ public final class Scheduler {
     }
     for (Sequence s : all) {
       if (!s.finished) {
-        finish(s, FinishReason.ERROR, why);
+        finish(s, reason, why);
       }
     }
     running.clear();

@@ -21,8 +21,10 @@ import java.util.logging.Logger;
  * Placement versions switch here, at a step boundary: once every rank reports a newer version
  * staged, the next step carries it, and after that step the old version is released everywhere.
  * While the group is idle the clock sleeps until a rank wakes it, polling the ranks' staged
- * versions now and then so that a posted placement is adopted without traffic too. While a peer is
- * lost (restarting) no step starts; steps that failed on a rank run again once the group is whole.
+ * versions now and then so that a posted placement is adopted without traffic too. While a peer
+ * that the served version gives tokens to is lost (restarting) no step starts; steps that failed on
+ * a rank run again once it is back, or once a version that leaves it out (a survivors' plan, which
+ * the connected ranks stage meanwhile) serves. A lost peer that the version leaves out is skipped.
  */
 final class StepClock implements AutoCloseable {
 
@@ -32,6 +34,8 @@ final class StepClock implements AutoCloseable {
   static final Duration IDLE_POLL = Duration.ofMillis(100);
   /** Idle polls between two empty steps. */
   static final int IDLE_STEP_EVERY = 10;
+  /** How often a clock that cannot step (a peer it needs is lost) looks again. */
+  static final Duration LOST_PEER_POLL = Duration.ofMillis(50);
   /** A rank that has not answered a step within this is treated as failed for that step. */
   static final Duration RANK_TIMEOUT = Duration.ofSeconds(150);
 
@@ -66,12 +70,14 @@ final class StepClock implements AutoCloseable {
     long[][] staged = new long[size][];
     long idlePolls = 0;
     while (!closed) {
-      if (!node.groupConnected()) {
-        pause(20);
+      long target = commonNewest(staged, active);
+      if (target == active && !node.missingPeers(active).isEmpty()) {
+        // Waiting for the lost peer, or for a version without it staged by the others.
+        pollStaged(staged);
+        pause(LOST_PEER_POLL.toMillis());
         work = true;  // steps that failed meanwhile run again
         continue;
       }
-      long target = commonNewest(staged, active);
       if (!work && target <= active) {
         boolean woken = awaitWake();
         if (!woken) {
@@ -85,11 +91,17 @@ final class StepClock implements AutoCloseable {
       StepBegin begin = new StepBegin(++step, version);
       List<CompletableFuture<StepEnd>> ends = new ArrayList<>();
       for (int r = 0; r < size; r++) {
-        ends.add(node.request(r, begin, StepEnd.class).orTimeout(RANK_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS));
+        // A lost rank's requests were lost with it; the version serves without it (see missingPeers).
+        ends.add(node.connected(r)
+            ? node.request(r, begin, StepEnd.class).orTimeout(RANK_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS) : null);
       }
       work = false;
       boolean allDone = true;
       for (int r = 0; r < size; r++) {
+        if (ends.get(r) == null) {
+          staged[r] = null;
+          continue;
+        }
         try {
           StepEnd end = ends.get(r).join();
           work |= end.busy() || !end.failure().isEmpty();
@@ -110,7 +122,10 @@ final class StepClock implements AutoCloseable {
     }
   }
 
-  /** The newest version every rank has staged, or {@code active} when there is none newer. */
+  /**
+   * The newest version every connected rank has staged and no lost rank serves in, or {@code
+   * active} when there is none newer.
+   */
   private long commonNewest(long[][] staged, long active) {
     long best = active;
     if (staged[0] == null) {
@@ -122,9 +137,9 @@ final class StepClock implements AutoCloseable {
       }
       boolean everywhere = true;
       for (int r = 1; r < size && everywhere; r++) {
-        everywhere = staged[r] != null && Arrays.stream(staged[r]).anyMatch(x -> x == v);
+        everywhere = !node.connected(r) || staged[r] != null && Arrays.stream(staged[r]).anyMatch(x -> x == v);
       }
-      if (everywhere) {
+      if (everywhere && node.missingPeers(v).isEmpty()) {
         best = v;
       }
     }

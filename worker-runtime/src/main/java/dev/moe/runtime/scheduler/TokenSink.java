@@ -11,6 +11,6 @@ public interface TokenSink {
   /** A generated token; {@code logprobs} is null unless the request asked for them. */
   void onToken(int token, TokenLogprobs logprobs);
 
-  /** The request ended; nothing follows. {@code message} explains an {@link FinishReason#ERROR}, else null. */
+  /** The request ended; nothing follows. {@code message} explains an ERROR or UNAVAILABLE, else null. */
   void onFinish(FinishReason reason, String message);
 }

@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.moe.runtime.Fixtures;
 import dev.moe.runtime.scheduler.EngineRejectedException;
+import dev.moe.runtime.scheduler.FinishReason;
 import dev.moe.runtime.server.BearerToken;
 import dev.moe.runtime.tokenizer.TextTokenizer;
 import java.io.IOException;
@@ -79,6 +80,7 @@ class OpenAiServerTest {
     engine.stepMillis = 1;
     engine.reject = null;
     engine.failAfter = -1;
+    engine.failWith = FinishReason.ERROR;
   }
 
   static URI uri(String path) {
@@ -513,7 +515,9 @@ class OpenAiServerTest {
     JsonNode e = error(post("/v1/completions", "{\"prompt\": \"x\"}"), 429);
     assertEquals("64 requests waiting", e.get("message").asText());
     engine.reject = new EngineRejectedException(EngineRejectedException.Kind.UNAVAILABLE, "peer 2 is gone");
-    error(post("/v1/completions", "{\"prompt\": \"x\"}"), 503);
+    HttpResponse<String> unavailable = post("/v1/completions", "{\"prompt\": \"x\"}");
+    assertEquals("service_unavailable", error(unavailable, 503).get("code").asText());
+    assertEquals("2", unavailable.headers().firstValue("retry-after").orElse(""), "a client may retry");
     engine.reject = new EngineRejectedException(EngineRejectedException.Kind.INVALID, "too long for the KV cache");
     error(post("/v1/chat/completions", CHAT + "}"), 400);
     engine.reject = null;
@@ -529,6 +533,27 @@ class OpenAiServerTest {
     HttpResponse<String> r = post("/v1/completions", "{\"prompt\": \"x\", \"max_tokens\": 10, \"stream\": true}");
     List<JsonNode> events = events(r);
     assertTrue(events.getLast().has("error"), events.getLast().toString());
+  }
+
+  /**
+   * A request the worker could not finish through no fault of its own (its group lost a peer for
+   * too long): a 503 with Retry-After before the response started, a stream's last event an error
+   * a client can tell is retryable (service_unavailable), then [DONE].
+   */
+  @Test
+  void anUnavailableEndIsRetryable() {
+    engine.failAfter = 2;
+    engine.failWith = FinishReason.UNAVAILABLE;
+    HttpResponse<String> whole = post("/v1/completions", "{\"prompt\": \"x\", \"max_tokens\": 10}");
+    JsonNode e = error(whole, 503);
+    assertEquals("service_unavailable_error", e.get("type").asText());
+    assertEquals("service_unavailable", e.get("code").asText());
+    assertTrue(e.get("message").asText().contains("send it again: scripted failure"), e.toString());
+    assertEquals("2", whole.headers().firstValue("retry-after").orElse(""));
+    List<JsonNode> events = events(post("/v1/completions",
+        "{\"prompt\": \"x\", \"max_tokens\": 10, \"stream\": true}"));
+    assertEquals(3, events.size(), "two tokens, then the error: " + events);
+    assertEquals("service_unavailable", events.getLast().path("error").path("code").asText(), events.toString());
   }
 
   @Test

@@ -34,6 +34,8 @@ public final class ScriptedEngine implements InferenceEngine, AutoCloseable {
   volatile EngineRejectedException reject;
   /** Fail each request with ERROR after this many tokens (negative: never). */
   volatile int failAfter = -1;
+  /** How a request ends at {@link #failAfter}. */
+  volatile FinishReason failWith = FinishReason.ERROR;
 
   public final List<GenerationRequest> submitted = new CopyOnWriteArrayList<>();
   final List<String> cancelled = new CopyOnWriteArrayList<>();
@@ -130,7 +132,7 @@ public final class ScriptedEngine implements InferenceEngine, AutoCloseable {
         continue;
       }
       if (failAfter >= 0 && r.produced == failAfter) {
-        r.sink.onFinish(FinishReason.ERROR, "scripted failure");
+        r.sink.onFinish(failWith, "scripted failure");
         it.remove();
         continue;
       }

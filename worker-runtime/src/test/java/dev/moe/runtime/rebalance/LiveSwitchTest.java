@@ -226,8 +226,8 @@ class LiveSwitchTest {
     }
 
     @Override
-    public boolean connected() {
-      return inner.connected();
+    public boolean connected(int peer) {
+      return inner.connected(peer);
     }
 
     @Override

@@ -30,7 +30,8 @@ class EngineAdmissionTest {
 
   /** 64 cached positions in blocks of 16: room for one request of a ~20-token prompt and 32 tokens. */
   private static Engine.Options smallCache(int maxWaiting) {
-    return new Engine.Options("test-model", DType.F32, 64, 16, 0, new Scheduler.Limits(64, 16, maxWaiting));
+    return new Engine.Options("test-model", DType.F32, 64, 16, 0, new Scheduler.Limits(64, 16, maxWaiting),
+        Engine.DEFAULT_PEER_LOSS_GRACE);
   }
 
   @Test

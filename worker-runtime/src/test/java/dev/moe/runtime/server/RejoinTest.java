@@ -2,6 +2,7 @@ package dev.moe.runtime.server;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -16,7 +17,9 @@ import dev.moe.runtime.parallel.WorkerOptions;
 import dev.moe.runtime.rebalance.Placements;
 import dev.moe.runtime.sampling.SamplingParams;
 import dev.moe.runtime.scheduler.CollectingSink;
+import dev.moe.runtime.scheduler.Engine;
 import dev.moe.runtime.scheduler.EngineRejectedException;
+import dev.moe.runtime.scheduler.FinishReason;
 import dev.moe.runtime.scheduler.GenerationRequest;
 import dev.moe.runtime.tensor.DType;
 import java.io.IOException;
@@ -38,7 +41,8 @@ import org.junit.jupiter.api.Test;
 /**
  * A worker that restarts in a running group rejoins on the group's active placement (asked of a
  * peer), not the one it was started with, and serving resumes with no new revision; a worker of a
- * group being resized does not.
+ * group being resized does not. A worker lost for good takes only its own requests: the survivors
+ * serve on once they hold a plan that leaves it out, and never wait longer than their grace.
  */
 class RejoinTest {
 
@@ -64,22 +68,32 @@ class RejoinTest {
   }
 
   private static WorkerProcess start(int rank, List<InetSocketAddress> peers, Checkpoint ckpt, Placement initial) {
+    return start(rank, peers, ckpt, initial, EngineTesting.options());
+  }
+
+  private static WorkerProcess start(int rank, List<InetSocketAddress> peers, Checkpoint ckpt, Placement initial,
+      Engine.Options engine) {
     WorkerProcess.Config config = new WorkerProcess.Config(rank, peers, peers.get(rank),
         new InetSocketAddress("127.0.0.1", 0), initial, 0, WorkerOptions.defaults(), BearerToken.of(TOKEN),
         Duration.ofSeconds(30), 1 << 20);
     return WorkerProcess.start(config, new CheckpointModel(ckpt, DType.F32),
-        new WorkerProcess.Serving(ckpt, EngineTesting.options()));
+        new WorkerProcess.Serving(ckpt, engine));
   }
 
   /** A group on {@code peers}, all started at once: each start waits for its peers to listen. */
   private static WorkerProcess[] startGroup(List<InetSocketAddress> peers, Checkpoint ckpt, Placement initial)
       throws Exception {
+    return startGroup(peers, ckpt, initial, EngineTesting.options());
+  }
+
+  private static WorkerProcess[] startGroup(List<InetSocketAddress> peers, Checkpoint ckpt, Placement initial,
+      Engine.Options engine) throws Exception {
     List<CompletableFuture<WorkerProcess>> starting = new ArrayList<>();
     // One thread each: the common pool may have one.
     ExecutorService starters = Executors.newFixedThreadPool(peers.size());
     for (int r = 0; r < peers.size(); r++) {
       int rank = r;
-      starting.add(CompletableFuture.supplyAsync(() -> start(rank, peers, ckpt, initial), starters));
+      starting.add(CompletableFuture.supplyAsync(() -> start(rank, peers, ckpt, initial, engine), starters));
     }
     starters.shutdown();
     WorkerProcess[] workers = new WorkerProcess[peers.size()];
@@ -201,6 +215,119 @@ class RejoinTest {
           added.close();
         }
       }
+    }
+  }
+
+  /** How long the survivors' requests wait for a lost peer in {@link #aLostWorkerTakesOnlyItsOwnRequests}. */
+  private static final Duration GRACE = Duration.ofSeconds(6);
+
+  /**
+   * Worker 2 of 3 is lost with requests in flight on every worker. Its own requests go with it; the
+   * survivors' wait (not ready, new requests refused as UNAVAILABLE, the API's 503) until they stage
+   * a survivors' plan that gives worker 2 no tokens, then resume where they were and finish with
+   * the very tokens of an unbroken group, and new requests are served. Then worker 1 is lost too,
+   * which that plan needs: worker 0's request ends UNAVAILABLE (retryable) after the grace, not never.
+   */
+  @Test
+  void aLostWorkerTakesOnlyItsOwnRequests() throws Exception {
+    ModelExpectations want = ModelExpectations.of(FIXTURE);
+    List<InetSocketAddress> peers = freeLoopbackPorts(3);
+    try (Checkpoint ckpt = Checkpoint.open(Fixtures.dir(FIXTURE))) {
+      var config = ckpt.modelConfig();
+      int experts = config.moe().numExperts();
+      WorkerProcess[] workers = startGroup(peers, ckpt, twoCopies(config.numLayers(), experts, true),
+          EngineTesting.options(GRACE));
+      try {
+        SamplingParams longRun = new SamplingParams(0f, 1f, 0, null, 200, null, true, null, 0f, 0f);
+        int[] unbroken = run(workers[0], want.prompt(), longRun).await(120, TimeUnit.SECONDS);
+        CollectingSink[] inFlight = new CollectingSink[3];
+        for (int w = 0; w < 3; w++) {
+          inFlight[w] = run(workers[w], want.prompt(), longRun);
+        }
+        awaitTokens(inFlight, 3);
+        workers[2].close();
+        workers[2] = null;
+
+        for (int w = 0; w < 2; w++) {
+          WorkerProcess survivor = workers[w];
+          awaitTrue(() -> survivor.engine().notReadyReason() != null, "worker " + w + " to see worker 2 lost");
+          assertTrue(survivor.engine().notReadyReason().contains("[2]"), survivor.engine().notReadyReason());
+          EngineRejectedException refused = assertThrows(EngineRejectedException.class,
+              () -> generate(survivor, want.prompt()));
+          assertEquals(EngineRejectedException.Kind.UNAVAILABLE, refused.kind());
+        }
+        int[] paused = {inFlight[0].count(), inFlight[1].count()};
+        Thread.sleep(300);
+        assertEquals(paused[0], inFlight[0].count(), "worker 0 steps without the experts of worker 2");
+        assertFalse(inFlight[0].finish().isDone() || inFlight[1].finish().isDone());
+
+        // The operator's survivors' plan: worker 2's slots keep their experts with share 0.
+        Placement survivors = twoCopies(config.numLayers(), experts, false);
+        for (int w = 0; w < 2; w++) {
+          post(workers[w], 1, survivors);
+        }
+        for (int w = 0; w < 2; w++) {
+          assertArrayEquals(unbroken, inFlight[w].await(120, TimeUnit.SECONDS), "worker " + w + "'s request resumed");
+          assertEquals(FinishReason.LENGTH, inFlight[w].finish().get());
+          assertArrayEquals(want.generated(), generate(workers[w], want.prompt()), "a new request on worker " + w);
+        }
+
+        // Worker 1 holds experts the plan needs: worker 0's request waits for it, then ends retryably.
+        CollectingSink stranded = run(workers[0], want.prompt(), longRun);
+        awaitTokens(new CollectingSink[] {stranded}, 1);
+        long lost = System.nanoTime();
+        workers[1].close();
+        workers[1] = null;
+        assertEquals(FinishReason.UNAVAILABLE, stranded.finish().get(GRACE.toSeconds() + 30, TimeUnit.SECONDS));
+        Duration waited = Duration.ofNanos(System.nanoTime() - lost);
+        assertTrue(waited.compareTo(GRACE) >= 0, "ended after " + waited + ", before the grace");
+        assertTrue(stranded.message().contains("[1]"), stranded.message());
+      } finally {
+        for (WorkerProcess w : workers) {
+          if (w != null) {
+            w.close();
+          }
+        }
+      }
+    }
+  }
+
+  /**
+   * 3 GPUs of {@code experts} slots' worth: every expert has a copy on worker 0 or 1 (half each) and
+   * half of them a second on worker 2, which takes half their tokens with {@code withWorker2}, none
+   * without (the survivors' plan of the same slots).
+   */
+  private static Placement twoCopies(int layers, int experts, boolean withWorker2) {
+    int perGpu = experts / 2;
+    int[][] maps = new int[layers][3 * perGpu];
+    double[][] shares = new double[layers][3 * perGpu];
+    for (int l = 0; l < layers; l++) {
+      for (int s = 0; s < 3 * perGpu; s++) {
+        maps[l][s] = s % experts;
+        boolean shared = s % experts < perGpu;
+        shares[l][s] = !shared ? 1 : withWorker2 ? 0.5 : s < experts ? 1 : 0;
+      }
+    }
+    return new Placement(perGpu, maps, shares, null);
+  }
+
+  private static CollectingSink run(WorkerProcess p, int[] prompt, SamplingParams sampling) {
+    CollectingSink c = new CollectingSink();
+    p.engine().submit(new GenerationRequest("r", prompt, sampling), c);
+    return c;
+  }
+
+  private static void awaitTokens(CollectingSink[] sinks, int tokens) throws InterruptedException {
+    for (CollectingSink s : sinks) {
+      awaitTrue(() -> s.count() >= tokens, tokens + " tokens of every request");
+    }
+  }
+
+  private static void awaitTrue(java.util.function.BooleanSupplier done, String what) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (!done.getAsBoolean()) {
+      assertTrue(System.nanoTime() < deadline, "no " + what + " within 30 s");
+      Thread.sleep(5);
     }
   }
 }
