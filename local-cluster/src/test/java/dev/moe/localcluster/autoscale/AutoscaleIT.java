@@ -35,10 +35,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.stream.Stream;
@@ -52,8 +55,11 @@ import org.junit.jupiter.api.io.TempDir;
  * the HPA reads the waiting requests from custom.metrics.k8s.io, scales the MoEModel to 3 workers
  * through its scale subresource, the operator places the experts anew on 3 GPUs, and the group of
  * 3 serves that placement (the StatefulSet restarts the old workers one at a time with the new
- * peers, the new worker first). Then a worker killed outright rejoins on the served revision. Each
- * step's time is printed.
+ * peers, the new worker first). Then, through the model's Service, probe requests give the same
+ * tokens and logprobs alone and beside a flood of identical requests (batch invariance). Then a
+ * worker is killed outright with streams in flight on every worker: only its own streams fail, new
+ * requests are refused retryably until the survivors serve a plan of their own, and it rejoins on
+ * the served revision. Each step's time is printed.
  *
  * <p>The model is worker-runtime's tiny Qwen3-MoE fixture with a context of 32,768 tokens: a
  * request of 32,000 tokens takes almost all of a worker's KV cache (the default 32,768 tokens), so
@@ -76,6 +82,13 @@ class AutoscaleIT {
   /** Requests sent to each worker: one runs, the others wait, above the example's target of 4. */
   private static final int REQUESTS_PER_WORKER = 8;
   private static final Duration TIMEOUT = Duration.ofMinutes(3);
+  /** Streams held on each worker when one is killed, and their length. */
+  private static final int STREAMS_PER_WORKER = 2;
+  private static final int STREAM_TOKENS = 600;
+  /** Batch invariance: probe prompts (token ids of the fixture's vocabulary of 512), and the flood beside them. */
+  private static final List<String> PROBES = List.of("[5, 6, 7]", "[9, 10, 11, 12, 13]", "[100, 200]", "[42]");
+  private static final int FLOOD = 24;
+  private static final int FLOOD_TOKENS = 200;
 
   @Test
   void theHpaScalesAModelOnItsWaitingRequestsThroughPrometheusAdapterAndAKilledWorkerRejoins(@TempDir Path tmp) throws Exception {
@@ -92,7 +105,9 @@ class AutoscaleIT {
             () -> false);
         Instant start = scaleUp(client, model);
         servedByThree(client, model, serving.getStatus().getCurrentPlacement().getRevision(), start);
-        killedWorkerRejoins(client, model, state);
+        String api = serviceEndpoint(system, model);
+        aFloodLeavesOtherRequestsAlone(api);
+        killedWorkerRejoins(client, model, state, api);
       }
     } finally {
       down(state);
@@ -166,13 +181,64 @@ class AutoscaleIT {
   }
 
   /**
-   * A worker killed outright (SIGKILL: no graceful stop) is replaced by its StatefulSet and rejoins
-   * the group on the revision the group serves: every worker reports it active, the model is Ready
+   * Batch invariance through the deployed API: probe requests (greedy, with logprobs) sent through
+   * the model's Service alone, then while many identical requests flood the same experts, get
+   * byte-identical text and logprobs, and every flooding request completes, all alike.
+   */
+  private static void aFloodLeavesOtherRequestsAlone(String api) {
+    Instant start = Instant.now();
+    List<String> alone = PROBES.stream().map(p -> probe(api, p)).toList();
+    try (HttpClient http = HttpClient.newHttpClient()) {
+      String flood = "{\"model\": \"" + MODEL + "\", \"prompt\": [1, 2, 3, 4], \"max_tokens\": " + FLOOD_TOKENS
+          + ", \"ignore_eos\": true, \"temperature\": 0}";
+      List<CompletableFuture<HttpResponse<String>>> flooding = new ArrayList<>();
+      for (int i = 0; i < FLOOD; i++) {
+        flooding.add(http.sendAsync(HttpRequest.newBuilder(URI.create(api + "/v1/completions"))
+            .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(flood)).build(),
+            HttpResponse.BodyHandlers.ofString()));
+      }
+      List<CompletableFuture<String>> during = PROBES.stream()
+          .map(p -> CompletableFuture.supplyAsync(() -> probe(api, p))).toList();
+      for (int i = 0; i < PROBES.size(); i++) {
+        assertEquals(alone.get(i), during.get(i).join(), "probe " + PROBES.get(i) + " alone and during the flood");
+      }
+      long stillFlooding = flooding.stream().filter(f -> !f.isDone()).count();
+      assertTrue(stillFlooding > 0, "the flood ended before the probes: they did not share its batches");
+      List<String> texts = flooding.stream().map(f -> {
+        HttpResponse<String> r = f.join();
+        assertEquals(200, r.statusCode(), "a flooding request: " + r.body());
+        JsonNode choice = json(r.body()).path("choices").path(0);
+        assertEquals("length", choice.path("finish_reason").asText(), r.body());
+        return choice.path("text").asText();
+      }).distinct().toList();
+      assertEquals(1, texts.size(), "identical greedy requests, different completions: " + texts);
+      mark(start, "the flood", PROBES.size() + " probes byte-identical alone and during a flood of " + FLOOD
+          + " identical requests (" + stillFlooding + " still running when the probes ended); all " + FLOOD
+          + " completed alike");
+    }
+  }
+
+  /** A probe's completion text and logprobs, as the Service's answer carries them. */
+  private static String probe(String api, String prompt) {
+    HttpResponse<String> r = post(api, "{\"model\": \"" + MODEL + "\", \"prompt\": " + prompt
+        + ", \"max_tokens\": 16, \"temperature\": 0, \"logprobs\": 3}", Duration.ofSeconds(60));
+    assertEquals(200, r.statusCode(), "probe " + prompt + ": " + r.body());
+    JsonNode choice = json(r.body()).path("choices").path(0);
+    return choice.path("text").asText() + " " + choice.path("logprobs");
+  }
+
+  /**
+   * A worker killed outright (SIGKILL: no graceful stop) with streams in flight on every worker:
+   * only its own streams fail (their connections close with no [DONE]); the survivors' streams
+   * resume once the survivors serve a plan of their own, or end with a retryable error event; no
+   * stream hangs; new requests through the Service are refused with 503 and Retry-After until the
+   * survivors' plan serves, then succeed. Then it is replaced by its StatefulSet and rejoins the
+   * group on the revision the group serves: every worker reports it active, the model is Ready
    * again, the new worker holds tokens' experts again and answers a completion. While it was gone
    * the operator served the survivors a plan of their own (4 slots per GPU leave some expert without
    * a copy), and once it is back a plan on all 3: two revisions, none for the rejoin itself.
    */
-  private static void killedWorkerRejoins(KubernetesClient client, ModelClient model, Path state) {
+  private static void killedWorkerRejoins(KubernetesClient client, ModelClient model, Path state, String api) {
     int revisions = revisions(client);
     // The operator's Secret for the model's control API (StatsTokenSecretDependent).
     String token = new String(Base64.getDecoder().decode(client.secrets().inNamespace(NAMESPACE)
@@ -181,8 +247,21 @@ class AutoscaleIT {
     String podDir = "pods/" + NAMESPACE + "_" + victim.getMetadata().getName() + "/";
     ProcessHandle process = ProcessHandle.allProcesses().filter(h -> h.info().commandLine()
         .map(c -> c.contains(state.toString()) && c.contains(podDir)).orElse(false)).findFirst().orElseThrow();
-    Instant killed = Instant.now();
-    process.destroyForcibly();
+    Instant killed;
+    try (HeldStreams held = new HeldStreams()) {
+      List<HeldStreams.Stream> streams = new ArrayList<>();
+      for (Pod worker : workers(client)) {
+        for (int i = 0; i < STREAMS_PER_WORKER; i++) {
+          streams.add(held.send(worker.getMetadata().getName(), "http://" + worker.getStatus().getPodIP() + ":8000",
+              MODEL, STREAM_TOKENS));
+        }
+      }
+      await("tokens on every stream", () -> streams.stream().allMatch(s -> s.chunks.get() >= 3), () -> { });
+      killed = Instant.now();
+      process.destroyForcibly();
+      servedAgainThroughTheService(api, killed);
+      onlyTheKilledWorkersStreamsFailed(streams, victim.getMetadata().getName(), killed);
+    }
     Pod[] rejoined = new Pod[1];
     await("a ready pod in place of " + victim.getMetadata().getName(), () -> (rejoined[0] = workers(client).stream()
         .filter(p -> p.getMetadata().getName().equals(victim.getMetadata().getName())
@@ -207,6 +286,83 @@ class AutoscaleIT {
     mark(killed, "the kill", "the new worker 1 answers a completion");
     assertEquals(after, revisions(client), "a rejoined worker takes the served revision, not a new one");
     assertEquals(served[0], model.get().getStatus().getCurrentPlacement().getRevision());
+  }
+
+  /**
+   * New requests through the model's Service after the kill, until one is served: each is answered
+   * at once (none hangs), with 503 and Retry-After while the survivors cannot serve.
+   */
+  private static void servedAgainThroughTheService(String api, Instant killed) {
+    Map<String, Integer> answers = new TreeMap<>();
+    long deadline = System.nanoTime() + TIMEOUT.toNanos();
+    while (true) {
+      assertTrue(System.nanoTime() < deadline, "no request served through the Service after the kill: " + answers);
+      HttpResponse<String> r;
+      try {
+        r = complete(api);
+      } catch (UncheckedIOException e) {
+        answers.merge("connection failed", 1, Integer::sum);  // the proxy had only the dead pod's address
+        ModelClient.sleep(Duration.ofMillis(100));
+        continue;
+      }
+      if (r.statusCode() == 200) {
+        break;
+      }
+      assertEquals(503, r.statusCode(), r.body());
+      assertEquals("service_unavailable", json(r.body()).path("error").path("code").asText(), r.body());
+      assertTrue(r.headers().firstValue("retry-after").isPresent(), "a 503 without Retry-After");
+      answers.merge("503 + Retry-After", 1, Integer::sum);
+      ModelClient.sleep(Duration.ofMillis(100));
+    }
+    mark(killed, "the kill", "a new request is served through the Service (before it: " + answers + ")");
+  }
+
+  /**
+   * The killed worker's streams were cut (connection closed, no [DONE]); every other stream
+   * completed or ended with a retryable error event, none hanging.
+   */
+  private static void onlyTheKilledWorkersStreamsFailed(List<HeldStreams.Stream> streams, String victim,
+      Instant killed) {
+    await("every stream to end", () -> streams.stream().allMatch(s -> s.end.isDone()), () -> { });
+    mark(killed, "the kill", "every stream ended: " + streams);
+    for (HeldStreams.Stream s : streams) {
+      HeldStreams.End end = s.end.join();
+      if (s.worker.equals(victim)) {
+        assertEquals(HeldStreams.End.CUT, end, "a stream of the killed worker: " + s);
+      } else {
+        assertTrue(end == HeldStreams.End.COMPLETED || end == HeldStreams.End.ERROR_EVENT
+            && s.detail.equals("service_unavailable_error/service_unavailable"), "a survivor's stream: " + s);
+      }
+    }
+  }
+
+  /** The model's {@code status.endpoint}, on the loopback address the process node serves its Service on. */
+  private static String serviceEndpoint(LocalSystem system, ModelClient model) {
+    URI endpoint = URI.create(model.get().getStatus().getEndpoint());
+    String ip = system.node().resolveService(endpoint.getHost()).orElseThrow(() -> new AssertionError(
+        "the process node does not proxy " + endpoint.getHost()));
+    return "http://" + ip + ":" + endpoint.getPort();
+  }
+
+  private static HttpResponse<String> post(String api, String body, Duration timeout) {
+    try (HttpClient http = HttpClient.newHttpClient()) {
+      return http.send(HttpRequest.newBuilder(URI.create(api + "/v1/completions")).timeout(timeout)
+          .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build(),
+          HttpResponse.BodyHandlers.ofString());
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
+  }
+
+  private static JsonNode json(String body) {
+    try {
+      return JsonMapper.builder().build().readTree(body);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
   }
 
   /** Whether some slot of {@code worker} has a share of tokens in {@code revision}. */
@@ -237,16 +393,8 @@ class AutoscaleIT {
 
   /** A short completion, as the group of 3 serves it. */
   private static HttpResponse<String> complete(String url) {
-    try (HttpClient http = HttpClient.newHttpClient()) {
-      return http.send(HttpRequest.newBuilder(URI.create(url + "/v1/completions"))
-          .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString("{\"model\": \""
-              + MODEL + "\", \"prompt\": [1, 2, 3, 4], \"max_tokens\": 4}")).build(), HttpResponse.BodyHandlers.ofString());
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException(e);
-    }
+    return post(url, "{\"model\": \"" + MODEL + "\", \"prompt\": [1, 2, 3, 4], \"max_tokens\": 4}",
+        Duration.ofSeconds(30));
   }
 
   /** The chart's example, on this model: 2 to 3 workers, scaling up at once, never down. */

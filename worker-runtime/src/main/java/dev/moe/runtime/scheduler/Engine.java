@@ -21,6 +21,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.logging.Level;
 import java.util.logging.Logger;
+import java.util.stream.LongStream;
 
 /**
  * One worker's serving engine: the requests it receives, their KV cache, and its part of every
@@ -188,6 +189,13 @@ public final class Engine implements InferenceEngine, WorkerNode.StepHandler, Au
 
   /** This worker's part of one step of the group: its next batch (possibly empty) on the clock's version. */
   private StepEnd runStep(StepBegin begin) {
+    long[] staged = node.stagedVersions();
+    if (LongStream.of(staged).noneMatch(v -> v == begin.version())) {
+      // A worker that rejoined while the others moved on (a survivors' plan): its requests wait, unharmed,
+      // until it has staged the group's version (the operator hands it the served revision).
+      return new StepEnd(begin.step(), scheduler.hasWork(), staged, "worker " + node.rank()
+          + " does not hold placement version " + begin.version() + " yet");
+    }
     Scheduler.Plan plan = scheduler.plan();
     String failure = "";
     DecoderModel.Batch batch = new DecoderModel.Batch(plan.tokens(), plan.seqRows(), plan.seqStart(),

@@ -225,7 +225,8 @@ class RejoinTest {
    * Worker 2 of 3 is lost with requests in flight on every worker. Its own requests go with it; the
    * survivors' wait (not ready, new requests refused as UNAVAILABLE, the API's 503) until they stage
    * a survivors' plan that gives worker 2 no tokens, then resume where they were and finish with
-   * the very tokens of an unbroken group, and new requests are served. Then worker 1 is lost too,
+   * the very tokens of an unbroken group, and new requests are served; worker 2, back, serves on that
+   * plan. Then worker 1 is lost too,
    * which that plan needs: worker 0's request ends UNAVAILABLE (retryable) after the grace, not never.
    */
   @Test
@@ -271,6 +272,10 @@ class RejoinTest {
           assertEquals(FinishReason.LENGTH, inFlight[w].finish().get());
           assertArrayEquals(want.generated(), generate(workers[w], want.prompt()), "a new request on worker " + w);
         }
+        // Worker 2 back: it joins on the survivors' plan, where it holds no share, and serves its own requests.
+        workers[2] = start(2, peers, ckpt, twoCopies(config.numLayers(), experts, true), EngineTesting.options(GRACE));
+        assertTrue(placementStatus(workers[2]).contains("\"active\": 1"), placementStatus(workers[2]));
+        assertArrayEquals(want.generated(), generate(workers[2], want.prompt()), "a new request on the returned worker");
 
         // Worker 1 holds experts the plan needs: worker 0's request waits for it, then ends retryably.
         CollectingSink stranded = run(workers[0], want.prompt(), longRun);
