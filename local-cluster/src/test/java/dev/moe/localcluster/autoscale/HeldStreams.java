@@ -10,6 +10,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.Iterator;
+import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -30,6 +31,9 @@ final class HeldStreams implements AutoCloseable {
   static final class Stream {
     final String worker;
     final AtomicInteger chunks = new AtomicInteger();
+    /** The longest wait between two chunks, in nanoseconds: how long the stream stalled. */
+    volatile long longestGap;
+    private long lastChunk;
     final CompletableFuture<End> end = new CompletableFuture<>();
     /** The error event's code, the refusal's status or the exception that cut it; empty when completed. */
     volatile String detail = "";
@@ -38,10 +42,18 @@ final class HeldStreams implements AutoCloseable {
       this.worker = worker;
     }
 
+    private void chunk() {
+      long now = System.nanoTime();
+      if (chunks.getAndIncrement() > 0) {
+        longestGap = Math.max(longestGap, now - lastChunk);
+      }
+      lastChunk = now;
+    }
+
     @Override
     public String toString() {
-      return worker + ": " + (end.isDone() ? end.join() : "open") + " after " + chunks + " chunks"
-          + (detail.isEmpty() ? "" : " (" + detail + ")");
+      return String.format(Locale.ROOT, "%s: %s after %d chunks, stalled %.1f s at most%s", worker,
+          end.isDone() ? end.join() : "open", chunks.get(), longestGap / 1e9, detail.isEmpty() ? "" : " (" + detail + ")");
     }
   }
 
@@ -78,7 +90,7 @@ final class HeldStreams implements AutoCloseable {
           if (event.has("error")) {
             error = event.path("error").path("type").asText() + "/" + event.path("error").path("code").asText();
           } else if (!event.path("choices").path(0).path("text").asText().isEmpty()) {
-            s.chunks.incrementAndGet();
+            s.chunk();
           }
         }
       }
