@@ -226,14 +226,14 @@ class RejoinTest {
    * survivors' wait (not ready, new requests refused as UNAVAILABLE, the API's 503) until they stage
    * a survivors' plan that gives worker 2 no tokens, then resume where they were and finish with
    * the very tokens of an unbroken group, and new requests are served; worker 2, back, serves on that
-   * plan. Then worker 1 is lost too,
-   * which that plan needs: worker 0's request ends UNAVAILABLE (retryable) after the grace, not never.
+   * plan. Then worker 1 is lost too, which that plan needs: worker 0's request ends UNAVAILABLE
+   * (retryable) after the grace, not never.
    */
   @Test
   void aLostWorkerTakesOnlyItsOwnRequests() throws Exception {
-    ModelExpectations want = ModelExpectations.of(FIXTURE);
     List<InetSocketAddress> peers = freeLoopbackPorts(3);
     try (Checkpoint ckpt = Checkpoint.open(Fixtures.dir(FIXTURE))) {
+      ModelExpectations want = ModelExpectations.of(FIXTURE);
       var config = ckpt.modelConfig();
       int experts = config.moe().numExperts();
       WorkerProcess[] workers = startGroup(peers, ckpt, twoCopies(config.numLayers(), experts, true),
