@@ -1,7 +1,9 @@
 package dev.moe.operator.testing;
 
 import dev.moe.crds.v1alpha1.MoEModel;
+import dev.moe.operator.stats.Coverage;
 import dev.moe.operator.stats.StatisticsSource;
+import dev.moe.operator.stats.StatisticsWindow;
 import dev.moe.operator.stats.StatisticsUnavailableException;
 import dev.moe.stats.RoutingStats;
 import dev.moe.stats.RoutingStatsReader;
@@ -23,6 +25,8 @@ public final class RecordedStatistics implements StatisticsSource {
   private final AtomicInteger reads = new AtomicInteger();
   /** Alternates with {@link #next} when set: traffic that flips between two windows. */
   private final AtomicReference<RoutingStats> alternate = new AtomicReference<>();
+  /** What the windows saw of the traffic; null: every worker. */
+  private final AtomicReference<Coverage> coverage = new AtomicReference<>();
 
   public void serve(RoutingStats stats) {
     alternate.set(null);
@@ -34,6 +38,11 @@ public final class RecordedStatistics implements StatisticsSource {
     alternate.set(b);
   }
 
+  /** The windows from now on miss some workers, as when they do not answer {@code /stats}. */
+  public void coverage(Coverage c) {
+    coverage.set(c);
+  }
+
   public void unreachable(String why) {
     unreachable.set(why);
   }
@@ -43,14 +52,16 @@ public final class RecordedStatistics implements StatisticsSource {
   }
 
   @Override
-  public Optional<RoutingStats> window(MoEModel model, Duration window) {
+  public Optional<StatisticsWindow> window(MoEModel model, Duration window) {
     String why = unreachable.get();
     if (why != null) {
       throw new StatisticsUnavailableException(why);
     }
     int n = reads.getAndIncrement();
     RoutingStats b = alternate.get();
-    return Optional.ofNullable(b != null && n % 2 == 1 ? b : next.get());
+    Coverage c = coverage.get();
+    return Optional.ofNullable(b != null && n % 2 == 1 ? b : next.get()).map(stats -> new StatisticsWindow(stats,
+        c != null ? c : Coverage.complete(model.getSpec().getParallelism().getWorkers())));
   }
 
   public static RoutingStats resource(String name) {
