@@ -38,6 +38,26 @@ public final class Models {
         """.formatted(name, ns, workers, slotsPerGpu) + indent(extra);
   }
 
+  /**
+   * A small model (4 MoE layers x 16 experts, top-2) on {@code workers} one-GPU workers with 5
+   * slots each; {@code extra} is YAML appended under spec.
+   */
+  public static String small(String ns, String name, int workers, String extra) {
+    return """
+        apiVersion: moe.dev/v1alpha1
+        kind: MoEModel
+        metadata:
+          name: %s
+          namespace: %s
+        spec:
+          model: {moeLayers: 4, expertsPerLayer: 16, topK: 2, expertGroups: 4, topkGroups: 2, sharedExperts: 1,
+                  hiddenSize: 512, expertIntermediateSize: 256, dtype: bf16}
+          weights: {pvc: {claimName: small, path: /models/small}}
+          parallelism: {workers: %d, gpusPerWorker: 1, gpusPerNode: 4, slotsPerGpu: 5}
+          image: ghcr.io/moe-operator/worker:0.1.0
+        """.formatted(name, ns, workers) + indent(extra);
+  }
+
   private static String indent(String extra) {
     return extra.isEmpty() ? "" : extra.lines().map(l -> "  " + l).reduce("", (a, b) -> a + b + "\n");
   }

@@ -13,7 +13,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -23,6 +26,7 @@ public final class RecordedStatistics implements StatisticsSource {
   private final AtomicReference<RoutingStats> next = new AtomicReference<>();
   private final AtomicReference<String> unreachable = new AtomicReference<>();
   private final AtomicInteger reads = new AtomicInteger();
+  private final Map<String, AtomicInteger> modelReads = new ConcurrentHashMap<>();
   /** Alternates with {@link #next} when set: traffic that flips between two windows. */
   private final AtomicReference<RoutingStats> alternate = new AtomicReference<>();
   /** What the windows saw of the traffic; null: every worker. */
@@ -57,11 +61,23 @@ public final class RecordedStatistics implements StatisticsSource {
     if (why != null) {
       throw new StatisticsUnavailableException(why);
     }
-    int n = reads.getAndIncrement();
+    reads.incrementAndGet();
+    // Each model's windows alternate on their own, so that models read side by side each see the flips.
+    int n = modelReads.computeIfAbsent(model.getMetadata().getUid(), k -> new AtomicInteger()).getAndIncrement();
     RoutingStats b = alternate.get();
     Coverage c = coverage.get();
     return Optional.ofNullable(b != null && n % 2 == 1 ? b : next.get()).map(stats -> new StatisticsWindow(stats,
         c != null ? c : Coverage.complete(model.getSpec().getParallelism().getWorkers())));
+  }
+
+  /** The models (UIDs) read and not since dropped by {@link #retain}: what a scraper keeps a history for. */
+  public Set<String> models() {
+    return Set.copyOf(modelReads.keySet());
+  }
+
+  @Override
+  public void retain(Set<String> modelUids) {
+    modelReads.keySet().retainAll(modelUids);
   }
 
   public static RoutingStats resource(String name) {
