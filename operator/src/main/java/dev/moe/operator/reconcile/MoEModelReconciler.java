@@ -374,6 +374,7 @@ public class MoEModelReconciler implements Reconciler<MoEModel> {
     current.setRolledOutAt(clock.instant().toString());
     current.setObservedBalancedness(null);
     current.setObservedAt(null);
+    current.setObservedCoverage(null);
     var report = target.getSpec().getReport();
     if (report != null) {
       current.setPredictedBalancedness(report.getBalancedness());

@@ -12,10 +12,10 @@ import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -60,10 +60,12 @@ public final class WorkerStatisticsScraper implements StatisticsSource {
     }
     Map<Integer, String> addresses = WorkerPods.addresses(client, model, pods.keySet());
     // The counts only: the transitions (megabytes at DeepSeek-V3's size) are not what a window needs.
-    var replies = http.send(addresses, ip -> HttpRequest.newBuilder(WorkerHttp.uri(ip, port, "/stats?transitions=false"))
+    var replies = http.send(addresses, ip -> HttpRequest.newBuilder(
+            WorkerHttp.uri(ip, port, "/stats?transitions=false"))
         .timeout(Duration.ofSeconds(5)).header("Authorization", "Bearer " + token).GET().build());
     Map<String, double[][]> workers = new HashMap<>();
-    Map<String, String> unanswered = new TreeMap<>();
+    // By ordinal, as the pods are: the messages name the workers in order.
+    Map<String, String> unanswered = new LinkedHashMap<>();
     pods.forEach((ordinal, pod) -> {
       String name = pod.getMetadata().getName();
       String uid = pod.getMetadata().getUid();

@@ -9,11 +9,9 @@ import dev.moe.operator.testing.Models;
 import dev.moe.operator.testing.OperatorTestBase;
 import dev.moe.operator.testing.RecordedStatistics;
 import dev.moe.operator.testing.Scenario;
-import dev.moe.stats.RoutingStats;
 import io.fabric8.kubernetes.api.model.Event;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.regex.Matcher;
@@ -49,7 +47,7 @@ class GamedTrafficTest extends OperatorTestBase {
 
   @Test
   void aClientFlippingBetweenTwoExpertSetsStaysWithinTheChurnBudget() throws InterruptedException {
-    operator.statistics.alternate(hot(0), hot(15));
+    operator.statistics.alternate(RecordedStatistics.oneHotExpert(0), RecordedStatistics.oneHotExpert(15));
     Scenario s = new Scenario(client, "gamed");
     s.apply(model(s, "free", 100, 100_000));
     s.apply(model(s, "budgeted", MAX_REBALANCES, MAX_MOVED));
@@ -120,15 +118,5 @@ class GamedTrafficTest extends OperatorTestBase {
 
   private static int moved(List<Rebalance> rebalances) {
     return rebalances.stream().mapToInt(Rebalance::moved).sum();
-  }
-
-  /** Traffic on one expert of every layer: 1000 of its tokens to 10 of each other expert's. */
-  private static RoutingStats hot(int expert) {
-    double[][] counts = new double[4][16];
-    for (double[] layer : counts) {
-      Arrays.fill(layer, 10);
-      layer[expert] = 1000;
-    }
-    return RoutingStats.ofCounts(counts);
   }
 }

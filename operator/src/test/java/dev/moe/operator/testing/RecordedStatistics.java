@@ -13,6 +13,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -78,6 +79,16 @@ public final class RecordedStatistics implements StatisticsSource {
   @Override
   public void retain(Set<String> modelUids) {
     modelReads.keySet().retainAll(modelUids);
+  }
+
+  /** Traffic on one expert of every layer of {@link Models#small}: 1000 of its tokens to 10 of each other expert's. */
+  public static RoutingStats oneHotExpert(int expert) {
+    double[][] counts = new double[4][16];
+    for (double[] layer : counts) {
+      Arrays.fill(layer, 10);
+      layer[expert] = 1000;
+    }
+    return RoutingStats.ofCounts(counts);
   }
 
   public static RoutingStats resource(String name) {
