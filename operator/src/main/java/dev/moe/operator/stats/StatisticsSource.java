@@ -20,5 +20,5 @@ public interface StatisticsSource {
   Optional<StatisticsWindow> window(MoEModel model, Duration window);
 
   /** Drops what is kept for models other than {@code modelUids}: deleted ones. */
-  default void retain(Set<String> modelUids) {}
+  void retain(Set<String> modelUids);
 }
