@@ -34,6 +34,9 @@ public class CurrentPlacement {
       + " rebalancing.minInterval after it.")
   private String observedAt;
 
+  @JsonPropertyDescription("How much of the traffic the last window saw (workers counted, token share).")
+  private StatisticsCoverage observedCoverage;
+
   public String getRevision() {
     return revision;
   }
@@ -96,5 +99,13 @@ public class CurrentPlacement {
 
   public void setObservedAt(String observedAt) {
     this.observedAt = observedAt;
+  }
+
+  public StatisticsCoverage getObservedCoverage() {
+    return observedCoverage;
+  }
+
+  public void setObservedCoverage(StatisticsCoverage observedCoverage) {
+    this.observedCoverage = observedCoverage;
   }
 }

@@ -42,6 +42,10 @@ public class MoEModelStatus {
   @JsonPropertyDescription("The last rebalance decisions, taken or declined, newest last.")
   private List<RebalanceDecision> rebalanceHistory;
 
+  @JsonPropertyDescription("The churn budget's use: rebalances and replicas moved in the last period, and the"
+      + " limits.")
+  private ChurnStatus churn;
+
   /** How many decisions {@code rebalanceHistory} keeps. */
   public static final int HISTORY = 10;
 
@@ -115,5 +119,13 @@ public class MoEModelStatus {
 
   public void setRebalanceHistory(List<RebalanceDecision> rebalanceHistory) {
     this.rebalanceHistory = rebalanceHistory;
+  }
+
+  public ChurnStatus getChurn() {
+    return churn;
+  }
+
+  public void setChurn(ChurnStatus churn) {
+    this.churn = churn;
   }
 }

@@ -25,6 +25,9 @@ public class RebalanceDecision {
   @JsonPropertyDescription("Expert replicas the new plan moves (or would have moved).")
   private Integer replicasMoved;
 
+  @JsonPropertyDescription("How much of the traffic the window it was decided on saw.")
+  private StatisticsCoverage coverage;
+
   public String getTime() {
     return time;
   }
@@ -71,5 +74,13 @@ public class RebalanceDecision {
 
   public void setReplicasMoved(Integer replicasMoved) {
     this.replicasMoved = replicasMoved;
+  }
+
+  public StatisticsCoverage getCoverage() {
+    return coverage;
+  }
+
+  public void setCoverage(StatisticsCoverage coverage) {
+    this.coverage = coverage;
   }
 }

@@ -12,7 +12,8 @@ import io.fabric8.generator.annotation.ValidationRule;
  * statisticsWindow} of statistics; when observed balancedness is below {@code
  * triggerBalancedness}, it asks the solver for a plan moving at most {@code moveBudget} replicas and
  * rolls it out only when the predicted gain is at least {@code minPredictedGain} and {@code
- * coolDown} has passed since the last rollout.
+ * coolDown} has passed since the last rollout, the window's statistics cover at least {@code
+ * minStatisticsCoverage} of the traffic, and the {@code churnBudget} has room for it.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public class RebalancingPolicy {
@@ -51,6 +52,16 @@ public class RebalancingPolicy {
   @Min(0)
   @JsonPropertyDescription("Most expert replicas one rebalance may move.")
   private Integer moveBudget;
+
+  @Min(0)
+  @Max(1)
+  @JsonPropertyDescription("Rebalance only on a window whose answering workers counted at least this share of the"
+      + " window's estimated tokens (0-1; default 0.75). A worker that does not answer is estimated at what it"
+      + " counted in its last window.")
+  private Double minStatisticsCoverage;
+
+  @JsonPropertyDescription("Most rebalances and replicas moved per period, whatever the traffic does.")
+  private ChurnBudget churnBudget;
 
   public RebalancingMode getMode() {
     return mode;
@@ -106,5 +117,21 @@ public class RebalancingPolicy {
 
   public void setMoveBudget(Integer moveBudget) {
     this.moveBudget = moveBudget;
+  }
+
+  public Double getMinStatisticsCoverage() {
+    return minStatisticsCoverage;
+  }
+
+  public void setMinStatisticsCoverage(Double minStatisticsCoverage) {
+    this.minStatisticsCoverage = minStatisticsCoverage;
+  }
+
+  public ChurnBudget getChurnBudget() {
+    return churnBudget;
+  }
+
+  public void setChurnBudget(ChurnBudget churnBudget) {
+    this.churnBudget = churnBudget;
   }
 }

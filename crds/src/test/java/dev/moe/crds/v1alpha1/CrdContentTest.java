@@ -155,6 +155,8 @@ class CrdContentTest {
             "rebalancing.minInterval" + PlacementPolicy.DURATION_MESSAGE),
         Arguments.of(moe, "spec.rebalancing.coolDown", PlacementPolicy.DURATION_RULE,
             "rebalancing.coolDown" + PlacementPolicy.DURATION_MESSAGE),
+        Arguments.of(moe, "spec.rebalancing.churnBudget.period", PlacementPolicy.DURATION_RULE,
+            "rebalancing.churnBudget.period" + PlacementPolicy.DURATION_MESSAGE),
         Arguments.of(moe, "spec.weights.uri", "self.matches('^[a-zA-Z][a-zA-Z0-9+.-]*://.+$')",
             "weights.uri must be a URI with a scheme, such as hf://org/model, s3://bucket/path or https://host/path"),
         Arguments.of(moe, "spec.weights.pvc.claimName", "self.matches('^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$')",
@@ -201,6 +203,10 @@ class CrdContentTest {
     assertEquals(0.0, schemaAt(moe, "spec.rebalancing.triggerBalancedness").getMinimum());
     assertEquals(1.0, schemaAt(moe, "spec.rebalancing.triggerBalancedness").getMaximum());
     assertEquals(PlacementPolicy.DURATION_LENGTH, schemaAt(moe, "spec.rebalancing.coolDown").getMaxLength());
+    assertEquals(1.0, schemaAt(moe, "spec.rebalancing.minStatisticsCoverage").getMaximum());
+    assertEquals((double) ChurnBudget.MAX_REBALANCES, schemaAt(moe, "spec.rebalancing.churnBudget.maxRebalances")
+        .getMaximum());
+    assertEquals(0.0, schemaAt(moe, "spec.rebalancing.churnBudget.maxReplicasMoved").getMinimum());
     assertEquals(List.of("image", "model", "parallelism", "weights"),
         schemaAt(moe, "spec").getRequired().stream().sorted().toList());
     assertEquals((long) MoEModelStatus.HISTORY, schemaAt(moe, "status.rebalanceHistory").getMaxItems());

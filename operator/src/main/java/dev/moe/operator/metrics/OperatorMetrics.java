@@ -11,7 +11,8 @@ import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * The operator's metrics (in Prometheus: moe_rebalances_total, moe_placement_solve_seconds,
- * moe_workers_ready, ...; charts/moe-operator/dashboards/moe-operator.json queries them), one
+ * moe_workers_ready, moe_churn_rebalances, moe_statistics_coverage, ...;
+ * charts/moe-operator/dashboards/moe-operator.json queries them), one
  * series per model (namespace and name labels), never per layer or GPU: per-layer detail lives in
  * the ExpertPlacement and the workers' statistics.
  */
@@ -57,6 +58,25 @@ public final class OperatorMetrics {
   public void observedBalancedness(String ns, String model, double v) {
     gauge("moe.placement.observed.balancedness", "Balancedness of the current placement on the last window",
         ns, model).set(v);
+  }
+
+  /** What the last window saw of the traffic: the share of its estimated tokens the answering workers counted. */
+  public void statisticsCoverage(String ns, String model, double tokenShare) {
+    gauge("moe.statistics.coverage", "Share of the last statistics window's estimated tokens that the answering"
+        + " workers counted", ns, model).set(tokenShare);
+  }
+
+  /** The churn budget's use over its period, and its limits. */
+  public void churn(String ns, String model, int rebalances, int replicasMoved, int maxRebalances,
+      int maxReplicasMoved) {
+    gauge("moe.churn.rebalances", "Rebalances rolled out in the churn budget's period", ns, model)
+        .set((double) rebalances);
+    gauge("moe.churn.rebalances.max", "Most rebalances the churn budget allows in its period", ns, model)
+        .set((double) maxRebalances);
+    gauge("moe.churn.replicas.moved", "Expert replicas moved by rebalances in the churn budget's period", ns, model)
+        .set((double) replicasMoved);
+    gauge("moe.churn.replicas.moved.max", "Most expert replicas the churn budget allows to move in its period",
+        ns, model).set((double) maxReplicasMoved);
   }
 
   public void rebalance(String ns, String model, boolean taken, int replicasMoved) {

@@ -2,13 +2,14 @@ package dev.moe.operator.rebalance;
 
 import dev.moe.crds.v1alpha1.Decision;
 import dev.moe.crds.v1alpha1.RebalancingMode;
+import dev.moe.operator.stats.Coverage;
+import dev.moe.operator.stats.StatisticsWindow;
 import dev.moe.placement.ClusterSpec;
 import dev.moe.placement.Placement;
 import dev.moe.placement.PlacementEvaluator;
 import dev.moe.placement.PlacementReport;
 import dev.moe.placement.solve.PlacementSolver;
 import dev.moe.placement.solve.SolverOptions;
-import dev.moe.stats.RoutingStats;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Optional;
@@ -18,7 +19,10 @@ import java.util.Optional;
  * only when the observed balancedness is below the trigger (hysteresis: the solver's plans sit well
  * above it), and the cool-down since the last rollout has passed; the solver then re-plans from the
  * current placement within the move budget, and the plan is taken only when its predicted gain
- * clears the threshold. In {@code Observe} mode the same plan is reported and nothing moves.
+ * clears the threshold. A window that saw too little of the traffic decides nothing, and the churn
+ * budget bounds the rebalances and moved replicas of any period: traffic that flips between two
+ * expert sets gains from every re-plan, so only the budget and the cool-down bound how often it is
+ * followed. In {@code Observe} mode the same plan is reported and nothing moves.
  */
 public final class RebalanceDecider {
 
@@ -37,27 +41,43 @@ public final class RebalanceDecider {
 
   /**
    * @param lastRebalance when the last rebalance was rolled out; null if never
+   * @param churn the rebalances of the churn budget's period up to {@code now}
    */
   public static Outcome decide(RebalanceRules rules, SolverOptions solverOptions, ClusterSpec cluster,
-      RoutingStats window, Placement current, Instant lastRebalance, Instant now) {
-    double observed = PlacementEvaluator.evaluate(window, cluster, current, null, 0).balancedness();
+      StatisticsWindow window, Placement current, Instant lastRebalance, ChurnLedger churn, Instant now) {
+    double observed = PlacementEvaluator.evaluate(window.stats(), cluster, current, null, 0).balancedness();
     if (observed >= rules.trigger()) {
       return new Outcome(observed, Optional.empty());
     }
-    if (lastRebalance != null && Duration.between(lastRebalance, now).compareTo(rules.coolDown()) < 0) {
-      return new Outcome(observed, Optional.of(new Verdict(Decision.DECLINED,
-          "CoolDown: the last rebalance was less than " + (rules.coolDown().toSeconds() % 60 == 0
-              ? rules.coolDown().toMinutes() + "m" : rules.coolDown().toSeconds() + "s") + " ago", 0, 0, null, 0)));
+    Coverage coverage = window.coverage();
+    if (coverage.tokenShare() < rules.minCoverage()) {
+      return declined(observed, String.format("LowCoverage: the window saw %s, below"
+          + " rebalancing.minStatisticsCoverage %.2f", coverage.describe(), rules.minCoverage()));
     }
-    Placement plan = new PlacementSolver(solverOptions.withMaxMoves(rules.moveBudget()))
-        .solve(window, cluster, current);
+    if (lastRebalance != null && Duration.between(lastRebalance, now).compareTo(rules.coolDown()) < 0) {
+      return declined(observed, "CoolDown: the last rebalance was less than " + format(rules.coolDown()) + " ago");
+    }
+    RebalanceRules.Churn budget = rules.churn();
+    if (churn.rebalances() >= budget.maxRebalances()) {
+      return declined(observed, String.format("ChurnBudget: %d rebalances in the last %s, the most"
+          + " rebalancing.churnBudget.maxRebalances allows", churn.rebalances(), format(budget.period())));
+    }
+    int movesLeft = budget.maxReplicasMoved() - churn.replicasMoved();
+    if (movesLeft <= 0) {
+      return declined(observed, String.format("ChurnBudget: %d replicas moved in the last %s, the most"
+          + " rebalancing.churnBudget.maxReplicasMoved allows", churn.replicasMoved(), format(budget.period())));
+    }
+    // Within what the period has left: a plan that does not gain enough within it is declined below.
+    int maxMoves = Math.min(rules.moveBudget(), movesLeft);
+    Placement plan = new PlacementSolver(solverOptions.withMaxMoves(maxMoves)).solve(window.stats(), cluster, current);
     PlacementReport report = plan.report();
     double gain = report.balancedness() - observed;
     int moved = report.replicasMoved();
     if (gain < rules.minGain()) {
       return new Outcome(observed, Optional.of(new Verdict(Decision.DECLINED,
-          String.format("GainBelowThreshold: +%.4f < %.4f", gain, rules.minGain()), gain, moved, null,
-          report.solveSeconds())));
+          String.format("GainBelowThreshold: +%.4f < %.4f", gain, rules.minGain())
+              + (maxMoves < rules.moveBudget() ? " moving at most the " + maxMoves
+                  + " replicas the churn budget has left" : ""), gain, moved, null, report.solveSeconds())));
     }
     if (rules.mode() == RebalancingMode.Observe) {
       return new Outcome(observed, Optional.of(new Verdict(Decision.DECLINED,
@@ -67,5 +87,15 @@ public final class RebalanceDecider {
     return new Outcome(observed, Optional.of(new Verdict(Decision.TAKEN,
         String.format("Rebalanced: balancedness %.4f -> %.4f", observed, report.balancedness()), gain, moved, plan,
         report.solveSeconds())));
+  }
+
+  /** A duration as the spec writes it: 1h, 30m, 45s. */
+  static String format(Duration d) {
+    long s = d.toSeconds();
+    return s % 3600 == 0 ? s / 3600 + "h" : s % 60 == 0 ? s / 60 + "m" : s + "s";
+  }
+
+  private static Outcome declined(double observed, String reason) {
+    return new Outcome(observed, Optional.of(new Verdict(Decision.DECLINED, reason, 0, 0, null, 0)));
   }
 }

@@ -22,6 +22,7 @@ import dev.moe.operator.placement.ModelLayout;
 import dev.moe.operator.placement.ModelRevisions;
 import dev.moe.operator.placement.PlacementRevisions;
 import dev.moe.operator.placement.SurvivorPlanner;
+import dev.moe.operator.rebalance.ChurnLedger;
 import dev.moe.operator.rebalance.RebalanceDecider;
 import dev.moe.operator.rebalance.RebalanceRules;
 import dev.moe.operator.rollout.Rollout;
@@ -31,6 +32,7 @@ import dev.moe.operator.serving.ApiProbe;
 import dev.moe.operator.stats.ModelStatistics;
 import dev.moe.operator.stats.StatisticsSource;
 import dev.moe.operator.stats.StatisticsUnavailableException;
+import dev.moe.operator.stats.StatisticsWindow;
 import dev.moe.placement.Placement;
 import dev.moe.placement.solve.PlacementSolver;
 import dev.moe.stats.RoutingStats;
@@ -103,6 +105,7 @@ public class MoEModelReconciler implements Reconciler<MoEModel> {
     KubernetesClient client = context.getClient();
     StatusWriter status = new StatusWriter(model, clock);
     status.status().setEndpoint(ApiServiceDependent.endpoint(model));
+    forgetDeletedModels(context);
     Duration next = RECHECK;
     try {
       next = reconcilePlacement(client, model, status);
@@ -112,6 +115,14 @@ public class MoEModelReconciler implements Reconciler<MoEModel> {
       status.condition(Conditions.PLACEMENT_READY, false, Reasons.STATISTICS_INVALID, e.getMessage());
     }
     return patch(model, status.finish(client), next);
+  }
+
+  /**
+   * Drops the statistics history of models no longer in the informer's cache: deleted, which needs
+   * no finalizer (the history is only an optimisation for the next window, not state to clean up).
+   */
+  private void forgetDeletedModels(Context<MoEModel> context) {
+    statistics.retain(context.getPrimaryCache().list().map(m -> m.getMetadata().getUid()).collect(Collectors.toSet()));
   }
 
   @Override
@@ -363,6 +374,7 @@ public class MoEModelReconciler implements Reconciler<MoEModel> {
     current.setRolledOutAt(clock.instant().toString());
     current.setObservedBalancedness(null);
     current.setObservedAt(null);
+    current.setObservedCoverage(null);
     var report = target.getSpec().getReport();
     if (report != null) {
       current.setPredictedBalancedness(report.getBalancedness());
@@ -382,28 +394,32 @@ public class MoEModelReconciler implements Reconciler<MoEModel> {
     String name = model.getMetadata().getName();
     CurrentPlacement current = status.current();
     Instant now = clock.instant();
+    ChurnLedger churn = churn(model, status, rules, now);
     Instant observedAt = current.getObservedAt() == null ? null : Instant.parse(current.getObservedAt());
     if (observedAt != null && now.isBefore(observedAt.plus(rules.minInterval()))) {
       return min(Duration.between(now, observedAt.plus(rules.minInterval())), RECHECK);
     }
-    Optional<RoutingStats> window;
+    Optional<StatisticsWindow> window;
     try {
-      window = statistics.window(model, rules.window())
-          .map(s -> ModelStatistics.fit(s, "the workers' statistics", layout.layers(), layout.experts()));
+      window = statistics.window(model, rules.window()).map(w -> new StatisticsWindow(
+          ModelStatistics.fit(w.stats(), "the workers' statistics", layout.layers(), layout.experts()), w.coverage()));
     } catch (StatisticsUnavailableException e) {
       status.condition(Conditions.REBALANCING, false, Reasons.STATISTICS_UNAVAILABLE,
           "keeping " + current.getRevision() + ": " + e.getMessage());
       return RECHECK;
     }
-    if (window.isEmpty() || ModelStatistics.isEmpty(window.get())) {
+    if (window.isEmpty() || ModelStatistics.isEmpty(window.get().stats())) {
       return min(rules.minInterval(), RECHECK);
     }
     Instant lastRebalance = status.lastTaken().map(d -> Instant.parse(d.getTime())).orElse(null);
     var outcome = RebalanceDecider.decide(rules, layout.options(), layout.cluster(), window.get(), placement,
-        lastRebalance, now);
+        lastRebalance, churn, now);
+    var coverage = window.get().coverage();
     current.setObservedBalancedness(outcome.observed());
     current.setObservedAt(now.toString());
+    current.setObservedCoverage(coverage.toStatus());
     metrics.observedBalancedness(ns, name, outcome.observed());
+    metrics.statisticsCoverage(ns, name, coverage.tokenShare());
     if (outcome.verdict().isEmpty()) {
       return min(rules.minInterval(), RECHECK);
     }
@@ -415,6 +431,7 @@ public class MoEModelReconciler implements Reconciler<MoEModel> {
     d.setObservedBalancedness(outcome.observed());
     d.setPredictedGain(verdict.predictedGain());
     d.setReplicasMoved(verdict.replicasMoved());
+    d.setCoverage(coverage.toStatus());
     status.decision(d);
     boolean taken = verdict.decision() == Decision.TAKEN;
     metrics.rebalance(ns, name, taken, verdict.replicasMoved());
@@ -422,14 +439,29 @@ public class MoEModelReconciler implements Reconciler<MoEModel> {
       metrics.solve(ns, name, verdict.solveSeconds());
     }
     EventRecorder.record(client, model, false, taken ? "Rebalance" : "RebalanceDeclined",
-        verdict.reason() + String.format(" (observed %.4f, %d replicas)", outcome.observed(), verdict.replicasMoved()));
+        verdict.reason() + String.format(" (observed %.4f, %d replicas; statistics of %s)", outcome.observed(),
+            verdict.replicasMoved(), coverage.describe()));
     if (!taken) {
       return min(rules.minInterval(), RECHECK);
     }
+    recordChurn(model, status, rules, churn.plus(now, verdict.replicasMoved()));
     ExpertPlacement created = revisions.create(model, nextRevision, verdict.plan());
     status.condition(Conditions.REBALANCING, true, Reasons.ROLLING_OUT, "rolling out "
         + created.getMetadata().getName() + ": " + verdict.reason());
     return Duration.ofMillis(200);
+  }
+
+  /** The churn budget's use over the period up to {@code now}, in the status and the metrics. */
+  private ChurnLedger churn(MoEModel model, StatusWriter status, RebalanceRules rules, Instant now) {
+    ChurnLedger churn = ChurnLedger.of(status.status().getChurn(), rules.churn(), now);
+    recordChurn(model, status, rules, churn);
+    return churn;
+  }
+
+  private void recordChurn(MoEModel model, StatusWriter status, RebalanceRules rules, ChurnLedger churn) {
+    status.status().setChurn(churn.toStatus(rules.churn()));
+    metrics.churn(model.getMetadata().getNamespace(), model.getMetadata().getName(), churn.rebalances(),
+        churn.replicasMoved(), rules.churn().maxRebalances(), rules.churn().maxReplicasMoved());
   }
 
   /** The first placement for a spec: from the initial statistics, else the last window, else uniform. */
@@ -447,9 +479,9 @@ public class MoEModelReconciler implements Reconciler<MoEModel> {
 
   private RoutingStats lastOrUniform(MoEModel model, ModelLayout layout, RebalanceRules rules) {
     try {
-      Optional<RoutingStats> window = statistics.window(model, rules.window());
+      Optional<StatisticsWindow> window = statistics.window(model, rules.window());
       if (window.isPresent()) {
-        RoutingStats fitted = ModelStatistics.fit(window.get(), "the workers' statistics", layout.layers(),
+        RoutingStats fitted = ModelStatistics.fit(window.get().stats(), "the workers' statistics", layout.layers(),
             layout.experts());
         if (!ModelStatistics.isEmpty(fitted)) {
           return fitted;

@@ -46,6 +46,7 @@ final class StatusWriter {
     if (old != null) {
       status.setCurrentPlacement(old.getCurrentPlacement());
       status.setRebalanceHistory(old.getRebalanceHistory());
+      status.setChurn(old.getChurn());
     }
     status.setObservedGeneration(model.getMetadata().getGeneration());
   }

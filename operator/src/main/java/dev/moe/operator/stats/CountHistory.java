@@ -1,9 +1,13 @@
 package dev.moe.operator.stats;
 
+import dev.moe.stats.RoutingStats;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Deque;
+import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
@@ -13,17 +17,26 @@ import java.util.Optional;
  * least nine tenths of a window old. A worker whose counts went down (it restarted) or that was not
  * there then (a new pod) counts from zero, as all it counted since it started falls in the window;
  * the others keep their own base, so one worker's restart neither hides in the others' growth nor
- * throws their window away.
+ * throws their window away. A worker that did not answer, now or at the window's start, is left
+ * out of the window, which states its {@link Coverage}.
  */
 final class CountHistory {
 
-  /** Cumulative counts per worker (a pod's UID), [layers][experts]. */
-  record Snapshot(Instant at, Map<String, double[][]> workers) {}
+  /**
+   * Cumulative counts per worker (a pod's UID), [layers][experts], of those that answered; {@code
+   * unanswered}: the others' UIDs, each with why.
+   */
+  record Snapshot(Instant at, Map<String, double[][]> workers, Map<String, String> unanswered) {}
+
+  /** A worker's base: its counts at the window's start, zero, or not known (it did not answer then). */
+  private static final double[][] UNKNOWN = new double[0][];
 
   private final Deque<Snapshot> snapshots = new ArrayDeque<>();
+  /** Each worker's tokens in the last window it was counted in: the estimate of what it misses. */
+  private final Map<String, Double> lastTokens = new HashMap<>();
 
   /** Records {@code now} and returns the window it closes, if the history covers one. */
-  synchronized Optional<double[][]> advance(Snapshot now, Duration window, int layers, int experts) {
+  synchronized Optional<StatisticsWindow> advance(Snapshot now, Duration window, int layers, int experts) {
     snapshots.addLast(now);
     // A snapshot taken up to a tenth of the window late still opens it: reconciles rescheduled one
     // window apart land a little early or late, and an exact edge would skip every other window.
@@ -38,31 +51,66 @@ final class CountHistory {
       return Optional.empty();
     }
     double[][] sum = new double[layers][experts];
+    Map<String, Double> counted = new HashMap<>();
+    List<String> missing = new ArrayList<>(now.unanswered().values());
     for (var worker : now.workers().entrySet()) {
       double[][] from = baseOf(worker.getKey(), base);
+      if (from == UNKNOWN) {
+        missing.add(base.unanswered().get(worker.getKey()) + " at the window's start");
+        continue;
+      }
       double[][] to = worker.getValue();
+      double tokens = 0;
       for (int l = 0; l < layers; l++) {
         for (int e = 0; e < experts; e++) {
-          sum[l][e] += to[l][e] - (from == null ? 0 : from[l][e]);
+          double d = to[l][e] - (from == null ? 0 : from[l][e]);
+          sum[l][e] += d;
+          tokens += d;
         }
       }
+      counted.put(worker.getKey(), tokens);
     }
     while (snapshots.peekFirst() != base) {
       snapshots.removeFirst();
     }
-    return Optional.of(sum);
+    Coverage coverage = coverage(now, counted, missing);
+    lastTokens.keySet().retainAll(present(now));
+    lastTokens.putAll(counted);
+    return Optional.of(new StatisticsWindow(RoutingStats.ofCounts(sum), coverage));
+  }
+
+  private Coverage coverage(Snapshot now, Map<String, Double> counted, List<String> missing) {
+    int workers = now.workers().size() + now.unanswered().size();
+    double seen = counted.values().stream().mapToDouble(Double::doubleValue).sum();
+    double mean = counted.isEmpty() ? 0 : seen / counted.size();
+    double estimated = 0;
+    for (String worker : present(now)) {
+      if (!counted.containsKey(worker)) {
+        estimated += lastTokens.getOrDefault(worker, mean);
+      }
+    }
+    // No traffic anywhere, seen or estimated: the share of workers is all there is to go by.
+    double share = seen + estimated > 0 ? seen / (seen + estimated) : (double) counted.size() / workers;
+    return new Coverage(counted.size(), workers, share, List.copyOf(missing));
+  }
+
+  private static List<String> present(Snapshot s) {
+    List<String> all = new ArrayList<>(s.workers().keySet());
+    all.addAll(s.unanswered().keySet());
+    return all;
   }
 
   /**
-   * The worker's counts at {@code base}, or null when it counts from zero: absent then, or its
-   * counts went down at some snapshot since (a restart after the base).
+   * The worker's counts at {@code base}; null when it counts from zero: absent then (a new pod), or
+   * its counts went down between two answers since (a restart); {@link #UNKNOWN} when it did not
+   * answer at {@code base}. A snapshot it did not answer in says nothing either way.
    */
   private double[][] baseOf(String worker, Snapshot base) {
     double[][] previous = null;
     boolean after = false;
     for (Snapshot s : snapshots) {
       after |= s == base;
-      if (!after) {
+      if (!after || s.unanswered().containsKey(worker)) {
         continue;
       }
       double[][] counts = s.workers().get(worker);
@@ -71,7 +119,7 @@ final class CountHistory {
       }
       previous = counts;
     }
-    return base.workers().get(worker);
+    return base.unanswered().containsKey(worker) ? UNKNOWN : base.workers().get(worker);
   }
 
   private static boolean decreased(double[][] before, double[][] after) {

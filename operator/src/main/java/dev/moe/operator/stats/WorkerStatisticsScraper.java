@@ -5,86 +5,93 @@ import dev.moe.operator.dependent.StatsTokenSecretDependent;
 import dev.moe.operator.dependent.WorkerStatefulSetDependent;
 import dev.moe.operator.workers.WorkerHttp;
 import dev.moe.operator.workers.WorkerPods;
-import dev.moe.stats.RoutingStats;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import java.io.IOException;
-import java.net.URI;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Reads each worker pod's {@code /stats} (cumulative counts since the worker started, without the
- * transitions) with the model's bearer token and keeps them per worker, timestamped; a window is
- * what each worker counted since the start of the window ({@link CountHistory}: a restarted or new
- * worker counts from zero, the others from their own base). Pods being deleted are not read: their
- * workers are stopping. The history is per model object (its UID), so a model deleted and created
- * again under the same name starts afresh.
+ * transitions) with the model's bearer token, all at once, and keeps them per worker, timestamped;
+ * a window is what each worker counted since the start of the window ({@link CountHistory}: a
+ * restarted or new worker counts from zero, the others from their own base). A worker that does not
+ * answer is left out of the window, whose coverage says so; only when none answers is there no
+ * window. Pods being deleted are not read: their workers are stopping. The history is per model
+ * object (its UID), so a model deleted and created again under the same name starts afresh, and is
+ * dropped once the model is gone ({@link #retain}).
  */
 public final class WorkerStatisticsScraper implements StatisticsSource {
 
   private final KubernetesClient client;
-  private final HttpClient http;
+  private final WorkerHttp http;
   private final Clock clock;
+  private final int port;
   private final Map<String, CountHistory> history = new ConcurrentHashMap<>();
 
-  public WorkerStatisticsScraper(KubernetesClient client, Clock clock) {
+  public WorkerStatisticsScraper(KubernetesClient client, WorkerHttp http, Clock clock) {
+    this(client, http, clock, WorkerStatefulSetDependent.HTTP_PORT);
+  }
+
+  /** On another port than the workers': tests serve several fake workers' {@code /stats} on one host. */
+  WorkerStatisticsScraper(KubernetesClient client, WorkerHttp http, Clock clock, int port) {
     this.client = client;
+    this.http = http;
     this.clock = clock;
-    this.http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build();
+    this.port = port;
   }
 
   @Override
-  public Optional<RoutingStats> window(MoEModel model, Duration window) {
-    String ns = model.getMetadata().getNamespace();
-    String name = model.getMetadata().getName();
+  public Optional<StatisticsWindow> window(MoEModel model, Duration window) {
     int layers = model.getSpec().getModel().getMoeLayers();
     int experts = model.getSpec().getModel().getExpertsPerLayer();
     String token = StatsTokenSecretDependent.token(client, model).orElseThrow(() -> new StatisticsUnavailableException(
         "the statistics token Secret " + StatsTokenSecretDependent.name(model) + " is missing"));
-    var pods = WorkerPods.of(client, model).values();
+    Map<Integer, Pod> pods = WorkerPods.of(client, model);
     if (pods.isEmpty()) {
       throw new StatisticsUnavailableException("no worker pods to read statistics from");
     }
+    Map<Integer, String> addresses = WorkerPods.addresses(client, model, pods.keySet());
+    // The counts only: the transitions (megabytes at DeepSeek-V3's size) are not what a window needs.
+    var replies = http.send(addresses, ip -> HttpRequest.newBuilder(
+            WorkerHttp.uri(ip, port, "/stats?transitions=false"))
+        .timeout(Duration.ofSeconds(5)).header("Authorization", "Bearer " + token).GET().build());
     Map<String, double[][]> workers = new HashMap<>();
-    for (Pod pod : pods) {
-      workers.put(pod.getMetadata().getUid(), scrape(pod, token, layers, experts));
+    // By ordinal, as the pods are: the messages name the workers in order.
+    Map<String, String> unanswered = new LinkedHashMap<>();
+    pods.forEach((ordinal, pod) -> {
+      String name = pod.getMetadata().getName();
+      String uid = pod.getMetadata().getUid();
+      WorkerHttp.Reply reply = replies.get(ordinal);
+      if (reply == null) {
+        unanswered.put(uid, name + " has no IP yet");
+      } else if (reply.status() != 200) {
+        unanswered.put(uid, name + " /stats " + reply.describe());
+      } else {
+        try {
+          workers.put(uid, ModelStatistics.parse(reply.body().getBytes(StandardCharsets.UTF_8), name + " /stats",
+              layers, experts).logicalCount());
+        } catch (StatisticsUnavailableException e) {
+          unanswered.put(uid, e.getMessage());
+        }
+      }
+    });
+    if (workers.isEmpty()) {
+      throw new StatisticsUnavailableException("no worker answered /stats: " + String.join("; ", unanswered.values()));
     }
-    Instant now = clock.instant();
-    return history.computeIfAbsent(ns + "/" + name + "/" + model.getMetadata().getUid(), k -> new CountHistory())
-        .advance(new CountHistory.Snapshot(now, workers), window, layers, experts).map(RoutingStats::ofCounts);
+    return history.computeIfAbsent(model.getMetadata().getUid(), k -> new CountHistory())
+        .advance(new CountHistory.Snapshot(clock.instant(), workers, unanswered), window, layers, experts);
   }
 
-  private double[][] scrape(Pod pod, String token, int layers, int experts) {
-    String ip = pod.getStatus() == null ? null : pod.getStatus().getPodIP();
-    String podName = pod.getMetadata().getName();
-    if (ip == null) {
-      throw new StatisticsUnavailableException("worker " + podName + " has no IP yet");
-    }
-    // The counts only: the transitions (megabytes at DeepSeek-V3's size) are not what a window needs.
-    URI uri = WorkerHttp.uri(ip, WorkerStatefulSetDependent.HTTP_PORT, "/stats?transitions=false");
-    HttpRequest request = HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(5))
-        .header("Authorization", "Bearer " + token).GET().build();
-    try {
-      HttpResponse<byte[]> response = http.send(request, HttpResponse.BodyHandlers.ofByteArray());
-      if (response.statusCode() != 200) {
-        throw new StatisticsUnavailableException("worker " + podName + " answered " + response.statusCode()
-            + " on /stats");
-      }
-      return ModelStatistics.parse(response.body(), "worker " + podName + " /stats", layers, experts).logicalCount();
-    } catch (IOException e) {
-      throw new StatisticsUnavailableException("worker " + podName + " /stats unreachable: " + e.getMessage());
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new StatisticsUnavailableException("interrupted while reading worker " + podName);
-    }
+  @Override
+  public void retain(Set<String> modelUids) {
+    history.keySet().retainAll(modelUids);
   }
 }

@@ -1,14 +1,19 @@
 package dev.moe.operator.stats;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-/** Windows from per-worker cumulative counts: restarts and new workers counted on their own. */
+/**
+ * Windows from per-worker cumulative counts: restarts and new workers counted on their own, workers
+ * that do not answer left out with the coverage stated.
+ */
 class CountHistoryTest {
 
   private static final Instant T0 = Instant.parse("2026-12-05T00:00:00Z");
@@ -19,7 +24,8 @@ class CountHistoryTest {
     CountHistory h = new CountHistory();
     assertTrue(h.advance(at(0, Map.of("a", counts(10, 0), "b", counts(0, 5))), WINDOW, 1, 2).isEmpty(),
         "one snapshot covers no window");
-    double[][] w = h.advance(at(20, Map.of("a", counts(30, 1), "b", counts(2, 9))), WINDOW, 1, 2).orElseThrow();
+    double[][] w = h.advance(at(20, Map.of("a", counts(30, 1), "b", counts(2, 9))), WINDOW, 1, 2).orElseThrow()
+        .stats().logicalCount();
     assertArrayEquals(counts(22, 5), w);
   }
 
@@ -30,7 +36,8 @@ class CountHistoryTest {
     // b restarted in between: its counts went down. Summed, the group's still grew (a hides b's restart):
     // a difference of sums would give 54 and 56, losing what b counted before its restart's base.
     h.advance(at(10, Map.of("a", counts(150, 150), "b", counts(1, 1))), WINDOW, 1, 2);
-    double[][] w = h.advance(at(20, Map.of("a", counts(200, 200), "b", counts(4, 6))), WINDOW, 1, 2).orElseThrow();
+    double[][] w = h.advance(at(20, Map.of("a", counts(200, 200), "b", counts(4, 6))), WINDOW, 1, 2).orElseThrow()
+        .stats().logicalCount();
     assertArrayEquals(counts(100 + 4, 100 + 6), w);
   }
 
@@ -38,7 +45,8 @@ class CountHistoryTest {
   void aNewWorkerCountsFromZeroAndAGoneOneNoLonger() {
     CountHistory h = new CountHistory();
     h.advance(at(0, Map.of("a", counts(10, 10), "old", counts(40, 40))), WINDOW, 1, 2);
-    double[][] w = h.advance(at(20, Map.of("a", counts(20, 30), "new", counts(3, 0))), WINDOW, 1, 2).orElseThrow();
+    double[][] w = h.advance(at(20, Map.of("a", counts(20, 30), "new", counts(3, 0))), WINDOW, 1, 2).orElseThrow()
+        .stats().logicalCount();
     assertArrayEquals(counts(10 + 3, 20), w);
   }
 
@@ -49,11 +57,60 @@ class CountHistoryTest {
     h.advance(at(2, Map.of("a", counts(5, 0))), WINDOW, 1, 2);
     h.advance(at(15, Map.of("a", counts(7, 0))), WINDOW, 1, 2);
     // At 20 s the window starts at 2 s (20 - 18): the base is the snapshot of 2 s.
-    assertArrayEquals(counts(10, 1), h.advance(at(20, Map.of("a", counts(15, 1))), WINDOW, 1, 2).orElseThrow());
+    assertArrayEquals(counts(10, 1), h.advance(at(20, Map.of("a", counts(15, 1))), WINDOW, 1, 2).orElseThrow()
+        .stats().logicalCount());
+  }
+
+  @Test
+  void aWorkerThatDoesNotAnswerIsLeftOutAndEstimatedAtItsLastWindow() {
+    CountHistory h = new CountHistory();
+    h.advance(at(0, Map.of("a", counts(0, 0), "b", counts(0, 0))), WINDOW, 1, 2);
+    StatisticsWindow first = h.advance(at(20, Map.of("a", counts(60, 0), "b", counts(0, 20))), WINDOW, 1, 2)
+        .orElseThrow();
+    assertEquals(new Coverage(2, 2, 1.0, List.of()), first.coverage());
+    // b answers 503: the window is a's alone, b estimated at its last window's 20 tokens.
+    StatisticsWindow w = h.advance(at(40, Map.of("a", counts(120, 0)), Map.of("b", "w-1 /stats answered 503")),
+        WINDOW, 1, 2).orElseThrow();
+    assertArrayEquals(counts(60, 0), w.stats().logicalCount());
+    assertEquals(new Coverage(1, 2, 0.75, List.of("w-1 /stats answered 503")), w.coverage());
+    assertEquals("1 of 2 workers, 75% of the window's estimated tokens", w.coverage().describe());
+  }
+
+  @Test
+  void aWorkerThatDidNotAnswerAtTheStartIsLeftOutAndThenCountsFromItsLastAnswer() {
+    CountHistory h = new CountHistory();
+    h.advance(at(0, Map.of("a", counts(0, 0), "b", counts(0, 0))), WINDOW, 1, 2);
+    h.advance(at(20, Map.of("a", counts(10, 0)), Map.of("b", "w-1 /stats unreachable")), WINDOW, 1, 2);
+    // b answers again with all it counted since 0: its base (20 s) is unknown, so it is left out, not counted twice.
+    StatisticsWindow w = h.advance(at(40, Map.of("a", counts(30, 0), "b", counts(0, 50))), WINDOW, 1, 2)
+        .orElseThrow();
+    assertArrayEquals(counts(20, 0), w.stats().logicalCount());
+    assertEquals(1, w.coverage().workersCounted());
+    assertEquals(List.of("w-1 /stats unreachable at the window's start"), w.coverage().missing());
+    // Never counted yet: estimated at the counted workers' mean.
+    assertEquals(0.5, w.coverage().tokenShare(), 1e-9);
+    StatisticsWindow next = h.advance(at(60, Map.of("a", counts(40, 0), "b", counts(0, 60))), WINDOW, 1, 2)
+        .orElseThrow();
+    assertArrayEquals(counts(10, 10), next.stats().logicalCount());
+    assertEquals(Coverage.complete(2), next.coverage());
+  }
+
+  @Test
+  void aRestartWhileUnansweredIsSeenAtItsNextAnswer() {
+    CountHistory h = new CountHistory();
+    h.advance(at(0, Map.of("a", counts(100, 100))), WINDOW, 1, 2);
+    h.advance(at(10, Map.of(), Map.of("a", "w-0 /stats unreachable")), WINDOW, 1, 2);
+    double[][] w = h.advance(at(20, Map.of("a", counts(3, 4))), WINDOW, 1, 2).orElseThrow().stats().logicalCount();
+    assertArrayEquals(counts(3, 4), w);
   }
 
   private static CountHistory.Snapshot at(int seconds, Map<String, double[][]> workers) {
-    return new CountHistory.Snapshot(T0.plusSeconds(seconds), workers);
+    return at(seconds, workers, Map.of());
+  }
+
+  private static CountHistory.Snapshot at(int seconds, Map<String, double[][]> workers,
+      Map<String, String> unanswered) {
+    return new CountHistory.Snapshot(T0.plusSeconds(seconds), workers, unanswered);
   }
 
   private static double[][] counts(double... experts) {

@@ -23,6 +23,28 @@ public final class Models {
    * workers; {@code extra} is YAML appended under spec (placement, rebalancing).
    */
   public static String deepseek(String ns, String name, int workers, int slotsPerGpu, String extra) {
+    return manifest(ns, name, """
+        model: {moeLayers: 58, expertsPerLayer: 256, topK: 8, expertGroups: 8, topkGroups: 4, sharedExperts: 1,
+                hiddenSize: 7168, expertIntermediateSize: 2048, dtype: fp8}
+        weights: {pvc: {claimName: deepseek-v3, path: /models/deepseek-v3}}
+        parallelism: {workers: %d, gpusPerWorker: 1, gpusPerNode: 8, slotsPerGpu: %d}
+        """.formatted(workers, slotsPerGpu), extra);
+  }
+
+  /**
+   * A small model (4 MoE layers x 16 experts, top-2) on {@code workers} one-GPU workers with 5
+   * slots each; {@code extra} is YAML appended under spec.
+   */
+  public static String small(String ns, String name, int workers, String extra) {
+    return manifest(ns, name, """
+        model: {moeLayers: 4, expertsPerLayer: 16, topK: 2, expertGroups: 4, topkGroups: 2, sharedExperts: 1,
+                hiddenSize: 512, expertIntermediateSize: 256, dtype: bf16}
+        weights: {pvc: {claimName: small, path: /models/small}}
+        parallelism: {workers: %d, gpusPerWorker: 1, gpusPerNode: 4, slotsPerGpu: 5}
+        """.formatted(workers), extra);
+  }
+
+  private static String manifest(String ns, String name, String shape, String extra) {
     return """
         apiVersion: moe.dev/v1alpha1
         kind: MoEModel
@@ -30,12 +52,7 @@ public final class Models {
           name: %s
           namespace: %s
         spec:
-          model: {moeLayers: 58, expertsPerLayer: 256, topK: 8, expertGroups: 8, topkGroups: 4, sharedExperts: 1,
-                  hiddenSize: 7168, expertIntermediateSize: 2048, dtype: fp8}
-          weights: {pvc: {claimName: deepseek-v3, path: /models/deepseek-v3}}
-          parallelism: {workers: %d, gpusPerWorker: 1, gpusPerNode: 8, slotsPerGpu: %d}
-          image: ghcr.io/moe-operator/worker:0.1.0
-        """.formatted(name, ns, workers, slotsPerGpu) + indent(extra);
+        """.formatted(name, ns) + indent(shape + "image: ghcr.io/moe-operator/worker:0.1.0\n") + indent(extra);
   }
 
   private static String indent(String extra) {

@@ -1,7 +1,9 @@
 package dev.moe.operator.testing;
 
 import dev.moe.crds.v1alpha1.MoEModel;
+import dev.moe.operator.stats.Coverage;
 import dev.moe.operator.stats.StatisticsSource;
+import dev.moe.operator.stats.StatisticsWindow;
 import dev.moe.operator.stats.StatisticsUnavailableException;
 import dev.moe.stats.RoutingStats;
 import dev.moe.stats.RoutingStatsReader;
@@ -11,7 +13,11 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Arrays;
+import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -21,8 +27,11 @@ public final class RecordedStatistics implements StatisticsSource {
   private final AtomicReference<RoutingStats> next = new AtomicReference<>();
   private final AtomicReference<String> unreachable = new AtomicReference<>();
   private final AtomicInteger reads = new AtomicInteger();
+  private final Map<String, AtomicInteger> modelReads = new ConcurrentHashMap<>();
   /** Alternates with {@link #next} when set: traffic that flips between two windows. */
   private final AtomicReference<RoutingStats> alternate = new AtomicReference<>();
+  /** What the windows saw of the traffic; null: every worker. */
+  private final AtomicReference<Coverage> coverage = new AtomicReference<>();
 
   public void serve(RoutingStats stats) {
     alternate.set(null);
@@ -34,6 +43,11 @@ public final class RecordedStatistics implements StatisticsSource {
     alternate.set(b);
   }
 
+  /** The windows from now on miss some workers, as when they do not answer {@code /stats}. */
+  public void coverage(Coverage c) {
+    coverage.set(c);
+  }
+
   public void unreachable(String why) {
     unreachable.set(why);
   }
@@ -43,14 +57,38 @@ public final class RecordedStatistics implements StatisticsSource {
   }
 
   @Override
-  public Optional<RoutingStats> window(MoEModel model, Duration window) {
+  public Optional<StatisticsWindow> window(MoEModel model, Duration window) {
     String why = unreachable.get();
     if (why != null) {
       throw new StatisticsUnavailableException(why);
     }
-    int n = reads.getAndIncrement();
+    reads.incrementAndGet();
+    // Each model's windows alternate on their own, so that models read side by side each see the flips.
+    int n = modelReads.computeIfAbsent(model.getMetadata().getUid(), k -> new AtomicInteger()).getAndIncrement();
     RoutingStats b = alternate.get();
-    return Optional.ofNullable(b != null && n % 2 == 1 ? b : next.get());
+    Coverage c = coverage.get();
+    return Optional.ofNullable(b != null && n % 2 == 1 ? b : next.get()).map(stats -> new StatisticsWindow(stats,
+        c != null ? c : Coverage.complete(model.getSpec().getParallelism().getWorkers())));
+  }
+
+  /** The models (UIDs) read and not since dropped by {@link #retain}: what a scraper keeps a history for. */
+  public Set<String> models() {
+    return Set.copyOf(modelReads.keySet());
+  }
+
+  @Override
+  public void retain(Set<String> modelUids) {
+    modelReads.keySet().retainAll(modelUids);
+  }
+
+  /** Traffic on one expert of every layer of {@link Models#small}: 1000 of its tokens to 10 of each other expert's. */
+  public static RoutingStats oneHotExpert(int expert) {
+    double[][] counts = new double[4][16];
+    for (double[] layer : counts) {
+      Arrays.fill(layer, 10);
+      layer[expert] = 1000;
+    }
+    return RoutingStats.ofCounts(counts);
   }
 
   public static RoutingStats resource(String name) {
