@@ -14,13 +14,9 @@ import dev.moe.localcluster.system.ModelClient;
 import dev.moe.localcluster.system.ShiftStatistics;
 import dev.moe.stats.RoutingStats;
 import dev.moe.stats.RoutingStatsReader;
-import io.fabric8.kubernetes.api.model.NodeBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
-import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.autoscaling.v2.HorizontalPodAutoscaler;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.Watcher;
-import io.fabric8.kubernetes.client.WatcherException;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import java.io.IOException;
 import java.io.InputStream;
@@ -31,7 +27,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Base64;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Comparator;
@@ -87,23 +82,11 @@ public final class ScaleScenario {
     RoutingStats decode = RoutingStatsReader.read(options.statistics().resolve(ShiftStatistics.DECODE));
     RoutingStats prefill = RoutingStatsReader.read(options.statistics().resolve(ShiftStatistics.PREFILL));
     int gpus = options.nodes() * options.gpusPerNode();
-    createNodes();
+    KwokNodes.create(client, options.nodes(), options.gpusPerNode());
     RecordedTraffic traffic = new RecordedTraffic(decode, prefill, Duration.ofSeconds(10));
-    Set<String> served = ConcurrentHashMap.newKeySet();
     String token = applyModel();
     try (SimulatedWorkers workers = new SimulatedWorkers(traffic, token, gpus);
-        var watch = client.pods().inNamespace(NAMESPACE).watch(new Watcher<Pod>() {
-          @Override
-          public void eventReceived(Action action, Pod pod) {
-            String ip = pod.getStatus() == null ? null : pod.getStatus().getPodIP();
-            if (ip != null && served.add(ip)) {
-              workers.serve(ip);
-            }
-          }
-
-          @Override
-          public void onClose(WatcherException cause) {}
-        })) {
+        var watch = workers.serveEvery(client, NAMESPACE)) {
       Instant created = Instant.parse(model.get().getMetadata().getCreationTimestamp());
       MoEModel placed = await("PlacementReady", m -> ModelClient.isTrue(m, Conditions.PLACEMENT_READY), stop);
       double placementReady = since(created, transition(placed, Conditions.PLACEMENT_READY));
@@ -234,43 +217,13 @@ public final class ScaleScenario {
     return seconds;
   }
 
-  /** kwok's nodes: 8 GPUs each, tainted so that only pods that tolerate simulation land there. */
-  private void createNodes() {
-    for (int n = 0; n < options.nodes(); n++) {
-      String name = String.format(Locale.ROOT, "kwok-gpu-%02d", n);
-      client.nodes().resource(new NodeBuilder().withNewMetadata().withName(name)
-          .withAnnotations(Map.of("kwok.x-k8s.io/node", "fake"))
-          .withLabels(Map.of("kubernetes.io/hostname", name, "type", "kwok", "nvidia.com/gpu.present", "true"))
-          .endMetadata()
-          .withNewSpec().addNewTaint().withKey("kwok.x-k8s.io/node").withValue("fake").withEffect("NoSchedule")
-          .endTaint().endSpec()
-          .withNewStatus()
-          .withCapacity(capacity()).withAllocatable(capacity())
-          .endStatus().build()).serverSideApply();
-    }
-  }
-
-  private Map<String, Quantity> capacity() {
-    return Map.of("cpu", new Quantity("128"), "memory", new Quantity("2Ti"), "pods", new Quantity("110"),
-        "nvidia.com/gpu", new Quantity(Integer.toString(options.gpusPerNode())));
-  }
-
   /** Applies the model with the decode statistics; returns the workers' bearer token once the operator made it. */
   private String applyModel() {
     model.apply(options.statistics().resolve(ShiftStatistics.DECODE),
         options.repo().resolve("local-cluster/scale/" + MODEL + ".yaml"));
     out.printf(Locale.ROOT, "applied %s/%s: %d workers on %d kwok nodes of %d GPUs%n", NAMESPACE, MODEL,
         options.nodes() * options.gpusPerNode(), options.nodes(), options.gpusPerNode());
-    long deadline = System.nanoTime() + options.timeout().toNanos();
-    while (System.nanoTime() < deadline) {
-      var secret = client.secrets().inNamespace(NAMESPACE).withName(MODEL + "-stats-token").get();
-      if (secret != null && secret.getData() != null && secret.getData().containsKey("token")) {
-        return new String(Base64.getDecoder().decode(secret.getData().get("token")), StandardCharsets.UTF_8).strip();
-      }
-      ModelClient.sleep(Duration.ofMillis(500));
-    }
-    throw new IllegalStateException("the operator made no statistics token Secret for " + MODEL + " within "
-        + options.timeout().toSeconds() + " s: is it running?");
+    return SimulatedWorkers.awaitToken(client, NAMESPACE, MODEL, options.timeout());
   }
 
   private MoEModel await(String what, Predicate<MoEModel> done, BooleanSupplier stop) {

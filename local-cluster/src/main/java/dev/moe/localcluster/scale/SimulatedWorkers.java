@@ -3,16 +3,28 @@ package dev.moe.localcluster.scale;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpHandler;
 import com.sun.net.httpserver.HttpServer;
+import dev.moe.localcluster.system.ModelClient;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.Watch;
+import io.fabric8.kubernetes.client.Watcher;
+import io.fabric8.kubernetes.client.WatcherException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Base64;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * The HTTP side of workers that kwok simulates: kwok's pods have no process, so this answers on
@@ -35,11 +47,45 @@ final class SimulatedWorkers implements AutoCloseable {
   private final Map<Long, Integer> postsByVersion = new ConcurrentHashMap<>();
   /** The version each worker (by IP) serves; a worker starts on version 0, the runtime's default placement. */
   private final Map<String, Long> active = new ConcurrentHashMap<>();
+  /** When counting requests from, and the first request after it. */
+  private volatile Instant markedAt = Instant.MAX;
+  private final AtomicReference<Instant> firstAfterMark = new AtomicReference<>();
 
   SimulatedWorkers(RecordedTraffic traffic, String token, int workers) {
     this.traffic = traffic;
     this.token = token;
     this.workers = workers;
+  }
+
+  /** The bearer token of the model's control API, once the operator has made its Secret. */
+  static String awaitToken(KubernetesClient client, String namespace, String model, Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (System.nanoTime() < deadline) {
+      var secret = client.secrets().inNamespace(namespace).withName(model + "-stats-token").get();
+      if (secret != null && secret.getData() != null && secret.getData().containsKey("token")) {
+        return new String(Base64.getDecoder().decode(secret.getData().get("token")), StandardCharsets.UTF_8).strip();
+      }
+      ModelClient.sleep(Duration.ofMillis(500));
+    }
+    throw new IllegalStateException("the operator made no statistics token Secret for " + model + " within "
+        + timeout.toSeconds() + " s: is it running?");
+  }
+
+  /** Answers on the IP of every pod in {@code namespace}, as kwok gives them IPs; close the watch to stop. */
+  Watch serveEvery(KubernetesClient client, String namespace) {
+    Set<String> served = ConcurrentHashMap.newKeySet();
+    return client.pods().inNamespace(namespace).watch(new Watcher<Pod>() {
+      @Override
+      public void eventReceived(Action action, Pod pod) {
+        String ip = pod.getStatus() == null ? null : pod.getStatus().getPodIP();
+        if (ip != null && served.add(ip)) {
+          serve(ip);
+        }
+      }
+
+      @Override
+      public void onClose(WatcherException cause) {}
+    });
   }
 
   /** Starts answering on {@code ip}. */
@@ -60,12 +106,31 @@ final class SimulatedWorkers implements AutoCloseable {
     }
   }
 
+  /** From {@code at} on, notes when the first request comes (from whatever operator replica is reconciling). */
+  void mark(Instant at) {
+    firstAfterMark.set(null);
+    markedAt = at;
+  }
+
+  /** The first request after the {@link #mark}, if one came. */
+  Optional<Instant> firstRequestAfterMark() {
+    return Optional.ofNullable(firstAfterMark.get());
+  }
+
+  private void noteRequest() {
+    Instant now = Instant.now();
+    if (now.isAfter(markedAt)) {
+      firstAfterMark.compareAndSet(null, now);
+    }
+  }
+
   /** How many workers were sent placement {@code version}. */
   int posts(long version) {
     return postsByVersion.getOrDefault(version, 0);
   }
 
   private void handle(HttpExchange exchange, String ip) throws IOException {
+    noteRequest();
     try (exchange) {
       String path = exchange.getRequestURI().getPath();
       boolean authorized = ("Bearer " + token).equals(exchange.getRequestHeaders().getFirst("Authorization"));
@@ -100,6 +165,7 @@ final class SimulatedWorkers implements AutoCloseable {
   }
 
   private void api(HttpExchange exchange) throws IOException {
+    noteRequest();
     try (exchange) {
       String path = exchange.getRequestURI().getPath();
       reply(exchange, path.equals("/health") ? 200 : 404, path.equals("/health") ? "{\"status\": \"ok\"}\n"

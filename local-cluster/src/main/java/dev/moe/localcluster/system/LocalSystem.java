@@ -13,7 +13,9 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The system on a local control plane that {@code local-cluster/up.sh} started: the process node
@@ -35,6 +37,12 @@ public final class LocalSystem implements AutoCloseable {
 
   /** Starts the process node, installs the chart and waits until the operator is available. */
   public static LocalSystem start(Path repo, Path kubeconfig, Path stateDir, PrintStream out) {
+    return start(repo, kubeconfig, stateDir, out, Map.of());
+  }
+
+  /** As {@link #start(Path, Path, Path, PrintStream)}, with these chart values besides install-chart's. */
+  public static LocalSystem start(Path repo, Path kubeconfig, Path stateDir, PrintStream out,
+      Map<String, String> chartValues) {
     KubernetesClient client;
     try {
       client = new KubernetesClientBuilder().withConfig(Config.fromKubeconfig(Files.readString(kubeconfig))).build();
@@ -47,7 +55,7 @@ public final class LocalSystem implements AutoCloseable {
     LocalSystem system = new LocalSystem(client, node);
     try {
       out.println("process node " + node.name() + " registered; pods' logs under " + node.stateDir().resolve("pods"));
-      installChart(repo, kubeconfig);
+      installChart(repo, kubeconfig, chartValues);
       system.awaitOperator(Duration.ofMinutes(3));
       return system;
     } catch (RuntimeException e) {
@@ -57,13 +65,15 @@ public final class LocalSystem implements AutoCloseable {
   }
 
   /** Runs {@code install-chart} in a child JVM (see {@code InstallChartCommand} for why). */
-  private static void installChart(Path repo, Path kubeconfig) {
+  private static void installChart(Path repo, Path kubeconfig, Map<String, String> values) {
     String java = ProcessHandle.current().info().command().orElse("java");
     String classpath = System.getProperty("java.class.path");
+    List<String> command = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED", "-cp", classpath,
+        "dev.moe.localcluster.cli.LocalClusterCli", "install-chart", "--repo", repo.toString(), "--kubeconfig",
+        kubeconfig.toString()));
+    values.forEach((key, value) -> command.addAll(List.of("--set", key + "=" + value)));
     try {
-      Process p = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-cp", classpath,
-          "dev.moe.localcluster.cli.LocalClusterCli", "install-chart", "--repo", repo.toString(), "--kubeconfig",
-          kubeconfig.toString()).inheritIO().start();
+      Process p = new ProcessBuilder(command).inheritIO().start();
       if (p.waitFor() != 0) {
         throw new IllegalStateException("helm install of charts/moe-operator failed (exit " + p.exitValue()
             + ", output above)");

@@ -13,6 +13,7 @@ import dev.moe.crds.v1alpha1.ExpertPlacement;
 import dev.moe.crds.v1alpha1.MoEModel;
 import dev.moe.localcluster.system.LocalSystem;
 import dev.moe.localcluster.system.ModelClient;
+import dev.moe.localcluster.testing.ClusterScripts;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.PersistentVolumeBuilder;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaimBuilder;
@@ -40,9 +41,12 @@ import java.util.Base64;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+<<<<<<< HEAD
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+=======
+>>>>>>> h18-leader
 import java.util.function.BooleanSupplier;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
@@ -538,11 +542,6 @@ class AutoscaleIT {
   }
 
   private static void run(Path state, String... command) throws IOException, InterruptedException {
-    ProcessBuilder pb = new ProcessBuilder(command).inheritIO();
-    pb.environment().putAll(PORTS);
-    pb.environment().put("MOE_LOCAL_CLUSTER_STATE", state.toString());
-    Process p = pb.start();
-    assertTrue(p.waitFor(5, TimeUnit.MINUTES), command[0] + " did not finish within 5 minutes");
-    assertEquals(0, p.exitValue(), command[0] + " failed (output above)");
+    ClusterScripts.run(PORTS, state, command);
   }
 }

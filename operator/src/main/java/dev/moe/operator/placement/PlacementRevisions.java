@@ -4,13 +4,16 @@ import dev.moe.crds.v1alpha1.ExpertPlacement;
 import dev.moe.crds.v1alpha1.ExpertPlacementSpec;
 import dev.moe.crds.v1alpha1.ModelReference;
 import dev.moe.crds.v1alpha1.MoEModel;
+import dev.moe.crds.v1alpha1.RebalanceDecision;
 import dev.moe.placement.InvalidPlacementException;
 import dev.moe.placement.Placement;
 import dev.moe.placement.PlacementJson;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.OwnerReferenceBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
+import java.net.HttpURLConnection;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -31,6 +34,12 @@ public final class PlacementRevisions {
   public static final int KEPT = 5;
 
   public static final String MODEL_LABEL = "moe.dev/model";
+  /**
+   * On a rebalance's revision: the decision that made it, as JSON. The revision is made before the
+   * status that records the decision is written, so a status write that is refused or never happens
+   * (a conflict, a killed operator) loses no decision: the next reconcile records it from here.
+   */
+  public static final String DECISION_ANNOTATION = "moe.dev/decision";
 
   private final KubernetesClient client;
   private final KubernetesSerialization json;
@@ -100,26 +109,39 @@ public final class PlacementRevisions {
   }
 
   /**
-   * Creates revision {@code revision}; when it exists already (an earlier attempt created it, then
-   * the operator stopped), returns that one: a revision is never written twice.
+   * Creates revision {@code revision}, which must not exist: when another writer made it since the
+   * revisions were read, the reconcile must start again from there.
    *
+   * @throws RevisionExistsException when the model's own revision of that number exists
    * @throws InvalidModelException when an ExpertPlacement that is not the model's has its name
    */
   public ExpertPlacement create(MoEModel model, long revision, Placement placement) {
-    return create(model, revision, toSpec(placement));
+    return create(model, revision, toSpec(placement), null);
+  }
+
+  /** Creates a rebalance's revision, carrying the decision that made it ({@link #DECISION_ANNOTATION}). */
+  public ExpertPlacement create(MoEModel model, long revision, Placement placement, RebalanceDecision decision) {
+    return create(model, revision, toSpec(placement), decision);
   }
 
   /**
    * Creates revision {@code revision} with the placement of {@code pinned}: a rollback, which the
-   * workers take only as a version newer than the ones they have seen. Idempotent as {@link #create}.
+   * workers take only as a version newer than the ones they have seen. Fails as {@link #create}.
    */
   public ExpertPlacement restore(MoEModel model, long revision, ExpertPlacement pinned) {
     ExpertPlacementSpec spec = json.clone(pinned.getSpec());
     spec.setRestores(pinned.getSpec().getRevision());
-    return create(model, revision, spec);
+    return create(model, revision, spec, null);
   }
 
-  private ExpertPlacement create(MoEModel model, long revision, ExpertPlacementSpec spec) {
+  /** The rebalance decision that made {@code revision}; empty for a revision made otherwise. */
+  public Optional<RebalanceDecision> decision(ExpertPlacement revision) {
+    var annotations = revision.getMetadata().getAnnotations();
+    String decision = annotations == null ? null : annotations.get(DECISION_ANNOTATION);
+    return Optional.ofNullable(decision).map(d -> json.unmarshal(d, RebalanceDecision.class));
+  }
+
+  private ExpertPlacement create(MoEModel model, long revision, ExpertPlacementSpec spec, RebalanceDecision decision) {
     ModelReference ref = new ModelReference();
     ref.setName(model.getMetadata().getName());
     spec.setModel(ref);
@@ -129,6 +151,7 @@ public final class PlacementRevisions {
         .withName(name(model, revision))
         .withNamespace(model.getMetadata().getNamespace())
         .withLabels(Map.of(MODEL_LABEL, model.getMetadata().getName()))
+        .withAnnotations(decision == null ? null : Map.of(DECISION_ANNOTATION, json.asJson(decision)))
         .withOwnerReferences(new OwnerReferenceBuilder()
             .withApiVersion(model.getApiVersion()).withKind(model.getKind())
             .withName(model.getMetadata().getName()).withUid(model.getMetadata().getUid())
@@ -136,15 +159,21 @@ public final class PlacementRevisions {
         .build());
     object.setSpec(spec);
     var resource = client.resource(object);
-    ExpertPlacement existing = resource.get();
-    if (existing == null) {
+    try {
+      // Create, never update: of two writers that chose the same number, one is refused here.
       return resource.create();
+    } catch (KubernetesClientException e) {
+      if (e.getCode() != HttpURLConnection.HTTP_CONFLICT) {
+        throw e;
+      }
     }
-    if (!controlledBy(existing, model)) {
+    ExpertPlacement existing = resource.get();
+    if (existing != null && !controlledBy(existing, model)) {
       throw new InvalidModelException("ExpertPlacement " + object.getMetadata().getName() + " is in the way of "
           + model.getMetadata().getName() + "'s revision " + revision + " and is not its own: delete or rename it");
     }
-    return existing;
+    throw new RevisionExistsException("revision " + object.getMetadata().getName()
+        + " was made by another writer since this reconcile read the revisions");
   }
 
   /** Deletes all but the newest {@link #KEPT}, never one of {@code keep}. */

@@ -5,7 +5,6 @@ import dev.moe.crds.v1alpha1.CurrentPlacement;
 import dev.moe.crds.v1alpha1.Decision;
 import dev.moe.crds.v1alpha1.ExpertPlacement;
 import dev.moe.crds.v1alpha1.MoEModel;
-import dev.moe.crds.v1alpha1.MoEModelStatus;
 import dev.moe.crds.v1alpha1.RebalanceDecision;
 import dev.moe.crds.v1alpha1.RebalancingMode;
 import dev.moe.crds.v1alpha1.WorkersStatus;
@@ -21,6 +20,7 @@ import dev.moe.operator.placement.InvalidModelException;
 import dev.moe.operator.placement.ModelLayout;
 import dev.moe.operator.placement.ModelRevisions;
 import dev.moe.operator.placement.PlacementRevisions;
+import dev.moe.operator.placement.RevisionExistsException;
 import dev.moe.operator.placement.SurvivorPlanner;
 import dev.moe.operator.rebalance.ChurnLedger;
 import dev.moe.operator.rebalance.RebalanceDecider;
@@ -46,6 +46,7 @@ import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
 import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
 import io.javaoperatorsdk.operator.api.reconciler.Workflow;
 import io.javaoperatorsdk.operator.api.reconciler.dependent.Dependent;
+import io.javaoperatorsdk.operator.processing.event.ResourceID;
 import jakarta.inject.Inject;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
@@ -55,6 +56,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.stream.Collectors;
+import org.jboss.logging.Logger;
 
 /**
  * Reconciles a MoEModel: the workers, their credentials and their API's Service (dependent
@@ -83,6 +85,9 @@ public class MoEModelReconciler implements Reconciler<MoEModel> {
   static final Duration RECHECK = Duration.ofSeconds(30);
   /** How often a rollout is looked at: the workers switch within steps once they all hold the revision. */
   static final Duration ROLLING = Duration.ofSeconds(1);
+  /** When to reconcile again after another write won: at the latest, the informer's event comes first. */
+  static final Duration AGAIN = Duration.ofMillis(500);
+  private static final Logger LOG = Logger.getLogger(MoEModelReconciler.class);
 
   private final StatisticsSource statistics;
   private final WorkerPlacements placements;
@@ -113,8 +118,23 @@ public class MoEModelReconciler implements Reconciler<MoEModel> {
       status.condition(Conditions.PLACEMENT_READY, false, Reasons.INVALID_SPEC, e.getMessage());
     } catch (StatisticsUnavailableException e) {
       status.condition(Conditions.PLACEMENT_READY, false, Reasons.STATISTICS_INVALID, e.getMessage());
+    } catch (RevisionExistsException e) {
+      return again(model, e.getMessage());
     }
-    return patch(model, status.finish(client), next);
+    Optional<MoEModel> written = status.write(client);
+    if (written.isEmpty()) {
+      return again(model, "its status was written since this reconcile read it");
+    }
+    // The next reconcile starts from what was written, not from the informer's older copy.
+    context.eventSourceRetriever().getControllerEventSource()
+        .handleRecentResourceUpdate(ResourceID.fromResource(model), written.get(), model);
+    return UpdateControl.<MoEModel>noUpdate().rescheduleAfter(next);
+  }
+
+  /** Another writer won: nothing of this pass is kept, the next starts from what it wrote. */
+  private static UpdateControl<MoEModel> again(MoEModel model, String why) {
+    LOG.infof("%s/%s: %s; reconciling again", model.getMetadata().getNamespace(), model.getMetadata().getName(), why);
+    return UpdateControl.<MoEModel>noUpdate().rescheduleAfter(AGAIN);
   }
 
   /**
@@ -129,14 +149,6 @@ public class MoEModelReconciler implements Reconciler<MoEModel> {
   public ErrorStatusUpdateControl<MoEModel> updateErrorStatus(MoEModel model, Context<MoEModel> context, Exception e) {
     metrics.reconcileError(model.getMetadata().getNamespace(), model.getMetadata().getName());
     return ErrorStatusUpdateControl.noStatusUpdate();
-  }
-
-  private UpdateControl<MoEModel> patch(MoEModel model, MoEModelStatus status, Duration next) {
-    MoEModel patch = new MoEModel();
-    patch.setMetadata(new io.fabric8.kubernetes.api.model.ObjectMetaBuilder()
-        .withName(model.getMetadata().getName()).withNamespace(model.getMetadata().getNamespace()).build());
-    patch.setStatus(status);
-    return UpdateControl.patchStatus(patch).rescheduleAfter(next);
   }
 
   private Duration reconcilePlacement(KubernetesClient client, MoEModel model, StatusWriter status) {
@@ -155,6 +167,7 @@ public class MoEModelReconciler implements Reconciler<MoEModel> {
     PlacementRevisions revisions = new PlacementRevisions(client);
     ModelRevisions known = revisions.read(model, layout.layers(), layout.experts());
     acceptRevisions(status, known);
+    status.recordMissing(known.own().stream().flatMap(p -> revisions.decision(p).stream()).toList());
     Optional<ExpertPlacement> chosen = targetRevision(client, model, status, layout, rules, revisions, known);
     if (chosen.isEmpty()) {
       return RECHECK;
@@ -432,8 +445,10 @@ public class MoEModelReconciler implements Reconciler<MoEModel> {
     d.setPredictedGain(verdict.predictedGain());
     d.setReplicasMoved(verdict.replicasMoved());
     d.setCoverage(coverage.toStatus());
-    status.decision(d);
     boolean taken = verdict.decision() == Decision.TAKEN;
+    // The revision first, carrying its decision: the decision outlives a status write that fails.
+    ExpertPlacement created = taken ? revisions.create(model, nextRevision, verdict.plan(), d) : null;
+    status.decision(d);
     metrics.rebalance(ns, name, taken, verdict.replicasMoved());
     if (verdict.solveSeconds() > 0) {
       metrics.solve(ns, name, verdict.solveSeconds());
@@ -445,7 +460,6 @@ public class MoEModelReconciler implements Reconciler<MoEModel> {
       return min(rules.minInterval(), RECHECK);
     }
     recordChurn(model, status, rules, churn.plus(now, verdict.replicasMoved()));
-    ExpertPlacement created = revisions.create(model, nextRevision, verdict.plan());
     status.condition(Conditions.REBALANCING, true, Reasons.ROLLING_OUT, "rolling out "
         + created.getMetadata().getName() + ": " + verdict.reason());
     return Duration.ofMillis(200);

@@ -1,5 +1,6 @@
 package dev.moe.operator.reconcile;
 
+import dev.moe.crds.v1alpha1.ChurnStatus;
 import dev.moe.crds.v1alpha1.Conditions;
 import dev.moe.crds.v1alpha1.CurrentPlacement;
 import dev.moe.crds.v1alpha1.Decision;
@@ -9,18 +10,28 @@ import dev.moe.crds.v1alpha1.Phase;
 import dev.moe.crds.v1alpha1.RebalanceDecision;
 import io.fabric8.kubernetes.api.model.Condition;
 import io.fabric8.kubernetes.api.model.ConditionBuilder;
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.dsl.base.PatchContext;
+import io.fabric8.kubernetes.client.dsl.base.PatchType;
+import java.net.HttpURLConnection;
 import java.time.Clock;
+import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
+import java.util.stream.Collectors;
 
 /**
  * Builds a model's next status from its last one: conditions keep their transition time while
  * their status holds, every condition carries the generation it describes, and {@code Ready}
  * carries the reason of the first failing condition, and needs a revision served. A condition
- * that changes is also an Event; so is each new set of refused revisions.
+ * that changes is also an Event; so is each new set of refused revisions. It is written only over
+ * the version of the model it was built from, so two writers never overwrite each other's history.
  */
 final class StatusWriter {
 
@@ -106,6 +117,42 @@ final class StatusWriter {
     status.setRebalanceHistory(history);
   }
 
+  /**
+   * Records the decisions that made revisions ({@code made}) but are not in the history: the status
+   * write that carried them was refused or never happened. One older than a full history's oldest
+   * entry was pushed out of it, not lost.
+   */
+  void recordMissing(List<RebalanceDecision> made) {
+    List<RebalanceDecision> history = new ArrayList<>(
+        status.getRebalanceHistory() == null ? List.of() : status.getRebalanceHistory());
+    Set<String> recorded = history.stream().map(RebalanceDecision::getTime).collect(Collectors.toSet());
+    Instant oldest = history.size() < MoEModelStatus.HISTORY ? Instant.MIN : Instant.parse(history.getFirst().getTime());
+    List<RebalanceDecision> missing = made.stream().filter(d -> !recorded.contains(d.getTime()))
+        .filter(d -> Instant.parse(d.getTime()).isAfter(oldest)).toList();
+    if (missing.isEmpty()) {
+      return;
+    }
+    history.addAll(missing);
+    history.sort(Comparator.comparing(d -> Instant.parse(d.getTime())));
+    while (history.size() > MoEModelStatus.HISTORY) {
+      history.removeFirst();
+    }
+    status.setRebalanceHistory(history);
+    recordMissingChurn(missing);
+  }
+
+  /** A recovered rebalance counts against the churn budget too: a lost write must not refund it. */
+  private void recordMissingChurn(List<RebalanceDecision> missing) {
+    List<ChurnStatus.Rebalanced> recent = new ArrayList<>(
+        status.getChurn() == null || status.getChurn().getRecent() == null ? List.of() : status.getChurn().getRecent());
+    missing.stream().filter(d -> d.getDecision() == Decision.TAKEN).forEach(d -> recent.add(
+        new ChurnStatus.Rebalanced(d.getTime(), d.getReplicasMoved() == null ? 0 : d.getReplicasMoved())));
+    recent.sort(Comparator.comparing(r -> Instant.parse(r.getTime())));
+    ChurnStatus churn = status.getChurn() == null ? new ChurnStatus() : status.getChurn();
+    churn.setRecent(recent);
+    status.setChurn(churn);
+  }
+
   /** The last rebalance that was rolled out; the cool-down counts from it. */
   Optional<RebalanceDecision> lastTaken() {
     List<RebalanceDecision> history = status.getRebalanceHistory() == null ? List.of() : status.getRebalanceHistory();
@@ -117,8 +164,37 @@ final class StatusWriter {
     return colon < 0 ? reason : reason.substring(0, colon);
   }
 
-  /** Sets Ready and the phase from the other conditions; records an Event for each changed one. */
-  MoEModelStatus finish(KubernetesClient client) {
+  /**
+   * Writes the status over the version of the model this reconcile read, and only over it: when
+   * anything wrote the model since (another replica, one that lost its lease, or this one's last
+   * write that the informer has not delivered yet), the API server answers 409 Conflict and nothing
+   * is written. Then an Event for each changed condition.
+   *
+   * @return the model as written; empty on a conflict, and the caller reconciles again from the newer version
+   */
+  Optional<MoEModel> write(KubernetesClient client) {
+    MoEModel patch = new MoEModel();
+    patch.setMetadata(new ObjectMetaBuilder().withName(model.getMetadata().getName())
+        .withNamespace(model.getMetadata().getNamespace())
+        .withResourceVersion(model.getMetadata().getResourceVersion()).build());
+    patch.setStatus(finish());
+    MoEModel written;
+    try {
+      written = client.resource(patch).subresource("status").patch(new PatchContext.Builder()
+          .withPatchType(PatchType.SERVER_SIDE_APPLY).withFieldManager(MoEModelReconciler.FIELD_MANAGER).withForce(true)
+          .build());
+    } catch (KubernetesClientException e) {
+      if (e.getCode() == HttpURLConnection.HTTP_CONFLICT) {
+        return Optional.empty();
+      }
+      throw e;
+    }
+    recordEvents(client);
+    return Optional.of(written);
+  }
+
+  /** Sets Ready and the phase from the other conditions. */
+  private MoEModelStatus finish() {
     Condition failing = null;
     for (String type : READINESS) {
       Condition c = find(type);
@@ -140,6 +216,11 @@ final class StatusWriter {
     }
     status.setPhase(phase());
     status.setConditions(List.copyOf(conditions));
+    return status;
+  }
+
+  /** An Event for each condition that changed (Ready's reason is another condition's). */
+  private void recordEvents(KubernetesClient client) {
     for (Condition c : conditions) {
       Condition before = previous.stream().filter(p -> c.getType().equals(p.getType())).findFirst().orElse(null);
       boolean changed = before == null || !Objects.equals(before.getStatus(), c.getStatus())
@@ -151,7 +232,6 @@ final class StatusWriter {
             c.getType() + ": " + c.getMessage());
       }
     }
-    return status;
   }
 
   private Phase phase() {

@@ -14,6 +14,8 @@ import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.rbac.ClusterRole;
 import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBinding;
+import io.fabric8.kubernetes.api.model.rbac.Role;
+import io.fabric8.kubernetes.api.model.rbac.RoleBinding;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -51,8 +53,8 @@ class ChartTest {
   @Test
   void defaultValuesRenderTheOperatorItsRbacAndNoMonitors() throws IOException {
     Chart chart = Chart.render("");
-    assertEquals(List.of("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Service", "Deployment"),
-        chart.kinds());
+    assertEquals(List.of("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Service",
+        "Deployment"), chart.kinds());
 
     Deployment deployment = chart.get("Deployment", Deployment.class);
     Container operator = deployment.getSpec().getTemplate().getSpec().getContainers().getFirst();
@@ -67,6 +69,28 @@ class ChartTest {
     assertTrue(operator.getSecurityContext().getReadOnlyRootFilesystem());
     assertTrue(deployment.getSpec().getTemplate().getSpec().getSecurityContext().getRunAsNonRoot());
     assertEquals(Chart.FULLNAME, deployment.getSpec().getTemplate().getSpec().getServiceAccountName());
+
+    // Two replicas, one of them leading: the Lease in the release's namespace, held under the pod's name.
+    assertEquals(2, deployment.getSpec().getReplicas());
+    assertEquals("RollingUpdate", deployment.getSpec().getStrategy().getType());
+    assertEquals("true", env(operator, "MOE_LEADER_ELECTION_ENABLED").getValue());
+    assertEquals("metadata.name", env(operator, "POD_NAME").getValueFrom().getFieldRef().getFieldPath());
+    assertEquals("metadata.namespace", env(operator, "POD_NAMESPACE").getValueFrom().getFieldRef().getFieldPath());
+    assertEquals(List.of("15s", "10s", "2s"), List.of(env(operator, "MOE_LEADER_ELECTION_LEASE_DURATION").getValue(),
+        env(operator, "MOE_LEADER_ELECTION_RENEW_DEADLINE").getValue(),
+        env(operator, "MOE_LEADER_ELECTION_RETRY_PERIOD").getValue()));
+    // The Lease's rights are a namespaced Role's, the file's that OperatorRbacTest runs the operator under.
+    Role leaderRole = Chart.SERIALIZATION.unmarshal(
+        Files.readString(Chart.DIR.resolve("files/operator-leader-role.yaml")), Role.class);
+    Role role = chart.get("Role", Role.class);
+    assertEquals(leaderRole.getRules(), role.getRules());
+    assertEquals("moe-system", role.getMetadata().getNamespace());
+    assertTrue(role.getRules().stream().allMatch(r -> r.getApiGroups().equals(List.of("coordination.k8s.io"))
+        && r.getResources().equals(List.of("leases"))), "leases only: " + role.getRules());
+    RoleBinding roleBinding = chart.get("RoleBinding", RoleBinding.class);
+    assertEquals(Chart.FULLNAME, roleBinding.getRoleRef().getName());
+    assertEquals("Role", roleBinding.getRoleRef().getKind());
+    assertEquals(Chart.FULLNAME, roleBinding.getSubjects().getFirst().getName());
 
     // The ClusterRole's rules are the file's that OperatorRbacTest runs the operator under.
     ClusterRole file = Chart.SERIALIZATION.unmarshal(
@@ -89,7 +113,10 @@ class ChartTest {
           serviceMonitor: {enabled: true}
           podMonitor: {enabled: true}
         grafanaDashboard: {enabled: true}
+        replicas: 1
+        leaderElection: {enabled: false}
         """);
+    // Without leader election: one replica, no Lease rights, and an upgrade stops the old pod first.
     assertEquals(List.of("ServiceAccount", "ConfigMap", "ClusterRole", "ClusterRoleBinding", "Service", "Deployment",
         "PodMonitor", "ServiceMonitor"), chart.kinds());
 
@@ -100,6 +127,10 @@ class ChartTest {
     assertEquals("team-a,team-b", env(operator, "QUARKUS_OPERATOR_SDK_CONTROLLERS_MOEMODEL_NAMESPACES").getValue());
     assertEquals("DEBUG", env(operator, "QUARKUS_LOG_LEVEL").getValue());
     assertEquals(Map.of("node-role/operators", "true"), deployment.getSpec().getTemplate().getSpec().getNodeSelector());
+    assertEquals(1, deployment.getSpec().getReplicas());
+    assertEquals("Recreate", deployment.getSpec().getStrategy().getType());
+    assertEquals("false", env(operator, "MOE_LEADER_ELECTION_ENABLED").getValue());
+    assertTrue(operator.getEnv().stream().noneMatch(e -> e.getName().equals("POD_NAME")));
 
     GenericKubernetesResource serviceMonitor = chart.find("ServiceMonitor").orElseThrow();
     Map<String, Object> endpoint = first(serviceMonitor, "endpoints");
@@ -124,6 +155,19 @@ class ChartTest {
   }
 
   @Test
+  void leaseTimesReachTheOperatorAndReplicasNeedLeaderElection() {
+    Container operator = Chart.render("leaderElection: {enabled: true, leaseDuration: 6s, renewDeadline: 4s,"
+        + " retryPeriod: 500ms}").get("Deployment", Deployment.class).getSpec().getTemplate().getSpec().getContainers()
+        .getFirst();
+    assertEquals(List.of("6s", "4s", "500ms"), List.of(env(operator, "MOE_LEADER_ELECTION_LEASE_DURATION").getValue(),
+        env(operator, "MOE_LEADER_ELECTION_RENEW_DEADLINE").getValue(),
+        env(operator, "MOE_LEADER_ELECTION_RETRY_PERIOD").getValue()));
+    IllegalStateException e = assertThrows(IllegalStateException.class,
+        () -> Chart.render("replicas: 2\nleaderElection: {enabled: false}"));
+    assertTrue(e.getMessage().contains("replicas above 1 need leaderElection.enabled"), e.getMessage());
+  }
+
+  @Test
   void theSchemaRefusesBadValuesSayingWhichAndWhy() {
     assertRefused("logLevel: LOUD",
         "at '/logLevel': value must be one of 'OFF', 'FATAL', 'ERROR', 'WARN', 'INFO', 'DEBUG', 'TRACE', 'ALL'");
@@ -132,6 +176,8 @@ class ChartTest {
     assertRefused("watchNamespaces: team-a", "at '/watchNamespaces': got string, want array");
     assertRefused("metrics: {podMonitor: {enabled: true, interval: often}}", "at '/metrics/podMonitor/interval'");
     assertRefused("replicaCount: 2", "additional properties 'replicaCount' not allowed");
+    assertRefused("replicas: 0", "at '/replicas'");
+    assertRefused("leaderElection: {enabled: true, leaseDuration: long}", "at '/leaderElection/leaseDuration'");
   }
 
   private static void assertRefused(String values, String message) {

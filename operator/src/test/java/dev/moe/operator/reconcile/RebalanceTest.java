@@ -42,11 +42,11 @@ class RebalanceTest extends OperatorTestBase {
         """.formatted(mode, MIN_GAIN, BUDGET));
   }
 
-  private static List<RebalanceDecision> history(MoEModel m) {
+  static List<RebalanceDecision> history(MoEModel m) {
     return m.getStatus().getRebalanceHistory() == null ? List.of() : m.getStatus().getRebalanceHistory();
   }
 
-  private static Scenario serving(KubernetesClient client, String ns, String name, String mode, RunningOperator op) {
+  static Scenario serving(KubernetesClient client, String ns, String name, String mode, RunningOperator op) {
     Scenario s = new Scenario(client, ns);
     s.decodeStatistics();
     op.statistics.serve(RecordedStatistics.resource("decode_in1000out1000.json"));

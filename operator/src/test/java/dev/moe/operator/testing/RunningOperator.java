@@ -5,6 +5,7 @@ import dev.moe.operator.metrics.OperatorMetrics;
 import dev.moe.operator.reconcile.MoEModelReconciler;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.javaoperatorsdk.operator.Operator;
+import io.javaoperatorsdk.operator.api.config.LeaderElectionConfiguration;
 import io.micrometer.prometheus.PrometheusConfig;
 import io.micrometer.prometheus.PrometheusMeterRegistry;
 import java.time.Clock;
@@ -26,9 +27,20 @@ public final class RunningOperator implements AutoCloseable {
 
   /** An operator on the statistics and workers of an earlier one: a restart. */
   public RunningOperator(KubernetesClient client, RecordedStatistics statistics, FakeWorkers workers) {
+    this(client, statistics, workers, null);
+  }
+
+  /** An operator that reconciles only while it holds the Lease of {@code election}, as the chart runs it. */
+  public RunningOperator(KubernetesClient client, LeaderElectionConfiguration election) {
+    this(client, new RecordedStatistics(), new FakeWorkers(), election);
+  }
+
+  private RunningOperator(KubernetesClient client, RecordedStatistics statistics, FakeWorkers workers,
+      LeaderElectionConfiguration election) {
     this.statistics = statistics;
     this.workers = workers;
-    operator = new Operator(o -> o.withKubernetesClient(client).withCloseClientOnStop(false));
+    operator = new Operator(o -> o.withKubernetesClient(client).withCloseClientOnStop(false)
+        .withLeaderElectionConfiguration(election));
     operator.register(new MoEModelReconciler(statistics, workers, workers, new OperatorMetrics(registry),
         Clock.systemUTC()));
     operator.start();
