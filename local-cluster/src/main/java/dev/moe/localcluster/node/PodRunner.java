@@ -26,16 +26,21 @@ import java.util.function.Predicate;
  * its end, then prepares and starts the process of its first container, probes it, and keeps the
  * pod's status true to it.
  *
- * <p>No container is ever restarted: a process that exits, or that its liveness probe kills, leaves
- * the pod Failed (or Succeeded on exit 0) whatever its restartPolicy, and the pod's controller
- * (StatefulSet, ReplicaSet) replaces it; so does an init container that exits non-zero. A kubelet
- * would restart the container in place.
+ * <p>The main container is never restarted: a process that exits, or that its liveness probe
+ * kills, leaves the pod Failed (or Succeeded on exit 0) whatever its restartPolicy, and the pod's
+ * controller (StatefulSet, ReplicaSet) replaces it. A kubelet would restart the container in place.
+ * An init container that fails is restarted in place, as a kubelet does (unless restartPolicy is
+ * Never): the pod stays Pending, the container in CrashLoopBackOff with its last exit as
+ * lastState, so what failed stays in the pod's status for its controllers to read.
  */
 final class PodRunner {
 
   private static final System.Logger LOG = System.getLogger(PodRunner.class.getName());
   /** How often a pod still waiting for a Secret, a PVC or a token tries again. */
   private static final Duration RETRY = Duration.ofSeconds(2);
+  /** The first wait before an init container that failed runs again; it doubles up to {@link #MAX_BACKOFF}, as a kubelet's. */
+  private static final Duration BACKOFF = Duration.ofSeconds(10);
+  private static final Duration MAX_BACKOFF = Duration.ofMinutes(5);
   /** How often a running pod's Secret, ConfigMap and token files are rewritten, as the kubelet keeps them current. */
   private static final Duration REFRESH = Duration.ofMinutes(1);
 
@@ -199,55 +204,93 @@ final class PodRunner {
   }
 
   /**
-   * Runs the init containers in order, each to its end, before the main container; false when one
-   * exits non-zero (the pod fails, its status naming the container and, with the
-   * FallbackToLogsOnError policy, its log's tail) or the pod stops first.
+   * Runs the init containers in order, each to its end, before the main container: one that exits
+   * non-zero runs again after a back-off (its status waiting in CrashLoopBackOff, the exit and,
+   * with the FallbackToLogsOnError policy, its log's tail as lastState), or with restartPolicy
+   * Never fails the pod. False when the pod fails or stops first.
    */
   private boolean initialize() throws InterruptedException {
     List<Container> inits = pod.getSpec().getInitContainers() == null ? List.of() : pod.getSpec().getInitContainers();
     for (Container container : inits) {
-      Launcher.LaunchSpec spec = prepare(container);
-      if (spec == null) {
-        return false;
-      }
-      Process init;
-      String startedAt = PodStatusWriter.now();
-      synchronized (this) {
-        if (stopping) {
+      Duration backoff = BACKOFF;
+      for (int restarts = 0; ; restarts++) {
+        Boolean ok = runInit(container, restarts);
+        if (ok == null) {
           return false;
         }
-        try {
-          init = spec.processBuilder(spec.command()).redirectOutput(ProcessBuilder.Redirect.appendTo(spec.logFile().toFile()))
-              .start();
-        } catch (IOException e) {
-          fail("StartError", "cannot run init container " + container.getName() + ": " + e.getMessage());
+        if (ok) {
+          break;
+        }
+        if (stopRequested.await(backoff.toMillis(), TimeUnit.MILLISECONDS)) {
           return false;
         }
-        // Deleting the pod now stops this process.
-        process = init;
-        initStatuses.add(initStatus(container, init.pid(),
-            new ContainerStateBuilder().withNewRunning().withStartedAt(startedAt).endRunning().build()));
+        backoff = backoff.multipliedBy(2).compareTo(MAX_BACKOFF) > 0 ? MAX_BACKOFF : backoff.multipliedBy(2);
       }
-      LOG.log(Level.INFO, "pod {0}: init container {1}: pid {2}: {3}", key, container.getName(), init.pid(),
-          String.join(" ", spec.command()));
-      publish();
-      int exit = init.waitFor();
-      String message = exit == 0 ? null : terminationMessage(container, spec.logFile());
-      synchronized (this) {
-        process = null;
-        initStatuses.set(initStatuses.size() - 1, initStatus(container, init.pid(), new ContainerStateBuilder()
-            .withNewTerminated().withExitCode(exit).withReason(exit == 0 ? "Completed" : "Error").withMessage(message)
-            .withStartedAt(startedAt).withFinishedAt(PodStatusWriter.now()).withContainerID("process://" + init.pid())
-            .endTerminated().build()));
-      }
-      if (exit != 0) {
-        fail("InitContainerFailed", "init container " + container.getName() + " exited with " + exit
-            + (message == null ? "" : ": " + message));
-        return false;
-      }
-      publish();
     }
     return true;
+  }
+
+  /**
+   * Runs one init container to its end: true on exit 0, false when it failed and is to run again,
+   * null when the pod failed or stops.
+   */
+  private Boolean runInit(Container container, int restarts) throws InterruptedException {
+    Launcher.LaunchSpec spec = prepare(container);
+    if (spec == null) {
+      return null;
+    }
+    Process init;
+    String startedAt = PodStatusWriter.now();
+    synchronized (this) {
+      if (stopping) {
+        return null;
+      }
+      try {
+        init = spec.processBuilder(spec.command()).redirectOutput(ProcessBuilder.Redirect.appendTo(spec.logFile().toFile()))
+            .start();
+      } catch (IOException e) {
+        fail("StartError", "cannot run init container " + container.getName() + ": " + e.getMessage());
+        return null;
+      }
+      // Deleting the pod now stops this process.
+      process = init;
+      ContainerStatus running = initStatus(container, init.pid(),
+          new ContainerStateBuilder().withNewRunning().withStartedAt(startedAt).endRunning().build());
+      if (restarts == 0) {
+        initStatuses.add(running);
+      } else {
+        running.setRestartCount(restarts);
+        running.setLastState(initStatuses.getLast().getLastState());
+        initStatuses.set(initStatuses.size() - 1, running);
+      }
+    }
+    LOG.log(Level.INFO, "pod {0}: init container {1}: pid {2}: {3}", key, container.getName(), init.pid(),
+        String.join(" ", spec.command()));
+    publish();
+    int exit = init.waitFor();
+    String message = exit == 0 ? null : terminationMessage(container, spec.logFile());
+    ContainerState ended = new ContainerStateBuilder().withNewTerminated().withExitCode(exit)
+        .withReason(exit == 0 ? "Completed" : "Error").withMessage(message).withStartedAt(startedAt)
+        .withFinishedAt(PodStatusWriter.now()).withContainerID("process://" + init.pid()).endTerminated().build();
+    boolean again = exit != 0 && !"Never".equals(pod.getSpec().getRestartPolicy());
+    synchronized (this) {
+      process = null;
+      if (stopping) {
+        return null;
+      }
+      ContainerStatus status = initStatus(container, init.pid(), again ? waiting("CrashLoopBackOff",
+          "back-off restarting failed container " + container.getName()) : ended);
+      status.setRestartCount(restarts);
+      status.setLastState(again ? ended : initStatuses.getLast().getLastState());
+      initStatuses.set(initStatuses.size() - 1, status);
+    }
+    if (exit != 0 && !again) {
+      fail("InitContainerFailed", "init container " + container.getName() + " exited with " + exit
+          + (message == null ? "" : ": " + message));
+      return null;
+    }
+    publish();
+    return exit == 0;
   }
 
   private static ContainerStatus initStatus(Container container, long pid, ContainerState state) {

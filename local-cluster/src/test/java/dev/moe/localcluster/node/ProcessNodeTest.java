@@ -226,24 +226,36 @@ class ProcessNodeTest {
   }
 
   @Test
-  void aFailingInitContainerFailsThePodWithItsLogTailAndTheMainContainerNeverRuns() {
+  void aFailingInitContainerBacksOffWithItsLogTailOrWithRestartPolicyNeverFailsThePod() {
     Container fails = shell("fetch", "echo fetching; echo 's3://bucket/model: access denied' >&2; exit 4");
     fails.setTerminationMessagePolicy("FallbackToLogsOnError");
-    create(pod("init-fails", SH_IMAGE, "exit 0").editSpec()
-        .addNewVolume().withName("data").withNewEmptyDir().endEmptyDir().endVolume()
-        .addToInitContainers(fails, shell("after", "exit 0")).endSpec().build());
+    for (String policy : List.of("Always", "Never")) {
+      create(pod("init-fails-" + policy.toLowerCase(), SH_IMAGE, "exit 0").editSpec().withRestartPolicy(policy)
+          .addNewVolume().withName("data").withNewEmptyDir().endEmptyDir().endVolume()
+          .addToInitContainers(fails, shell("after", "exit 0")).endSpec().build());
+    }
 
-    Pod pod = awaitPod("init-fails", p -> "Failed".equals(p.getStatus().getPhase()));
+    // As a kubelet: the pod stays Pending, the container waits to run again, its last exit kept.
+    Pod retried = awaitPod("init-fails-always", p -> p.getStatus().getInitContainerStatuses() != null
+        && p.getStatus().getInitContainerStatuses().getFirst().getLastState() != null
+        && p.getStatus().getInitContainerStatuses().getFirst().getLastState().getTerminated() != null);
+    assertEquals("Pending", retried.getStatus().getPhase());
+    var status = retried.getStatus().getInitContainerStatuses().getFirst();
+    assertEquals("CrashLoopBackOff", status.getState().getWaiting().getReason());
+    assertEquals(4, status.getLastState().getTerminated().getExitCode());
+    assertEquals("fetching\ns3://bucket/model: access denied", status.getLastState().getTerminated().getMessage());
+    assertEquals(1, retried.getStatus().getInitContainerStatuses().size(), "the next init container has not started");
 
-    assertEquals(1, pod.getStatus().getInitContainerStatuses().size(), "the next init container never starts");
-    ContainerStateTerminated fetch = pod.getStatus().getInitContainerStatuses().getFirst().getState().getTerminated();
+    Pod failed = awaitPod("init-fails-never", p -> "Failed".equals(p.getStatus().getPhase()));
+    ContainerStateTerminated fetch = failed.getStatus().getInitContainerStatuses().getFirst().getState().getTerminated();
     assertEquals(4, fetch.getExitCode());
     assertEquals("fetching\ns3://bucket/model: access denied", fetch.getMessage());
-    assertEquals("InitContainerFailed", pod.getStatus().getReason());
+    assertEquals("InitContainerFailed", failed.getStatus().getReason());
     assertEquals("init container fetch exited with 4: fetching\ns3://bucket/model: access denied",
-        pod.getStatus().getMessage());
-    assertNull(pod.getStatus().getContainerStatuses().getFirst().getState().getTerminated(), "the main container never ran");
-    assertTrue(pod.getStatus().getConditions().stream().anyMatch(c -> c.getType().equals("Initialized")
+        failed.getStatus().getMessage());
+    assertNull(failed.getStatus().getContainerStatuses().getFirst().getState().getTerminated(),
+        "the main container never ran");
+    assertTrue(failed.getStatus().getConditions().stream().anyMatch(c -> c.getType().equals("Initialized")
         && c.getStatus().equals("False")));
   }
 
