@@ -7,6 +7,8 @@ public final class Conditions {
   public static final String READY = "Ready";
   /** A placement revision exists and is valid for the spec. */
   public static final String PLACEMENT_READY = "PlacementReady";
+  /** The workers' init containers fetched weights.uri (set only for a model with a URI). */
+  public static final String WEIGHTS_READY = "WeightsReady";
   /** All desired workers are ready. */
   public static final String WORKERS_READY = "WorkersReady";
   /** A new placement revision is rolling out. */

@@ -159,6 +159,16 @@ class CrdContentTest {
             "rebalancing.churnBudget.period" + PlacementPolicy.DURATION_MESSAGE),
         Arguments.of(moe, "spec.weights.uri", "self.matches('^[a-zA-Z][a-zA-Z0-9+.-]*://.+$')",
             "weights.uri must be a URI with a scheme, such as hf://org/model, s3://bucket/path or https://host/path"),
+        Arguments.of(moe, "spec.weights",
+            "!has(self.pvc) || !(has(self.credentialsSecret) || has(self.s3Endpoint) || has(self.s3Region))",
+            "weights.credentialsSecret, weights.s3Endpoint and weights.s3Region are for fetching weights.uri, not for"
+                + " weights.pvc"),
+        Arguments.of(moe, "spec.weights.credentialsSecret", "self.matches('^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$')",
+            "weights.credentialsSecret must be a Secret's name: lower-case letters, digits, '-' and '.',"
+                + " starting and ending with a letter or digit"),
+        Arguments.of(moe, "spec.weights.s3Endpoint", "self.matches('^https?://[^/?#]+(/[^?#]*)?$')",
+            "weights.s3Endpoint must be an http:// or https:// URL of an S3-compatible server, e.g."
+                + " https://minio.storage.svc:9000"),
         Arguments.of(moe, "spec.weights.pvc.claimName", "self.matches('^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$')",
             "weights.pvc.claimName must be a PersistentVolumeClaim's name: lower-case letters, digits, '-' and '.',"
                 + " starting and ending with a letter or digit"),

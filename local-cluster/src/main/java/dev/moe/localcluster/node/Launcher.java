@@ -39,8 +39,8 @@ import java.util.stream.Stream;
 
 /**
  * Turns a pod into what its local process needs, as a kubelet and container runtime would: the
- * command line, the environment, and host directories for its volumes. The pod's first container
- * is the one that runs.
+ * command line, the environment, and host directories for its volumes. The pod's init containers
+ * run first, each to its end; then the pod's first container is the one that runs.
  */
 final class Launcher {
 
@@ -151,8 +151,8 @@ final class Launcher {
     Files.createDirectories(dir);
   }
 
-  LaunchSpec prepare(Pod pod, String podIp) throws StartFailure {
-    Container container = container(pod);
+  /** What running {@code container} (the pod's main container or one of its init containers) takes. */
+  LaunchSpec prepare(Pod pod, String podIp, Container container) throws StartFailure {
     ImageTable.Entry image = images.lookup(container.getImage()).orElseThrow(() -> new StartFailure("ErrImagePull", false,
         "image " + container.getImage() + " is not runnable on this process node (known: " + String.join(", ", images.names()) + ")"));
     Path dir = podDir(pod);

@@ -3,12 +3,17 @@ package dev.moe.localcluster.node;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerState;
 import io.fabric8.kubernetes.api.model.ContainerStateBuilder;
+import io.fabric8.kubernetes.api.model.ContainerStatus;
+import io.fabric8.kubernetes.api.model.ContainerStatusBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.Probe;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.lang.System.Logger.Level;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
@@ -17,18 +22,25 @@ import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Predicate;
 
 /**
- * One pod on the process node, from its IP to its end: prepares and starts the process of its
- * first container, probes it, and keeps the pod's status true to it.
+ * One pod on the process node, from its IP to its end: runs its init containers in order, each to
+ * its end, then prepares and starts the process of its first container, probes it, and keeps the
+ * pod's status true to it.
  *
- * <p>No container is ever restarted: a process that exits, or that its liveness probe kills, leaves
- * the pod Failed (or Succeeded on exit 0) whatever its restartPolicy, and the pod's controller
- * (StatefulSet, ReplicaSet) replaces it. A kubelet would restart the container in place.
+ * <p>The main container is never restarted: a process that exits, or that its liveness probe
+ * kills, leaves the pod Failed (or Succeeded on exit 0) whatever its restartPolicy, and the pod's
+ * controller (StatefulSet, ReplicaSet) replaces it. A kubelet would restart the container in place.
+ * An init container that fails is restarted in place, as a kubelet does (unless restartPolicy is
+ * Never): the pod stays Pending, the container in CrashLoopBackOff with its last exit as
+ * lastState, so what failed stays in the pod's status for its controllers to read.
  */
 final class PodRunner {
 
   private static final System.Logger LOG = System.getLogger(PodRunner.class.getName());
   /** How often a pod still waiting for a Secret, a PVC or a token tries again. */
   private static final Duration RETRY = Duration.ofSeconds(2);
+  /** The first wait before an init container that failed runs again; it doubles up to {@link #MAX_BACKOFF}, as a kubelet's. */
+  private static final Duration BACKOFF = Duration.ofSeconds(10);
+  private static final Duration MAX_BACKOFF = Duration.ofMinutes(5);
   /** How often a running pod's Secret, ConfigMap and token files are rewritten, as the kubelet keeps them current. */
   private static final Duration REFRESH = Duration.ofMinutes(1);
 
@@ -51,6 +63,8 @@ final class PodRunner {
   private String ip;
   private String startTime;
   private ContainerState state = waiting("ContainerCreating", null);
+  /** The init containers that have started, in order. */
+  private final List<ContainerStatus> initStatuses = new ArrayList<>();
   private Long pid;
   private boolean started;
   private boolean ready;
@@ -136,7 +150,10 @@ final class PodRunner {
       services.hosts().put(pod.getMetadata().getUid(), ip, pod.getMetadata().getNamespace(), pod.getSpec().getHostname(), pod.getSpec().getSubdomain());
       services.launcher().resetPodDir(pod);
       publish();
-      Launcher.LaunchSpec spec = prepare();
+      if (!initialize()) {
+        return;
+      }
+      Launcher.LaunchSpec spec = prepare(Launcher.container(pod));
       if (spec != null && launch(spec)) {
         int exit = process.waitFor();
         exited(exit);
@@ -167,10 +184,10 @@ final class PodRunner {
   }
 
   /** Volumes, environment and command, retried while the pod waits for something that may come. */
-  private Launcher.LaunchSpec prepare() throws InterruptedException {
+  private Launcher.LaunchSpec prepare(Container container) throws InterruptedException {
     while (stopRequested.getCount() > 0) {
       try {
-        return services.launcher().prepare(pod, ip);
+        return services.launcher().prepare(pod, ip, container);
       } catch (Launcher.StartFailure f) {
         if (!f.retryable) {
           fail(f.reason, f.getMessage());
@@ -184,6 +201,121 @@ final class PodRunner {
       }
     }
     return null;
+  }
+
+  /**
+   * Runs the init containers in order, each to its end, before the main container: one that exits
+   * non-zero runs again after a back-off (its status waiting in CrashLoopBackOff, the exit and,
+   * with the FallbackToLogsOnError policy, its log's tail as lastState), or with restartPolicy
+   * Never fails the pod. False when the pod fails or stops first.
+   */
+  private boolean initialize() throws InterruptedException {
+    List<Container> inits = pod.getSpec().getInitContainers() == null ? List.of() : pod.getSpec().getInitContainers();
+    for (Container container : inits) {
+      Duration backoff = BACKOFF;
+      for (int restarts = 0; ; restarts++) {
+        Boolean ok = runInit(container, restarts);
+        if (ok == null) {
+          return false;
+        }
+        if (ok) {
+          break;
+        }
+        if (stopRequested.await(backoff.toMillis(), TimeUnit.MILLISECONDS)) {
+          return false;
+        }
+        backoff = backoff.multipliedBy(2).compareTo(MAX_BACKOFF) > 0 ? MAX_BACKOFF : backoff.multipliedBy(2);
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Runs one init container to its end: true on exit 0, false when it failed and is to run again,
+   * null when the pod failed or stops.
+   */
+  private Boolean runInit(Container container, int restarts) throws InterruptedException {
+    Launcher.LaunchSpec spec = prepare(container);
+    if (spec == null) {
+      return null;
+    }
+    Process init;
+    String startedAt = PodStatusWriter.now();
+    synchronized (this) {
+      if (stopping) {
+        return null;
+      }
+      try {
+        init = spec.processBuilder(spec.command()).redirectOutput(ProcessBuilder.Redirect.appendTo(spec.logFile().toFile()))
+            .start();
+      } catch (IOException e) {
+        fail("StartError", "cannot run init container " + container.getName() + ": " + e.getMessage());
+        return null;
+      }
+      // Deleting the pod now stops this process.
+      process = init;
+      ContainerStatus running = initStatus(container, init.pid(),
+          new ContainerStateBuilder().withNewRunning().withStartedAt(startedAt).endRunning().build());
+      if (restarts == 0) {
+        initStatuses.add(running);
+      } else {
+        running.setRestartCount(restarts);
+        running.setLastState(initStatuses.getLast().getLastState());
+        initStatuses.set(initStatuses.size() - 1, running);
+      }
+    }
+    LOG.log(Level.INFO, "pod {0}: init container {1}: pid {2}: {3}", key, container.getName(), init.pid(),
+        String.join(" ", spec.command()));
+    publish();
+    int exit = init.waitFor();
+    String message = exit == 0 ? null : terminationMessage(container, spec.logFile());
+    ContainerState ended = new ContainerStateBuilder().withNewTerminated().withExitCode(exit)
+        .withReason(exit == 0 ? "Completed" : "Error").withMessage(message).withStartedAt(startedAt)
+        .withFinishedAt(PodStatusWriter.now()).withContainerID("process://" + init.pid()).endTerminated().build();
+    boolean again = exit != 0 && !"Never".equals(pod.getSpec().getRestartPolicy());
+    synchronized (this) {
+      process = null;
+      if (stopping) {
+        return null;
+      }
+      ContainerStatus status = initStatus(container, init.pid(), again ? waiting("CrashLoopBackOff",
+          "back-off restarting failed container " + container.getName()) : ended);
+      status.setRestartCount(restarts);
+      status.setLastState(again ? ended : initStatuses.getLast().getLastState());
+      initStatuses.set(initStatuses.size() - 1, status);
+    }
+    if (exit != 0 && !again) {
+      fail("InitContainerFailed", "init container " + container.getName() + " exited with " + exit
+          + (message == null ? "" : ": " + message));
+      return null;
+    }
+    publish();
+    return exit == 0;
+  }
+
+  private static ContainerStatus initStatus(Container container, long pid, ContainerState state) {
+    boolean done = state.getTerminated() != null && state.getTerminated().getExitCode() == 0;
+    return new ContainerStatusBuilder().withName(container.getName()).withImage(container.getImage()).withImageID("")
+        .withContainerID("process://" + pid).withReady(done).withStarted(state.getRunning() != null)
+        .withRestartCount(0).withState(state).build();
+  }
+
+  /**
+   * A failed container's termination message as a kubelet takes it with FallbackToLogsOnError: the
+   * log's last 80 lines, at most 2048 characters. (A process cannot write the File policy's
+   * /dev/termination-log here.)
+   */
+  private static String terminationMessage(Container container, Path log) {
+    if (!"FallbackToLogsOnError".equals(container.getTerminationMessagePolicy())) {
+      return null;
+    }
+    try {
+      List<String> lines = Files.readAllLines(log);
+      String tail = String.join("\n", lines.subList(Math.max(0, lines.size() - 80), lines.size())).strip();
+      return tail.length() > 2048 ? tail.substring(tail.length() - 2048) : tail;
+    } catch (IOException e) {
+      return null;
+    }
   }
 
   private boolean launch(Launcher.LaunchSpec spec) {
@@ -394,7 +526,8 @@ final class PodRunner {
         if (gone) {
           return;
         }
-        view = new PodStatusWriter.View(phase, reason, message, ip, startTime, state, pid, started, ready);
+        view = new PodStatusWriter.View(phase, reason, message, ip, startTime, List.copyOf(initStatuses), state, pid,
+            started, ready);
       }
       services.writer().write(pod, view);
     } catch (KubernetesClientException e) {

@@ -2,6 +2,7 @@ package dev.moe.localcluster.node;
 
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerState;
+import io.fabric8.kubernetes.api.model.ContainerStatus;
 import io.fabric8.kubernetes.api.model.ContainerStatusBuilder;
 import io.fabric8.kubernetes.api.model.HostIP;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -18,9 +19,19 @@ import java.util.List;
 /** Writes what the node knows of a pod into the pod's status, and deletes pods as the kubelet does. */
 final class PodStatusWriter {
 
-  /** The node's view of a pod and its one container; {@code pid} is null until the process runs. */
-  record View(String phase, String reason, String message, String podIp, String startTime, ContainerState state,
-              Long pid, boolean started, boolean ready) {
+  /**
+   * The node's view of a pod, its init containers' statuses (those that have started) and its one
+   * container; {@code pid} is null until the process runs.
+   */
+  record View(String phase, String reason, String message, String podIp, String startTime,
+              List<ContainerStatus> initStatuses, ContainerState state, Long pid, boolean started, boolean ready) {
+
+    /** Every init container ended with exit code 0. */
+    boolean initialized(Pod pod) {
+      int inits = pod.getSpec().getInitContainers() == null ? 0 : pod.getSpec().getInitContainers().size();
+      return initStatuses.size() == inits && initStatuses.stream().allMatch(s -> s.getState().getTerminated() != null
+          && Integer.valueOf(0).equals(s.getState().getTerminated().getExitCode()));
+    }
   }
 
   private final KubernetesClient client;
@@ -56,7 +67,8 @@ final class PodStatusWriter {
           List<PodCondition> conditions = new ArrayList<>(status.getConditions() == null ? List.of() : status.getConditions());
           setCondition(conditions, "PodScheduled", true);
           setCondition(conditions, "PodReadyToStartContainers", view.podIp() != null);
-          setCondition(conditions, "Initialized", true);
+          setCondition(conditions, "Initialized", view.initialized(pod));
+          status.setInitContainerStatuses(view.initStatuses());
           setCondition(conditions, "ContainersReady", view.ready());
           setCondition(conditions, "Ready", view.ready());
           status.setConditions(conditions);

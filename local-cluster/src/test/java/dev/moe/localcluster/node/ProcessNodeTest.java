@@ -4,12 +4,15 @@ import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.fabric8.kubeapitest.KubeAPIServer;
 import io.fabric8.kubeapitest.KubeAPIServerConfig;
 import io.fabric8.kubeapitest.KubeAPIServerConfigBuilder;
 import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.ContainerBuilder;
 import io.fabric8.kubernetes.api.model.ContainerStateTerminated;
 import io.fabric8.kubernetes.api.model.IntOrString;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
@@ -199,6 +202,66 @@ class ProcessNodeTest {
     assertFalse(ready(failed));
     Pod succeeded = awaitPod("exit0", p -> "Succeeded".equals(p.getStatus().getPhase()));
     assertEquals("Completed", succeeded.getStatus().getContainerStatuses().getFirst().getState().getTerminated().getReason());
+  }
+
+  @Test
+  void initContainersRunInOrderToTheirEndBeforeTheMainContainer() {
+    // Each script gets the file's path as $1, a word of its own, so the node points it at the emptyDir.
+    create(pod("init-ok", SH_IMAGE, "test \"$(cat \"$1\")\" = ab", "sh", "/data/order").editSpec()
+        .addNewVolume().withName("data").withNewEmptyDir().endEmptyDir().endVolume()
+        .addToInitContainers(shell("a", "printf a > \"$1\"", "sh", "/data/order"),
+            shell("b", "printf b >> \"$1\"", "sh", "/data/order"))
+        .editFirstContainer().addNewVolumeMount().withName("data").withMountPath("/data").endVolumeMount().endContainer()
+        .endSpec().build());
+
+    Pod pod = awaitPod("init-ok", p -> "Succeeded".equals(p.getStatus().getPhase()));
+
+    assertEquals(List.of("a", "b"), pod.getStatus().getInitContainerStatuses().stream().map(c -> c.getName()).toList());
+    for (var init : pod.getStatus().getInitContainerStatuses()) {
+      assertEquals(0, init.getState().getTerminated().getExitCode());
+      assertEquals("Completed", init.getState().getTerminated().getReason());
+    }
+    assertTrue(pod.getStatus().getConditions().stream().anyMatch(c -> c.getType().equals("Initialized")
+        && c.getStatus().equals("True")));
+  }
+
+  @Test
+  void aFailingInitContainerBacksOffWithItsLogTailOrWithRestartPolicyNeverFailsThePod() {
+    Container fails = shell("fetch", "echo fetching; echo 's3://bucket/model: access denied' >&2; exit 4");
+    fails.setTerminationMessagePolicy("FallbackToLogsOnError");
+    for (String policy : List.of("Always", "Never")) {
+      create(pod("init-fails-" + policy.toLowerCase(), SH_IMAGE, "exit 0").editSpec().withRestartPolicy(policy)
+          .addNewVolume().withName("data").withNewEmptyDir().endEmptyDir().endVolume()
+          .addToInitContainers(fails, shell("after", "exit 0")).endSpec().build());
+    }
+
+    // As a kubelet: the pod stays Pending, the container waits to run again, its last exit kept.
+    Pod retried = awaitPod("init-fails-always", p -> p.getStatus().getInitContainerStatuses() != null
+        && p.getStatus().getInitContainerStatuses().getFirst().getLastState() != null
+        && p.getStatus().getInitContainerStatuses().getFirst().getLastState().getTerminated() != null);
+    assertEquals("Pending", retried.getStatus().getPhase());
+    var status = retried.getStatus().getInitContainerStatuses().getFirst();
+    assertEquals("CrashLoopBackOff", status.getState().getWaiting().getReason());
+    assertEquals(4, status.getLastState().getTerminated().getExitCode());
+    assertEquals("fetching\ns3://bucket/model: access denied", status.getLastState().getTerminated().getMessage());
+    assertEquals(1, retried.getStatus().getInitContainerStatuses().size(), "the next init container has not started");
+
+    Pod failed = awaitPod("init-fails-never", p -> "Failed".equals(p.getStatus().getPhase()));
+    ContainerStateTerminated fetch = failed.getStatus().getInitContainerStatuses().getFirst().getState().getTerminated();
+    assertEquals(4, fetch.getExitCode());
+    assertEquals("fetching\ns3://bucket/model: access denied", fetch.getMessage());
+    assertEquals("InitContainerFailed", failed.getStatus().getReason());
+    assertEquals("init container fetch exited with 4: fetching\ns3://bucket/model: access denied",
+        failed.getStatus().getMessage());
+    assertNull(failed.getStatus().getContainerStatuses().getFirst().getState().getTerminated(),
+        "the main container never ran");
+    assertTrue(failed.getStatus().getConditions().stream().anyMatch(c -> c.getType().equals("Initialized")
+        && c.getStatus().equals("False")));
+  }
+
+  private static Container shell(String name, String... args) {
+    return new ContainerBuilder().withName(name).withImage(SH_IMAGE).withArgs(args).addNewVolumeMount().withName("data")
+        .withMountPath("/data").endVolumeMount().build();
   }
 
   @Test

@@ -72,16 +72,13 @@ public class WorkerStatefulSetDependent extends CRUDKubernetesDependentResource<
           .endPersistentVolumeClaim();
       args.add("--checkpoint=" + WEIGHTS_DIR + "/" + (pvc.getPath() == null ? "" : pvc.getPath().replaceFirst("^/", "")));
     } else {
-      // A URI is fetched into this volume before the worker starts (see the README: not built yet).
+      // A URI is fetched into this volume by the init container before the worker starts.
       weightsVolume.withNewEmptyDir().endEmptyDir();
       args.add("--checkpoint=" + WEIGHTS_DIR);
     }
     List<EnvVar> env = new ArrayList<>(List.of(new EnvVarBuilder().withName("POD_INDEX").withNewValueFrom()
         .withNewFieldRef().withFieldPath("metadata.labels['apps.kubernetes.io/pod-index']").endFieldRef()
         .endValueFrom().build()));
-    if (spec.getWeights().getUri() != null) {
-      env.add(new EnvVarBuilder().withName("MOE_WEIGHTS_URI").withValue(spec.getWeights().getUri()).build());
-    }
     var container = new ContainerBuilder()
         .withName("worker")
         .withImage(spec.getImage())
@@ -119,6 +116,7 @@ public class WorkerStatefulSetDependent extends CRUDKubernetesDependentResource<
         .withTolerations(spec.getTolerations())
         .withAffinity(spec.getAffinity())
         .withTerminationGracePeriodSeconds(40L)
+        .withInitContainers(WeightsFetchContainer.of(model, "weights", WEIGHTS_DIR))
         .withContainers(container)
         .withVolumes(weightsVolume.build(),
             new VolumeBuilder().withName("stats-token").withNewSecret().withSecretName(StatsTokenSecretDependent.name(model))

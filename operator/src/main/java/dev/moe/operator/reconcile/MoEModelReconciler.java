@@ -111,6 +111,7 @@ public class MoEModelReconciler implements Reconciler<MoEModel> {
     StatusWriter status = new StatusWriter(model, clock);
     status.status().setEndpoint(ApiServiceDependent.endpoint(model));
     forgetDeletedModels(context);
+    weights(client, model, status);
     Duration next = RECHECK;
     try {
       next = reconcilePlacement(client, model, status);
@@ -251,6 +252,27 @@ public class MoEModelReconciler implements Reconciler<MoEModel> {
         health.allReady() ? Reasons.ALL_READY : Reasons.WORKERS_STARTING,
         health.ready().size() + " of " + layout.workers() + " workers ready");
     return health;
+  }
+
+  /**
+   * Whether the workers have fetched weights.uri (a PVC's weights need no fetch): a fetch that
+   * fails shows on WeightsReady and Ready with the pod and the fetcher's message, which names the
+   * URI, instead of a worker that crash-loops on a missing checkpoint.
+   */
+  private static void weights(KubernetesClient client, MoEModel model, StatusWriter status) {
+    String uri = model.getSpec().getWeights().getUri();
+    if (uri == null) {
+      return;
+    }
+    WeightsFetch fetch = WeightsFetch.read(client, model, model.getSpec().getParallelism().getWorkers());
+    if (fetch.failure() != null) {
+      status.condition(Conditions.WEIGHTS_READY, false, Reasons.WEIGHTS_UNAVAILABLE, fetch.failure());
+    } else if (fetch.fetched() == fetch.desired()) {
+      status.condition(Conditions.WEIGHTS_READY, true, Reasons.WEIGHTS_FETCHED, "every worker has " + uri);
+    } else {
+      status.condition(Conditions.WEIGHTS_READY, false, Reasons.WEIGHTS_FETCHING, "fetching " + uri + ": "
+          + fetch.fetched() + " of " + fetch.desired() + " workers have it");
+    }
   }
 
   /** Whether the ready workers answer the OpenAI API, behind the model's Service: a ready pod may still not. */

@@ -9,6 +9,9 @@ final class Reasons {
   static final String INVALID_SPEC = "InvalidSpec";
   static final String STATISTICS_INVALID = "InitialStatisticsInvalid";
   static final String PINNED_REVISION_MISSING = "PinnedRevisionMissing";
+  static final String WEIGHTS_FETCHING = "WeightsFetching";
+  static final String WEIGHTS_FETCHED = "WeightsFetched";
+  static final String WEIGHTS_UNAVAILABLE = "WeightsUnavailable";
   static final String WORKERS_STARTING = "WorkersStarting";
   static final String ALL_READY = "AllWorkersReady";
   static final String ROLLING_OUT = "RollingOut";
@@ -33,7 +36,7 @@ final class Reasons {
   /** Reasons reported as Warning Events. */
   static final Set<String> WARNINGS =
       Set.of(INVALID_SPEC, STATISTICS_INVALID, PINNED_REVISION_MISSING, ROLLOUT_REFUSED, STATISTICS_UNAVAILABLE,
-          WORKER_LOST, API_NOT_ANSWERING, REVISION_REFUSED);
+          WORKER_LOST, API_NOT_ANSWERING, REVISION_REFUSED, WEIGHTS_UNAVAILABLE);
 
   private Reasons() {}
 }

@@ -36,7 +36,8 @@ import java.util.stream.Collectors;
 final class StatusWriter {
 
   private static final List<String> READINESS =
-      List.of(Conditions.PLACEMENT_READY, Conditions.DEGRADED, Conditions.WORKERS_READY, Conditions.API_READY);
+      List.of(Conditions.PLACEMENT_READY, Conditions.WEIGHTS_READY, Conditions.DEGRADED, Conditions.WORKERS_READY,
+          Conditions.API_READY);
 
   private final MoEModel model;
   private final MoEModelStatus status;

@@ -61,6 +61,12 @@ class MoEModelValidationTest {
         // Formats.
         new Refusal("uri-without-scheme", m -> m.remove("spec.weights.pvc").set("spec.weights.uri", "models/small"),
             "spec.weights.uri", "weights.uri must be a URI with a scheme, such as hf://org/model"),
+        new Refusal("fetch-settings-with-pvc", m -> m.set("spec.weights.credentialsSecret", "s3-reader"), "spec.weights",
+            "weights.credentialsSecret, weights.s3Endpoint and weights.s3Region are for fetching weights.uri"),
+        new Refusal("credentials-secret-not-a-name", m -> s3(m).set("spec.weights.credentialsSecret", "S3 Reader"),
+            "spec.weights.credentialsSecret", "weights.credentialsSecret must be a Secret's name"),
+        new Refusal("s3-endpoint-not-a-url", m -> s3(m).set("spec.weights.s3Endpoint", "minio:9000"),
+            "spec.weights.s3Endpoint", "weights.s3Endpoint must be an http:// or https:// URL of an S3-compatible server"),
         new Refusal("claim-name-not-a-name", m -> m.set("spec.weights.pvc.claimName", "Model_Weights"),
             "spec.weights.pvc.claimName", "weights.pvc.claimName must be a PersistentVolumeClaim's name"),
         new Refusal("empty-path", m -> m.set("spec.weights.pvc.path", ""), "spec.weights.pvc.path",
@@ -133,6 +139,10 @@ class MoEModelValidationTest {
             "Unsupported value: \"int4\": supported values: \"bf16\", \"fp32\", \"fp8\""));
   }
 
+  private static Manifest s3(Manifest m) {
+    return m.remove("spec.weights.pvc").set("spec.weights.uri", "s3://bucket/small");
+  }
+
   private static Manifest gpuMemory(Manifest m, Object memory) {
     return m.remove("spec.parallelism.slotsPerGpu").set("spec.parallelism.gpuMemory", memory);
   }
@@ -161,6 +171,8 @@ class MoEModelValidationTest {
         new Edit("gpu-memory-instead-of-slots", m -> gpuMemory(m, "40Gi")),
         new Edit("gpu-memory-in-bytes", m -> gpuMemory(m, 42949672960L)),
         new Edit("uri-instead-of-pvc", m -> m.remove("spec.weights.pvc").set("spec.weights.uri", "s3://bucket/small")),
+        new Edit("uri-with-fetch-settings", m -> s3(m).set("spec.weights.credentialsSecret", "s3-reader")
+            .set("spec.weights.s3Endpoint", "https://minio.storage.svc:9000").set("spec.weights.s3Region", "eu-west-1")),
         new Edit("two-gpus-per-node", m -> m.set("spec.parallelism.gpusPerNode", 2)),
         new Edit("no-gpus-per-node", m -> m.remove("spec.parallelism.gpusPerNode")),
         new Edit("compound-durations", m -> m.set("spec.placement.timeLimit", "1m30s")

@@ -28,6 +28,7 @@ import picocli.CommandLine.Spec;
     mixinStandardHelpOptions = true,
     versionProvider = WorkerCli.Version.class,
     subcommands = {GenerateCommand.class, ForwardCommand.class, ServeCommand.class, ReplayCommand.class,
+        FetchWeightsCommand.class,
         BenchKernelsCommand.class, BenchServingCommand.class, CommandLine.HelpCommand.class})
 public final class WorkerCli implements Callable<Integer> {
 
