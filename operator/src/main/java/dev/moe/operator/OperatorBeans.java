@@ -25,8 +25,8 @@ public class OperatorBeans {
 
   @Produces
   @Singleton
-  StatisticsSource statistics(KubernetesClient client, Clock clock) {
-    return new WorkerStatisticsScraper(client, clock);
+  StatisticsSource statistics(KubernetesClient client, WorkerHttp http, Clock clock) {
+    return new WorkerStatisticsScraper(client, http, clock);
   }
 
   @Produces

@@ -2,17 +2,15 @@ package dev.moe.operator.stats;
 
 import dev.moe.crds.v1alpha1.MoEModel;
 import dev.moe.operator.dependent.StatsTokenSecretDependent;
-import dev.moe.operator.dependent.WorkerStatefulSetDependent;
+import dev.moe.operator.dependent.WorkerTlsSecretDependent;
 import dev.moe.operator.workers.WorkerHttp;
 import dev.moe.operator.workers.WorkerPods;
 import dev.moe.stats.RoutingStats;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import java.io.IOException;
 import java.net.URI;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -32,14 +30,14 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class WorkerStatisticsScraper implements StatisticsSource {
 
   private final KubernetesClient client;
-  private final HttpClient http;
+  private final WorkerHttp http;
   private final Clock clock;
   private final Map<String, CountHistory> history = new ConcurrentHashMap<>();
 
-  public WorkerStatisticsScraper(KubernetesClient client, Clock clock) {
+  public WorkerStatisticsScraper(KubernetesClient client, WorkerHttp http, Clock clock) {
     this.client = client;
     this.clock = clock;
-    this.http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build();
+    this.http = http;
   }
 
   @Override
@@ -50,41 +48,38 @@ public final class WorkerStatisticsScraper implements StatisticsSource {
     int experts = model.getSpec().getModel().getExpertsPerLayer();
     String token = StatsTokenSecretDependent.token(client, model).orElseThrow(() -> new StatisticsUnavailableException(
         "the statistics token Secret " + StatsTokenSecretDependent.name(model) + " is missing"));
+    String ca = WorkerTlsSecretDependent.caCertificate(client, model).orElseThrow(() ->
+        new StatisticsUnavailableException("the TLS Secret " + WorkerTlsSecretDependent.name(model) + " is missing"));
     var pods = WorkerPods.of(client, model).values();
     if (pods.isEmpty()) {
       throw new StatisticsUnavailableException("no worker pods to read statistics from");
     }
     Map<String, double[][]> workers = new HashMap<>();
     for (Pod pod : pods) {
-      workers.put(pod.getMetadata().getUid(), scrape(pod, token, layers, experts));
+      workers.put(pod.getMetadata().getUid(), scrape(pod, token, ca, layers, experts));
     }
     Instant now = clock.instant();
     return history.computeIfAbsent(ns + "/" + name + "/" + model.getMetadata().getUid(), k -> new CountHistory())
         .advance(new CountHistory.Snapshot(now, workers), window, layers, experts).map(RoutingStats::ofCounts);
   }
 
-  private double[][] scrape(Pod pod, String token, int layers, int experts) {
+  private double[][] scrape(Pod pod, String token, String ca, int layers, int experts) {
     String ip = pod.getStatus() == null ? null : pod.getStatus().getPodIP();
     String podName = pod.getMetadata().getName();
     if (ip == null) {
       throw new StatisticsUnavailableException("worker " + podName + " has no IP yet");
     }
     // The counts only: the transitions (megabytes at DeepSeek-V3's size) are not what a window needs.
-    URI uri = WorkerHttp.uri(ip, WorkerStatefulSetDependent.HTTP_PORT, "/stats?transitions=false");
-    HttpRequest request = HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(5))
-        .header("Authorization", "Bearer " + token).GET().build();
-    try {
-      HttpResponse<byte[]> response = http.send(request, HttpResponse.BodyHandlers.ofByteArray());
-      if (response.statusCode() != 200) {
-        throw new StatisticsUnavailableException("worker " + podName + " answered " + response.statusCode()
-            + " on /stats");
-      }
-      return ModelStatistics.parse(response.body(), "worker " + podName + " /stats", layers, experts).logicalCount();
-    } catch (IOException e) {
-      throw new StatisticsUnavailableException("worker " + podName + " /stats unreachable: " + e.getMessage());
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new StatisticsUnavailableException("interrupted while reading worker " + podName);
+    URI uri = WorkerHttp.controlUri(ip, "/stats?transitions=false");
+    WorkerHttp.Reply reply = http.control(ca, Map.of(0, ip), address -> HttpRequest.newBuilder(uri)
+        .timeout(Duration.ofSeconds(5)).header("Authorization", "Bearer " + token).GET().build()).get(0);
+    if (reply.status() == 0) {
+      throw new StatisticsUnavailableException("worker " + podName + " /stats " + reply.describe());
     }
+    if (reply.status() != 200) {
+      throw new StatisticsUnavailableException("worker " + podName + " answered " + reply.status() + " on /stats");
+    }
+    return ModelStatistics.parse(reply.body().getBytes(StandardCharsets.UTF_8), "worker " + podName + " /stats", layers,
+        experts).logicalCount();
   }
 }
