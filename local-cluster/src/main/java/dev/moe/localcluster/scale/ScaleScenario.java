@@ -11,6 +11,7 @@ import dev.moe.placement.PlacementJson;
 import dev.moe.crds.v1alpha1.MoEModel;
 import dev.moe.crds.v1alpha1.RebalanceDecision;
 import dev.moe.localcluster.system.ModelClient;
+import dev.moe.localcluster.system.WorkerControl;
 import dev.moe.localcluster.system.ShiftStatistics;
 import dev.moe.stats.RoutingStats;
 import dev.moe.stats.RoutingStatsReader;
@@ -31,11 +32,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Base64;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.BooleanSupplier;
@@ -90,8 +91,8 @@ public final class ScaleScenario {
     createNodes();
     RecordedTraffic traffic = new RecordedTraffic(decode, prefill, Duration.ofSeconds(10));
     Set<String> served = ConcurrentHashMap.newKeySet();
-    String token = applyModel();
-    try (SimulatedWorkers workers = new SimulatedWorkers(traffic, token, gpus);
+    WorkerControl control = applyModel();
+    try (SimulatedWorkers workers = new SimulatedWorkers(traffic, control, gpus);
         var watch = client.pods().inNamespace(NAMESPACE).watch(new Watcher<Pod>() {
           @Override
           public void eventReceived(Action action, Pod pod) {
@@ -255,21 +256,21 @@ public final class ScaleScenario {
         "nvidia.com/gpu", new Quantity(Integer.toString(options.gpusPerNode())));
   }
 
-  /** Applies the model with the decode statistics; returns the workers' bearer token once the operator made it. */
-  private String applyModel() {
+  /** Applies the model with the decode statistics; returns the workers' token and certificate once the operator made them. */
+  private WorkerControl applyModel() {
     model.apply(options.statistics().resolve(ShiftStatistics.DECODE),
         options.repo().resolve("local-cluster/scale/" + MODEL + ".yaml"));
     out.printf(Locale.ROOT, "applied %s/%s: %d workers on %d kwok nodes of %d GPUs%n", NAMESPACE, MODEL,
         options.nodes() * options.gpusPerNode(), options.nodes(), options.gpusPerNode());
     long deadline = System.nanoTime() + options.timeout().toNanos();
     while (System.nanoTime() < deadline) {
-      var secret = client.secrets().inNamespace(NAMESPACE).withName(MODEL + "-stats-token").get();
-      if (secret != null && secret.getData() != null && secret.getData().containsKey("token")) {
-        return new String(Base64.getDecoder().decode(secret.getData().get("token")), StandardCharsets.UTF_8).strip();
+      Optional<WorkerControl> control = WorkerControl.read(client, NAMESPACE, MODEL);
+      if (control.isPresent()) {
+        return control.get();
       }
       ModelClient.sleep(Duration.ofMillis(500));
     }
-    throw new IllegalStateException("the operator made no statistics token Secret for " + MODEL + " within "
+    throw new IllegalStateException("the operator made no statistics token and TLS Secrets for " + MODEL + " within "
         + options.timeout().toSeconds() + " s: is it running?");
   }
 

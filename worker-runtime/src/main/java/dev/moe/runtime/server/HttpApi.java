@@ -2,8 +2,6 @@ package dev.moe.runtime.server;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
-import com.sun.net.httpserver.HttpsConfigurator;
-import com.sun.net.httpserver.HttpsParameters;
 import com.sun.net.httpserver.HttpsServer;
 import dev.moe.runtime.tls.ModelTls;
 import dev.moe.stats.RoutingStatsJson;
@@ -75,12 +73,7 @@ public final class HttpApi implements AutoCloseable {
         server = HttpServer.create(bind, 64);
       } else {
         HttpsServer https = HttpsServer.create(bind, 64);
-        https.setHttpsConfigurator(new HttpsConfigurator(tls.sslContext()) {
-          @Override
-          public void configure(HttpsParameters params) {
-            params.setSSLParameters(tls.serverParameters());
-          }
-        });
+        https.setHttpsConfigurator(tls.httpsConfigurator());
         server = https;
       }
     } catch (IOException e) {

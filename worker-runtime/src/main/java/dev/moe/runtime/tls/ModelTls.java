@@ -1,5 +1,7 @@
 package dev.moe.runtime.tls;
 
+import com.sun.net.httpserver.HttpsConfigurator;
+import com.sun.net.httpserver.HttpsParameters;
 import io.netty.handler.ssl.ApplicationProtocolConfig;
 import io.netty.handler.ssl.ClientAuth;
 import io.netty.handler.ssl.IdentityCipherSuiteFilter;
@@ -107,12 +109,20 @@ public final class ModelTls {
         auth, PROTOCOLS, false);
   }
 
-  /** SSL parameters for a server socket of this identity that asks no client certificate. */
-  public SSLParameters serverParameters() {
-    SSLParameters p = context.getDefaultSSLParameters();
-    p.setProtocols(PROTOCOLS);
-    p.setNeedClientAuth(false);
-    return p;
+  /**
+   * HTTPS for a JDK HTTP server with this identity (the control API): TLS 1.3, no client
+   * certificate asked (the bearer token authenticates the operator).
+   */
+  public HttpsConfigurator httpsConfigurator() {
+    return new HttpsConfigurator(context) {
+      @Override
+      public void configure(HttpsParameters params) {
+        SSLParameters p = context.getDefaultSSLParameters();
+        p.setProtocols(PROTOCOLS);
+        p.setNeedClientAuth(false);
+        params.setSSLParameters(p);
+      }
+    };
   }
 
   private static final Pattern PRIVATE_KEY =
