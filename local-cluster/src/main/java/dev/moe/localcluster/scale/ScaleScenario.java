@@ -11,6 +11,7 @@ import dev.moe.placement.PlacementJson;
 import dev.moe.crds.v1alpha1.MoEModel;
 import dev.moe.crds.v1alpha1.RebalanceDecision;
 import dev.moe.localcluster.system.ModelClient;
+import dev.moe.localcluster.system.WorkerControl;
 import dev.moe.localcluster.system.ShiftStatistics;
 import dev.moe.stats.RoutingStats;
 import dev.moe.stats.RoutingStatsReader;
@@ -84,8 +85,8 @@ public final class ScaleScenario {
     int gpus = options.nodes() * options.gpusPerNode();
     KwokNodes.create(client, options.nodes(), options.gpusPerNode());
     RecordedTraffic traffic = new RecordedTraffic(decode, prefill, Duration.ofSeconds(10));
-    String token = applyModel();
-    try (SimulatedWorkers workers = new SimulatedWorkers(traffic, token, gpus);
+    WorkerControl control = applyModel();
+    try (SimulatedWorkers workers = new SimulatedWorkers(traffic, control, gpus);
         var watch = workers.serveEvery(client, NAMESPACE)) {
       Instant created = Instant.parse(model.get().getMetadata().getCreationTimestamp());
       MoEModel placed = await("PlacementReady", m -> ModelClient.isTrue(m, Conditions.PLACEMENT_READY), stop);
@@ -217,13 +218,13 @@ public final class ScaleScenario {
     return seconds;
   }
 
-  /** Applies the model with the decode statistics; returns the workers' bearer token once the operator made it. */
-  private String applyModel() {
+  /** Applies the model with the decode statistics; returns the workers' token and certificate once the operator made them. */
+  private WorkerControl applyModel() {
     model.apply(options.statistics().resolve(ShiftStatistics.DECODE),
         options.repo().resolve("local-cluster/scale/" + MODEL + ".yaml"));
     out.printf(Locale.ROOT, "applied %s/%s: %d workers on %d kwok nodes of %d GPUs%n", NAMESPACE, MODEL,
         options.nodes() * options.gpusPerNode(), options.nodes(), options.gpusPerNode());
-    return SimulatedWorkers.awaitToken(client, NAMESPACE, MODEL, options.timeout());
+    return SimulatedWorkers.awaitControl(client, NAMESPACE, MODEL, options.timeout());
   }
 
   private MoEModel await(String what, Predicate<MoEModel> done, BooleanSupplier stop) {

@@ -3,7 +3,10 @@ package dev.moe.localcluster.scale;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpHandler;
 import com.sun.net.httpserver.HttpServer;
+import com.sun.net.httpserver.HttpsServer;
 import dev.moe.localcluster.system.ModelClient;
+import dev.moe.localcluster.system.WorkerControl;
+import dev.moe.runtime.tls.ModelTls;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.Watch;
@@ -15,7 +18,6 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -28,7 +30,8 @@ import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * The HTTP side of workers that kwok simulates: kwok's pods have no process, so this answers on
- * each pod's (loopback) IP what a worker would: {@code /readyz}, {@code /stats} (the group's
+ * each pod's (loopback) IP what a worker would: {@code /readyz} on the plain port and, on the
+ * control port over HTTPS with the model's certificate, {@code /stats} (the group's
  * recorded routing, split evenly over the workers, behind the model's bearer token), {@code POST
  * /placement} (a version newer than the served one is served at once: there are no weights to
  * move), {@code GET /placement} (the served version, as the worker runtime reports its versions)
@@ -37,10 +40,12 @@ import java.util.concurrent.atomic.AtomicReference;
 final class SimulatedWorkers implements AutoCloseable {
 
   private static final int HTTP_PORT = 8080;
+  private static final int CONTROL_PORT = WorkerControl.PORT;
   private static final int API_PORT = 8000;
 
   private final RecordedTraffic traffic;
   private final String token;
+  private final ModelTls tls;
   private final int workers;
   private final ExecutorService executor = Executors.newFixedThreadPool(8);
   private final List<HttpServer> servers = new CopyOnWriteArrayList<>();
@@ -51,23 +56,24 @@ final class SimulatedWorkers implements AutoCloseable {
   private volatile Instant markedAt = Instant.MAX;
   private final AtomicReference<Instant> firstAfterMark = new AtomicReference<>();
 
-  SimulatedWorkers(RecordedTraffic traffic, String token, int workers) {
+  SimulatedWorkers(RecordedTraffic traffic, WorkerControl control, int workers) {
     this.traffic = traffic;
-    this.token = token;
+    this.token = control.token();
+    this.tls = control.tls();
     this.workers = workers;
   }
 
-  /** The bearer token of the model's control API, once the operator has made its Secret. */
-  static String awaitToken(KubernetesClient client, String namespace, String model, Duration timeout) {
+  /** The model's control API credentials (token and certificate), once the operator has made its Secrets. */
+  static WorkerControl awaitControl(KubernetesClient client, String namespace, String model, Duration timeout) {
     long deadline = System.nanoTime() + timeout.toNanos();
     while (System.nanoTime() < deadline) {
-      var secret = client.secrets().inNamespace(namespace).withName(model + "-stats-token").get();
-      if (secret != null && secret.getData() != null && secret.getData().containsKey("token")) {
-        return new String(Base64.getDecoder().decode(secret.getData().get("token")), StandardCharsets.UTF_8).strip();
+      Optional<WorkerControl> control = WorkerControl.read(client, namespace, model);
+      if (control.isPresent()) {
+        return control.get();
       }
       ModelClient.sleep(Duration.ofMillis(500));
     }
-    throw new IllegalStateException("the operator made no statistics token Secret for " + model + " within "
+    throw new IllegalStateException("the operator made no statistics token and TLS Secrets for " + model + " within "
         + timeout.toSeconds() + " s: is it running?");
   }
 
@@ -90,13 +96,21 @@ final class SimulatedWorkers implements AutoCloseable {
 
   /** Starts answering on {@code ip}. */
   void serve(String ip) {
-    listen(ip, HTTP_PORT, exchange -> handle(exchange, ip));
-    listen(ip, API_PORT, this::api);
+    listen(ip, HTTP_PORT, exchange -> probe(exchange), false);
+    listen(ip, CONTROL_PORT, exchange -> handle(exchange, ip), true);
+    listen(ip, API_PORT, this::api, false);
   }
 
-  private void listen(String ip, int port, HttpHandler handler) {
+  private void listen(String ip, int port, HttpHandler handler, boolean https) {
     try {
-      HttpServer server = HttpServer.create(new InetSocketAddress(ip, port), 16);
+      HttpServer server;
+      if (https) {
+        HttpsServer s = HttpsServer.create(new InetSocketAddress(ip, port), 16);
+        s.setHttpsConfigurator(tls.httpsConfigurator());
+        server = s;
+      } else {
+        server = HttpServer.create(new InetSocketAddress(ip, port), 16);
+      }
       server.createContext("/", handler);
       server.setExecutor(executor);
       server.start();
@@ -129,6 +143,16 @@ final class SimulatedWorkers implements AutoCloseable {
     return postsByVersion.getOrDefault(version, 0);
   }
 
+  /** The plain port: probes only, as a worker's. */
+  private static void probe(HttpExchange exchange) throws IOException {
+    try (exchange) {
+      String path = exchange.getRequestURI().getPath();
+      boolean probe = path.equals("/readyz") || path.equals("/healthz");
+      reply(exchange, probe ? 200 : 403, probe ? "ok\n" : "the control API is on HTTPS, port " + CONTROL_PORT + "\n");
+    }
+  }
+
+  /** The control port (HTTPS, the model's certificate). */
   private void handle(HttpExchange exchange, String ip) throws IOException {
     noteRequest();
     try (exchange) {

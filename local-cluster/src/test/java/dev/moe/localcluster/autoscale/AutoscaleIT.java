@@ -14,6 +14,7 @@ import dev.moe.crds.v1alpha1.MoEModel;
 import dev.moe.localcluster.system.LocalSystem;
 import dev.moe.localcluster.system.ModelClient;
 import dev.moe.localcluster.testing.ClusterScripts;
+import dev.moe.localcluster.system.WorkerControl;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.PersistentVolumeBuilder;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaimBuilder;
@@ -31,13 +32,11 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -240,9 +239,8 @@ class AutoscaleIT {
    */
   private static void killedWorkerRejoins(KubernetesClient client, ModelClient model, Path state, String api) {
     int revisions = revisions(client);
-    // The operator's Secret for the model's control API (StatsTokenSecretDependent).
-    String token = new String(Base64.getDecoder().decode(client.secrets().inNamespace(NAMESPACE)
-        .withName(MODEL + "-stats-token").get().getData().get("token")), StandardCharsets.UTF_8).strip();
+    // The operator's Secrets for the model's control API: the token, and the model's certificate.
+    WorkerControl control = WorkerControl.read(client, NAMESPACE, MODEL).orElseThrow();
     Pod victim = workers(client).stream().filter(p -> p.getMetadata().getName().endsWith("-1")).findFirst().orElseThrow();
     String podDir = "pods/" + NAMESPACE + "_" + victim.getMetadata().getName() + "/";
     ProcessHandle process = ProcessHandle.allProcesses().filter(h -> h.info().commandLine()
@@ -275,7 +273,7 @@ class AutoscaleIT {
       long version = Long.parseLong(served[0].substring(served[0].lastIndexOf("-r") + 2));
       return ModelClient.isTrue(m, Conditions.READY) && m.getStatus().getWorkers().getReady() == 3
           && servesTokens(client, served[0], 1)
-          && workers(client).stream().allMatch(w -> activeVersion(token, w) == version);
+          && workers(client).stream().allMatch(w -> activeVersion(control, w) == version);
     }, () -> { });
     mark(killed, "the kill", "the new worker 1 serves " + served[0] + " with the others; the model is Ready");
     assertTrue(revisions(client) <= revisions + 2, "more than the survivors' plan and the return's were made: "
@@ -377,11 +375,11 @@ class AutoscaleIT {
     return client.resources(ExpertPlacement.class).inNamespace(NAMESPACE).list().getItems().size();
   }
 
-  /** The version a worker reports active on {@code GET /placement}, with the model's token. */
-  private static long activeVersion(String token, Pod worker) {
-    try (HttpClient http = HttpClient.newHttpClient()) {
-      HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://" + worker.getStatus().getPodIP()
-          + ":8080/placement")).header("Authorization", "Bearer " + token).build(), HttpResponse.BodyHandlers.ofString());
+  /** The version a worker reports active on {@code GET /placement} (HTTPS, the model's token). */
+  private static long activeVersion(WorkerControl control, Pod worker) {
+    try (HttpClient http = control.httpClient()) {
+      HttpResponse<String> r = http.send(HttpRequest.newBuilder(WorkerControl.uri(worker.getStatus().getPodIP(),
+          "/placement")).header("Authorization", "Bearer " + control.token()).build(), HttpResponse.BodyHandlers.ofString());
       return JsonMapper.builder().build().readTree(r.body()).path("active").asLong(-1);
     } catch (IOException e) {
       throw new UncheckedIOException(e);

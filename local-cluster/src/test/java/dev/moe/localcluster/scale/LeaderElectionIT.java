@@ -12,6 +12,7 @@ import dev.moe.crds.v1alpha1.RebalanceDecision;
 import dev.moe.localcluster.system.LocalSystem;
 import dev.moe.localcluster.system.ModelClient;
 import dev.moe.localcluster.system.ShiftStatistics;
+import dev.moe.localcluster.system.WorkerControl;
 import dev.moe.localcluster.testing.ClusterScripts;
 import dev.moe.stats.RoutingStatsReader;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -93,10 +94,10 @@ class LeaderElectionIT {
             RoutingStatsReader.read(STATISTICS.resolve(ShiftStatistics.PREFILL)), Duration.ofSeconds(10));
         ModelClient model = new ModelClient(client, NAMESPACE, MODEL);
         model.apply(STATISTICS.resolve(ShiftStatistics.DECODE), manifest());
-        String token = SimulatedWorkers.awaitToken(client, NAMESPACE, MODEL, TIMEOUT);
+        WorkerControl control = SimulatedWorkers.awaitControl(client, NAMESPACE, MODEL, TIMEOUT);
         History history = new History(model);
         try (Revisions revisions = new Revisions(client);
-            SimulatedWorkers workers = new SimulatedWorkers(traffic, token, NODES * GPUS_PER_NODE);
+            SimulatedWorkers workers = new SimulatedWorkers(traffic, control, NODES * GPUS_PER_NODE);
             Watch pods = workers.serveEvery(client, NAMESPACE)) {
           history.await("the model Ready on r1", m -> ModelClient.isTrue(m, Conditions.READY) && served(m) == 1);
           mark(start, INSTALL, "the model is Ready on " + MODEL + "-r1");

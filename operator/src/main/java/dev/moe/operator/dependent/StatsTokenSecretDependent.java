@@ -34,14 +34,12 @@ public class StatsTokenSecretDependent extends CRUDKubernetesDependentResource<S
 
   /** The model's token as the workers read it; empty until the Secret exists. */
   public static Optional<String> token(KubernetesClient client, MoEModel model) {
-    return Optional.ofNullable(client.secrets().inNamespace(model.getMetadata().getNamespace()).withName(name(model)).get())
-        .map(Secret::getData).map(d -> d.get(KEY))
-        .map(b64 -> new String(Base64.getDecoder().decode(b64), StandardCharsets.US_ASCII));
+    return ModelSecrets.read(client, model, name(model), KEY);
   }
 
   @Override
   protected Secret desired(MoEModel model, Context<MoEModel> context) {
-    String token = context.getSecondaryResource(Secret.class)
+    String token = ModelSecrets.secondary(context, name(model))
         .map(Secret::getData).map(d -> d.get(KEY))
         .orElseGet(StatsTokenSecretDependent::newToken);
     return new SecretBuilder()

@@ -7,6 +7,7 @@ import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.EnvVarBuilder;
 import io.fabric8.kubernetes.api.model.IntOrString;
 import io.fabric8.kubernetes.api.model.ProbeBuilder;
+import io.fabric8.kubernetes.api.model.Volume;
 import io.fabric8.kubernetes.api.model.VolumeBuilder;
 import io.fabric8.kubernetes.api.model.VolumeMountBuilder;
 import io.fabric8.kubernetes.api.model.apps.StatefulSet;
@@ -28,12 +29,16 @@ import java.util.StringJoiner;
 @KubernetesDependent(informer = @Informer(labelSelector = WorkerLabels.MANAGED))
 public class WorkerStatefulSetDependent extends CRUDKubernetesDependentResource<StatefulSet, MoEModel> {
 
+  /** Plain HTTP: probes and metrics, nothing secret. */
   public static final int HTTP_PORT = 8080;
+  /** HTTPS with the model's certificate: /stats and /placement, with the token. */
+  public static final int CONTROL_PORT = 8443;
   public static final int TRANSPORT_PORT = 7070;
   /** The OpenAI-compatible API every worker serves (data-parallel attention: any worker takes a request). */
   public static final int API_PORT = 8000;
   static final String WEIGHTS_DIR = "/weights";
   static final String TOKEN_DIR = "/var/run/moe/stats";
+  static final String TLS_DIR = "/var/run/moe/tls";
 
   public WorkerStatefulSetDependent() {
     super(StatefulSet.class);
@@ -62,6 +67,10 @@ public class WorkerStatefulSetDependent extends CRUDKubernetesDependentResource<
         "--peers=" + peers,
         "--listen=0.0.0.0:" + TRANSPORT_PORT,
         "--http=0.0.0.0:" + HTTP_PORT,
+        "--control=0.0.0.0:" + CONTROL_PORT,
+        "--tls-cert=" + TLS_DIR + "/" + WorkerTlsSecretDependent.CERTIFICATE,
+        "--tls-key=" + TLS_DIR + "/" + WorkerTlsSecretDependent.KEY,
+        "--tls-ca=" + TLS_DIR + "/" + WorkerTlsSecretDependent.CA_CERTIFICATE,
         "--api=0.0.0.0:" + API_PORT,
         "--served-model-name=" + model.getMetadata().getName(),
         "--stats-token-file=" + TOKEN_DIR + "/" + StatsTokenSecretDependent.KEY));
@@ -85,6 +94,7 @@ public class WorkerStatefulSetDependent extends CRUDKubernetesDependentResource<
         .withArgs(args)
         .withEnv(env)
         .addNewPort().withName("http").withContainerPort(HTTP_PORT).endPort()
+        .addNewPort().withName("control").withContainerPort(CONTROL_PORT).endPort()
         .addNewPort().withName("transport").withContainerPort(TRANSPORT_PORT).endPort()
         .addNewPort().withName("api").withContainerPort(API_PORT).endPort()
         .withResources(spec.getResources())
@@ -94,7 +104,8 @@ public class WorkerStatefulSetDependent extends CRUDKubernetesDependentResource<
             .endHttpGet().withPeriodSeconds(10).withFailureThreshold(6).build())
         .withVolumeMounts(
             new VolumeMountBuilder().withName("weights").withMountPath(WEIGHTS_DIR).withReadOnly(true).build(),
-            new VolumeMountBuilder().withName("stats-token").withMountPath(TOKEN_DIR).withReadOnly(true).build())
+            new VolumeMountBuilder().withName("stats-token").withMountPath(TOKEN_DIR).withReadOnly(true).build(),
+            new VolumeMountBuilder().withName("tls").withMountPath(TLS_DIR).withReadOnly(true).build())
         .build();
     Map<String, String> podLabels = new java.util.HashMap<>(WorkerLabels.of(model));
     podLabels.putAll(selector(model));
@@ -120,10 +131,21 @@ public class WorkerStatefulSetDependent extends CRUDKubernetesDependentResource<
         .withContainers(container)
         .withVolumes(weightsVolume.build(),
             new VolumeBuilder().withName("stats-token").withNewSecret().withSecretName(StatsTokenSecretDependent.name(model))
-                .endSecret().build())
+                .endSecret().build(),
+            tlsVolume(model))
         .endSpec()
         .endTemplate()
         .endSpec()
         .build();
+  }
+
+  /** The model's TLS Secret without the CA key: a worker presents and checks certificates, it never issues one. */
+  private static Volume tlsVolume(MoEModel model) {
+    var secret = new VolumeBuilder().withName("tls").withNewSecret().withSecretName(WorkerTlsSecretDependent.name(model));
+    for (String key : List.of(WorkerTlsSecretDependent.CERTIFICATE, WorkerTlsSecretDependent.KEY,
+        WorkerTlsSecretDependent.CA_CERTIFICATE)) {
+      secret.addNewItem().withKey(key).withPath(key).endItem();
+    }
+    return secret.endSecret().build();
   }
 }

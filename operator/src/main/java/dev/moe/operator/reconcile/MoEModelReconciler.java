@@ -14,7 +14,9 @@ import dev.moe.operator.dependent.WorkerRoleBindingDependent;
 import dev.moe.operator.dependent.WorkerRoleDependent;
 import dev.moe.operator.dependent.WorkerServiceAccountDependent;
 import dev.moe.operator.dependent.WorkerServiceDependent;
+import dev.moe.operator.dependent.WorkerNetworkPolicyDependent;
 import dev.moe.operator.dependent.WorkerStatefulSetDependent;
+import dev.moe.operator.dependent.WorkerTlsSecretDependent;
 import dev.moe.operator.metrics.OperatorMetrics;
 import dev.moe.operator.placement.InvalidModelException;
 import dev.moe.operator.placement.ModelLayout;
@@ -72,6 +74,8 @@ import org.jboss.logging.Logger;
     @Dependent(type = WorkerRoleDependent.class),
     @Dependent(type = WorkerRoleBindingDependent.class),
     @Dependent(type = StatsTokenSecretDependent.class),
+    @Dependent(type = WorkerTlsSecretDependent.class),
+    @Dependent(type = WorkerNetworkPolicyDependent.class),
     @Dependent(type = WorkerServiceDependent.class),
     @Dependent(type = ApiServiceDependent.class),
     @Dependent(type = WorkerStatefulSetDependent.class)})

@@ -2,14 +2,13 @@ package dev.moe.operator.rollout;
 
 import dev.moe.crds.v1alpha1.MoEModel;
 import dev.moe.operator.dependent.StatsTokenSecretDependent;
-import dev.moe.operator.dependent.WorkerStatefulSetDependent;
+import dev.moe.operator.dependent.WorkerTlsSecretDependent;
 import dev.moe.operator.workers.WorkerHttp;
 import dev.moe.operator.workers.WorkerHttp.Reply;
 import dev.moe.operator.workers.WorkerPods;
 import dev.moe.placement.Placement;
 import dev.moe.placement.PlacementJson;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import java.net.URI;
 import java.net.http.HttpRequest;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -20,9 +19,9 @@ import java.util.Set;
 import java.util.TreeSet;
 
 /**
- * The workers' {@code GET /placement} and {@code POST /placement?version=N} on their control port,
- * with the model's bearer token. A worker without an address, or with none of the token yet, is
- * "not now".
+ * The workers' {@code GET /placement} and {@code POST /placement?version=N} on their control port
+ * (HTTPS, the model's CA), with the model's bearer token. A worker without an address, or with none
+ * of the token or the CA yet, is "not now".
  */
 public final class HttpWorkerPlacements implements WorkerPlacements {
 
@@ -37,12 +36,13 @@ public final class HttpWorkerPlacements implements WorkerPlacements {
   @Override
   public Map<Integer, WorkerVersions> read(MoEModel model, Set<Integer> workers) {
     Optional<String> token = StatsTokenSecretDependent.token(client, model);
+    Optional<String> ca = WorkerTlsSecretDependent.caCertificate(client, model);
     Map<Integer, WorkerVersions> versions = new HashMap<>();
-    if (token.isEmpty()) {
+    if (token.isEmpty() || ca.isEmpty()) {
       return versions;
     }
-    Map<Integer, Reply> replies = http.send(WorkerPods.addresses(client, model, workers),
-        ip -> HttpRequest.newBuilder(uri(ip, "/placement")).timeout(Duration.ofSeconds(5))
+    Map<Integer, Reply> replies = http.control(ca.get(), WorkerPods.addresses(client, model, workers),
+        ip -> HttpRequest.newBuilder(WorkerHttp.controlUri(ip, "/placement")).timeout(Duration.ofSeconds(5))
             .header("Authorization", "Bearer " + token.get()).GET().build());
     replies.forEach((worker, reply) -> {
       if (reply.status() == 200) {
@@ -60,12 +60,13 @@ public final class HttpWorkerPlacements implements WorkerPlacements {
   public Set<Integer> stage(MoEModel model, long revision, Placement placement, Set<Integer> workers) {
     Set<Integer> notTaken = new TreeSet<>(workers);
     Optional<String> token = StatsTokenSecretDependent.token(client, model);
-    if (token.isEmpty() || workers.isEmpty()) {
+    Optional<String> ca = WorkerTlsSecretDependent.caCertificate(client, model);
+    if (token.isEmpty() || ca.isEmpty() || workers.isEmpty()) {
       return notTaken;
     }
     byte[] body = PlacementJson.toJson(placement).getBytes(StandardCharsets.UTF_8);
-    Map<Integer, Reply> replies = http.send(WorkerPods.addresses(client, model, workers),
-        ip -> HttpRequest.newBuilder(uri(ip, "/placement?version=" + revision)).timeout(Duration.ofSeconds(30))
+    Map<Integer, Reply> replies = http.control(ca.get(), WorkerPods.addresses(client, model, workers),
+        ip -> HttpRequest.newBuilder(WorkerHttp.controlUri(ip, "/placement?version=" + revision)).timeout(Duration.ofSeconds(30))
             .header("Authorization", "Bearer " + token.get()).header("Content-Type", "application/json")
             .POST(HttpRequest.BodyPublishers.ofByteArray(body)).build());
     for (var e : replies.entrySet()) {
@@ -79,9 +80,5 @@ public final class HttpWorkerPlacements implements WorkerPlacements {
       }
     }
     return notTaken;
-  }
-
-  private static URI uri(String ip, String path) {
-    return WorkerHttp.uri(ip, WorkerStatefulSetDependent.HTTP_PORT, path);
   }
 }

@@ -3,6 +3,7 @@ package dev.moe.operator.stats;
 import dev.moe.crds.v1alpha1.MoEModel;
 import dev.moe.operator.dependent.StatsTokenSecretDependent;
 import dev.moe.operator.dependent.WorkerStatefulSetDependent;
+import dev.moe.operator.dependent.WorkerTlsSecretDependent;
 import dev.moe.operator.workers.WorkerHttp;
 import dev.moe.operator.workers.WorkerPods;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -37,7 +38,7 @@ public final class WorkerStatisticsScraper implements StatisticsSource {
   private final Map<String, CountHistory> history = new ConcurrentHashMap<>();
 
   public WorkerStatisticsScraper(KubernetesClient client, WorkerHttp http, Clock clock) {
-    this(client, http, clock, WorkerStatefulSetDependent.HTTP_PORT);
+    this(client, http, clock, WorkerStatefulSetDependent.CONTROL_PORT);
   }
 
   /** On another port than the workers': tests serve several fake workers' {@code /stats} on one host. */
@@ -54,14 +55,16 @@ public final class WorkerStatisticsScraper implements StatisticsSource {
     int experts = model.getSpec().getModel().getExpertsPerLayer();
     String token = StatsTokenSecretDependent.token(client, model).orElseThrow(() -> new StatisticsUnavailableException(
         "the statistics token Secret " + StatsTokenSecretDependent.name(model) + " is missing"));
+    String ca = WorkerTlsSecretDependent.caCertificate(client, model).orElseThrow(() ->
+        new StatisticsUnavailableException("the TLS Secret " + WorkerTlsSecretDependent.name(model) + " is missing"));
     Map<Integer, Pod> pods = WorkerPods.of(client, model);
     if (pods.isEmpty()) {
       throw new StatisticsUnavailableException("no worker pods to read statistics from");
     }
     Map<Integer, String> addresses = WorkerPods.addresses(client, model, pods.keySet());
     // The counts only: the transitions (megabytes at DeepSeek-V3's size) are not what a window needs.
-    var replies = http.send(addresses, ip -> HttpRequest.newBuilder(
-            WorkerHttp.uri(ip, port, "/stats?transitions=false"))
+    var replies = http.control(ca, addresses, ip -> HttpRequest.newBuilder(
+            WorkerHttp.controlUri(ip, port, "/stats?transitions=false"))
         .timeout(Duration.ofSeconds(5)).header("Authorization", "Bearer " + token).GET().build());
     Map<String, double[][]> workers = new HashMap<>();
     // By ordinal, as the pods are: the messages name the workers in order.

@@ -1,5 +1,7 @@
 package dev.moe.operator.workers;
 
+import dev.moe.operator.dependent.WorkerStatefulSetDependent;
+import dev.moe.operator.tls.ModelTrust;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -7,13 +9,15 @@ import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.function.Function;
 
 /**
  * One request to each of many workers at once (a 144-worker group is read in one request's time);
- * every worker gets a reply, a failed one saying why.
+ * every worker gets a reply, a failed one saying why. Requests that carry the model's token go to
+ * the workers' control API over HTTPS, trusting the model's CA alone; never over plain HTTP.
  */
 public final class WorkerHttp {
 
@@ -27,13 +31,42 @@ public final class WorkerHttp {
     }
   }
 
-  private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+  private static final Duration CONNECT = Duration.ofSeconds(2);
+
+  private final HttpClient plain = HttpClient.newBuilder().connectTimeout(CONNECT).build();
+  /** A client per model CA (PEM): one model's trust is never another's. */
+  private final Map<String, HttpClient> byCa = new ConcurrentHashMap<>();
 
   /**
    * Sends {@code request(address)} to every worker of {@code addresses} (ordinal to pod IP) and
-   * waits for all replies; each request carries its own timeout.
+   * waits for all replies; each request carries its own timeout. For what carries no credential:
+   * the OpenAI API's health.
    */
   public Map<Integer, Reply> send(Map<Integer, String> addresses, Function<String, HttpRequest> request) {
+    return send(plain, addresses, request);
+  }
+
+  /**
+   * {@link #send}, to the workers' control API: over HTTPS, accepting only a worker certificate of
+   * the model's CA {@code caCertificate} (PEM). A request that is not https is refused before
+   * anything is sent: the token it carries must not cross a plain connection.
+   */
+  public Map<Integer, Reply> control(String caCertificate, Map<Integer, String> addresses,
+      Function<String, HttpRequest> request) {
+    HttpClient client = byCa.computeIfAbsent(caCertificate,
+        ca -> HttpClient.newBuilder().connectTimeout(CONNECT).sslContext(ModelTrust.of(ca)).build());
+    return send(client, addresses, ip -> {
+      HttpRequest r = request.apply(ip);
+      if (!"https".equals(r.uri().getScheme())) {
+        throw new IllegalArgumentException("refusing to send a worker's control request over "
+            + r.uri().getScheme() + " (" + r.uri() + "): the token goes over HTTPS only");
+      }
+      return r;
+    });
+  }
+
+  private static Map<Integer, Reply> send(HttpClient http, Map<Integer, String> addresses,
+      Function<String, HttpRequest> request) {
     Map<Integer, CompletableFuture<Reply>> pending = new TreeMap<>();
     addresses.forEach((worker, ip) -> pending.put(worker, http.sendAsync(request.apply(ip),
             HttpResponse.BodyHandlers.ofString())
@@ -46,7 +79,21 @@ public final class WorkerHttp {
 
   /** {@code http://ip:port/path}, an IPv6 address in brackets. */
   public static URI uri(String ip, int port, String path) {
-    return URI.create("http://" + (ip.contains(":") ? "[" + ip + "]" : ip) + ":" + port + path);
+    return uri("http", ip, port, path);
+  }
+
+  /** {@code https://ip:8443/path}: the worker's control API. */
+  public static URI controlUri(String ip, String path) {
+    return controlUri(ip, WorkerStatefulSetDependent.CONTROL_PORT, path);
+  }
+
+  /** {@code https://ip:port/path}: a control API on another port (tests serve several on one host). */
+  public static URI controlUri(String ip, int port, String path) {
+    return uri("https", ip, port, path);
+  }
+
+  private static URI uri(String scheme, String ip, int port, String path) {
+    return URI.create(scheme + "://" + (ip.contains(":") ? "[" + ip + "]" : ip) + ":" + port + path);
   }
 
   private static String cause(Throwable t) {

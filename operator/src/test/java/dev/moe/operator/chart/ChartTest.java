@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.marcnuri.helm.LintResult;
 import dev.moe.operator.cluster.ControlPlane;
+import dev.moe.operator.dependent.WorkerNetworkPolicyDependent;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.EnvVar;
@@ -62,6 +63,10 @@ class ChartTest {
     assertEquals("JOSDK_ALL_NAMESPACES", env(operator, "QUARKUS_OPERATOR_SDK_CONTROLLERS_MOEMODEL_NAMESPACES").getValue());
     assertEquals("INFO", env(operator, "QUARKUS_LOG_LEVEL").getValue());
     assertEquals("status.podIP", env(operator, "QUARKUS_HTTP_HOST").getValueFrom().getFieldRef().getFieldPath());
+    // The models' NetworkPolicies admit the operator's pods to the control port by these: its Deployment's selector.
+    assertEquals("metadata.namespace", env(operator, "MOE_OPERATOR_NAMESPACE").getValueFrom().getFieldRef().getFieldPath());
+    assertEquals(deployment.getSpec().getSelector().getMatchLabels(), WorkerNetworkPolicyDependent.OperatorPods
+        .parse("any", env(operator, "MOE_OPERATOR_POD_SELECTOR").getValue()).labels());
     assertEquals("/q/health/ready", operator.getReadinessProbe().getHttpGet().getPath());
     assertEquals("/q/health/live", operator.getLivenessProbe().getHttpGet().getPath());
     assertEquals("http", operator.getPorts().getFirst().getName());

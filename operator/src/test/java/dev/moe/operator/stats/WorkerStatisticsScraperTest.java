@@ -5,15 +5,20 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.sun.net.httpserver.HttpServer;
+import com.sun.net.httpserver.HttpsConfigurator;
+import com.sun.net.httpserver.HttpsServer;
 import dev.moe.crds.v1alpha1.ModelShape;
 import dev.moe.crds.v1alpha1.MoEModel;
 import dev.moe.crds.v1alpha1.MoEModelSpec;
 import dev.moe.operator.cluster.ControlPlane;
 import dev.moe.operator.dependent.StatsTokenSecretDependent;
 import dev.moe.operator.dependent.WorkerStatefulSetDependent;
+import dev.moe.operator.dependent.WorkerTlsSecretDependent;
 import dev.moe.operator.testing.Models;
+import dev.moe.operator.tls.ModelCertificates;
+import dev.moe.operator.tls.ModelCertificates.Material;
 import dev.moe.operator.workers.WorkerHttp;
+import dev.moe.runtime.tls.ModelTls;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.PodStatusBuilder;
@@ -30,6 +35,7 @@ import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import org.junit.jupiter.api.AfterEach;
@@ -51,7 +57,7 @@ class WorkerStatisticsScraperTest {
   private static final class FakeStats {
     volatile double[] counts = {0, 0};
     volatile int status = 200;
-    HttpServer server;
+    HttpsServer server;
   }
 
   private KubernetesClient client;
@@ -68,11 +74,19 @@ class WorkerStatisticsScraperTest {
         .withName(StatsTokenSecretDependent.name(model)).endMetadata()
         .addToData(StatsTokenSecretDependent.KEY, Base64.getEncoder().encodeToString(TOKEN.getBytes(
             StandardCharsets.US_ASCII))).build()).serverSideApply();
+    // The model's TLS Secret: the scraper trusts its CA, and the fake workers serve its certificate.
+    Material tls = ModelCertificates.desired(Optional.empty(), model.getMetadata().getName(),
+        WorkerStatefulSetDependent.name(model), NS, Instant.now());
+    client.secrets().inNamespace(NS).resource(new SecretBuilder().withNewMetadata()
+        .withName(WorkerTlsSecretDependent.name(model)).endMetadata()
+        .addToStringData(WorkerTlsSecretDependent.CA_CERTIFICATE, tls.caCertificate()).build()).serverSideApply();
+    HttpsConfigurator https = ModelTls.fromPem(tls.certificate(), tls.key(), tls.caCertificate()).httpsConfigurator();
     int port = 0;
     for (int w = 0; w < 3; w++) {
       FakeStats f = new FakeStats();
       // One port on 127.0.0.1, .2, .3: the scraper reads every worker on the same port, as in a cluster.
-      f.server = HttpServer.create(new InetSocketAddress("127.0.0." + (w + 1), port), 0);
+      f.server = HttpsServer.create(new InetSocketAddress("127.0.0." + (w + 1), port), 0);
+      f.server.setHttpsConfigurator(https);
       f.server.createContext("/stats", exchange -> {
         boolean authorized = ("Bearer " + TOKEN).equals(exchange.getRequestHeaders().getFirst("Authorization"));
         int status = authorized ? f.status : 401;

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.moe.placement.Placement;
 import dev.moe.placement.PlacementJson;
 import dev.moe.runtime.rebalance.Placements;
+import dev.moe.runtime.tls.ModelTls;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -29,7 +30,7 @@ final class PlacementSwitcher implements AutoCloseable {
   private final List<URI> workers;
   private final String token;
   private final Duration pause;
-  private final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+  private final HttpClient client;
   private final String[] documents;
   private final Thread thread;
   private volatile boolean stopping;
@@ -39,12 +40,14 @@ final class PlacementSwitcher implements AutoCloseable {
   /**
    * Reads the group's active placement from the first worker; starts switching at once.
    *
-   * @param workers every worker's control base URL ({@code --http} of serve), by rank
+   * @param workers every worker's control base URL ({@code --control} of serve, https), by rank
+   * @param tls the model's TLS identity: the control API is HTTPS, trusted by the model's CA
    * @param pause how long to serve each version before the next switch
    * @param fraction the share of each GPU's slots that moves in a switch (at least one slot)
    */
-  PlacementSwitcher(List<URI> workers, String token, Duration pause, double fraction) {
+  PlacementSwitcher(List<URI> workers, String token, ModelTls tls, Duration pause, double fraction) {
     this.workers = List.copyOf(workers);
+    this.client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).sslContext(tls.sslContext()).build();
     this.token = token;
     this.pause = pause;
     Placement current = PlacementJson.parse(get(workers.getFirst(), "/placement?document=active")

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
+import dev.moe.runtime.tls.ModelTls;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -65,7 +66,7 @@ public final class ServingBenchmark {
    * token it takes, how long each version serves before the next switch, and the share of every
    * GPU's slots a switch moves.
    */
-  public record Switching(List<URI> workers, String token, Duration pause, double fraction) {
+  public record Switching(List<URI> workers, String token, ModelTls tls, Duration pause, double fraction) {
 
     public Switching {
       workers = List.copyOf(workers);
@@ -162,7 +163,7 @@ public final class ServingBenchmark {
         Level switched;
         int switches;
         String failure;
-        try (PlacementSwitcher switcher = new PlacementSwitcher(sw.workers(), sw.token(), sw.pause(), sw.fraction())) {
+        try (PlacementSwitcher switcher = new PlacementSwitcher(sw.workers(), sw.token(), sw.tls(), sw.pause(), sw.fraction())) {
           switched = level(concurrency, requestIndex, 0);
           switches = switcher.switches();
           failure = switcher.failure();

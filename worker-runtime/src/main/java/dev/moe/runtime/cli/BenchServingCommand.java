@@ -4,6 +4,7 @@ import dev.moe.runtime.bench.ServingBenchmark;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
+import dev.moe.runtime.tls.ModelTls;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
@@ -67,10 +68,15 @@ public final class BenchServingCommand implements Callable<Integer> {
       description = "Seeds the prompts and arrivals (default: ${DEFAULT-VALUE}).")
   long seed;
 
-  @Option(names = "--switch-placements", paramLabel = "http://HOST:PORT,...",
+  @Option(names = "--switch-placements", paramLabel = "https://HOST:PORT,...",
       description = "Run each level again while the group's placement is switched over and over (every expert"
-          + " moves each time): every worker's control API (serve --http), by rank.")
+          + " moves each time): every worker's control API (serve --control), by rank.")
   String switchWorkers;
+
+  @Option(names = "--control-tls", paramLabel = "DIR",
+      description = "The model's TLS files as the workers have them (tls.crt, tls.key, ca.crt), for"
+          + " --switch-placements: the control API is HTTPS, and only a worker of that CA is trusted.")
+  Path controlTls;
 
   @Option(names = "--control-token-file", paramLabel = "FILE",
       description = "The token of the workers' control API (serve --stats-token-file), for --switch-placements.")
@@ -113,13 +119,14 @@ public final class BenchServingCommand implements Callable<Integer> {
 
   private ServingBenchmark.Switching switching() {
     if (switchWorkers == null) {
-      if (controlTokenFile != null) {
-        throw new IllegalArgumentException("--control-token-file needs --switch-placements");
+      if (controlTokenFile != null || controlTls != null) {
+        throw new IllegalArgumentException("--control-token-file and --control-tls need --switch-placements");
       }
       return null;
     }
-    if (controlTokenFile == null) {
-      throw new IllegalArgumentException("--switch-placements needs --control-token-file (the workers' control token)");
+    if (controlTokenFile == null || controlTls == null) {
+      throw new IllegalArgumentException("--switch-placements needs --control-token-file and --control-tls (the"
+          + " workers' control token and TLS files)");
     }
     if (!(switchPause >= 0 && Double.isFinite(switchPause))) {
       throw new IllegalArgumentException("--switch-pause must be 0 or more seconds, got " + switchPause);
@@ -132,6 +139,7 @@ public final class BenchServingCommand implements Callable<Integer> {
       workers.add(baseUrl(w.strip()));
     }
     return new ServingBenchmark.Switching(workers, secret(controlTokenFile, "--control-token-file"),
+        ModelTls.fromFiles(controlTls.resolve("tls.crt"), controlTls.resolve("tls.key"), controlTls.resolve("ca.crt")),
         Duration.ofMillis((long) (switchPause * 1000)), switchFraction);
   }
 

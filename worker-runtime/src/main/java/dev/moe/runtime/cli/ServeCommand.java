@@ -9,6 +9,7 @@ import dev.moe.runtime.parallel.WorkerOptions;
 import dev.moe.runtime.rebalance.Placements;
 import dev.moe.runtime.server.BearerToken;
 import dev.moe.runtime.server.WorkerProcess;
+import dev.moe.runtime.tls.ModelTls;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -23,8 +24,9 @@ import picocli.CommandLine.ParentCommand;
 /**
  * {@code serve}: one worker of an expert-parallel group, until SIGTERM. It loads its slots of the
  * placement from the checkpoint, connects to the other workers, and serves steps, peers' rows and
- * placement changes over TCP, and {@code /healthz}, {@code /readyz}, {@code /metrics}, {@code
- * /stats} and {@code /placement} over HTTP. SIGTERM stops it gracefully.
+ * placement changes over TCP (mutual TLS with the model's certificate), {@code /healthz}, {@code
+ * /readyz} and {@code /metrics} over HTTP, and {@code /stats} and {@code /placement} over HTTPS.
+ * SIGTERM stops it gracefully.
  */
 @Command(
     name = "serve",
@@ -47,8 +49,15 @@ public final class ServeCommand implements Callable<Integer> {
   String listen;
 
   @Option(names = "--http", defaultValue = "0.0.0.0:8080", paramLabel = "HOST:PORT",
-      description = "HTTP address for /healthz, /readyz, /metrics, /stats, /placement (default: ${DEFAULT-VALUE}).")
+      description = "Plain HTTP address for /healthz, /readyz and /metrics (default: ${DEFAULT-VALUE}).")
   String http;
+
+  @Option(names = "--control", defaultValue = "0.0.0.0:8443", paramLabel = "HOST:PORT",
+      description = "HTTPS address for /stats and /placement (and the probes' endpoints), with the --tls-* files;"
+          + " not served without them (default: ${DEFAULT-VALUE}).")
+  String control;
+
+  @Mixin TlsOptions tls;
 
   @Option(names = "--checkpoint", required = true, paramLabel = "DIR",
       description = "Checkpoint directory as transformers' save_pretrained writes it.")
@@ -60,7 +69,8 @@ public final class ServeCommand implements Callable<Integer> {
   Path placement;
 
   @Option(names = "--stats-token-file", paramLabel = "FILE",
-      description = "Bearer token guarding /stats and /placement; without it they answer 403.")
+      description = "Bearer token guarding /stats and /placement (served over HTTPS only, so it needs the --tls-*"
+          + " files); without it they answer 403.")
   Path statsTokenFile;
 
   @Mixin BackendOptions backend;
@@ -118,6 +128,11 @@ public final class ServeCommand implements Callable<Integer> {
           + " --stats-sample-every, --connect-timeout and --grace must be positive (--grace may be 0)");
     }
     BearerToken token = statsTokenFile == null ? null : BearerToken.fromFile(statsTokenFile);
+    ModelTls identity = tls.load();
+    if (token != null && identity == null) {
+      throw new IllegalArgumentException("--stats-token-file needs --tls-cert, --tls-key and --tls-ca: the token is"
+          + " accepted over HTTPS only");
+    }
     WorkerOptions options = new WorkerOptions(backend.backend(), threads, backend.dtype(), maxTokens, maxRows,
         statsSampleEvery, 10.0, 20);
     try (Checkpoint ckpt = Checkpoint.open(checkpoint)) {
@@ -128,9 +143,9 @@ public final class ServeCommand implements Callable<Integer> {
       // A placement given here is version 1; the default round robin is version 0, a stand-in that
       // the operator's first revision (version 1) replaces.
       WorkerProcess.Config config = new WorkerProcess.Config(rank, addresses,
-          listen == null ? addresses.get(rank) : address(listen, "--listen"), address(http, "--http"), initial,
-          placement == null ? 0 : 1, options,
-          token, Duration.ofSeconds(connectTimeout), stageBudgetBytes);
+          listen == null ? addresses.get(rank) : address(listen, "--listen"), address(http, "--http"),
+          address(control, "--control"), initial, placement == null ? 0 : 1, options,
+          token, Duration.ofSeconds(connectTimeout), stageBudgetBytes, identity);
       WorkerProcess.Serving engine = null;
       if (api != null) {
         ApiOptions apiOptions = ApiOptions.defaults().withShutdownGrace(Duration.ofSeconds(grace))
@@ -145,6 +160,7 @@ public final class ServeCommand implements Callable<Integer> {
       Runtime.getRuntime().addShutdownHook(hook);
       parent.out.println("worker " + rank + "/" + addresses.size() + " ready: transport " + config.listen()
           + ", http " + process.httpAddress()
+          + (process.controlAddress() == null ? ", plain transport, no control API" : ", https " + process.controlAddress())
           + (process.apiAddress() == null ? "" : ", api " + process.apiAddress())
           + ", " + model.config().architecture().modelType());
       parent.out.flush();

@@ -5,6 +5,7 @@ import dev.moe.runtime.parallel.FrameDecoder.Frame;
 import dev.moe.runtime.parallel.FrameDecoder.Oversize;
 import dev.moe.runtime.parallel.FrameEncoder.Outbound;
 import dev.moe.runtime.parallel.Message.ErrorReply;
+import dev.moe.runtime.tls.ModelTls;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
@@ -14,6 +15,7 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.handler.ssl.SslHandler;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.Map;
@@ -36,10 +38,13 @@ public final class FrameClient implements AutoCloseable {
 
   /**
    * Connects to {@code address}, retrying until {@code timeout} passes: the peer may still be
-   * starting.
+   * starting. With {@code tls}, the connection is made once the TLS handshake has completed: this
+   * worker presented its certificate and the peer's chains to the model's CA.
+   *
+   * @param tls the model's TLS identity; null: plain TCP
    */
   public static FrameClient connect(EventLoopGroup group, InetSocketAddress address, int maxFrameBytes,
-      Duration timeout) {
+      Duration timeout, ModelTls tls) {
     long deadline = System.nanoTime() + timeout.toNanos();
     String peer = address.getHostString() + ":" + address.getPort();
     FrameClient[] client = new FrameClient[1];
@@ -51,6 +56,9 @@ public final class FrameClient implements AutoCloseable {
         .handler(new ChannelInitializer<SocketChannel>() {
           @Override
           protected void initChannel(SocketChannel ch) {
+            if (tls != null) {
+              ch.pipeline().addLast(tls.nettyClient().newHandler(ch.alloc(), address.getHostString(), address.getPort()));
+            }
             ch.pipeline().addLast(new FrameDecoder(maxFrameBytes), FrameEncoder.INSTANCE, new ReplyHandler(client));
           }
         });
@@ -60,13 +68,13 @@ public final class FrameClient implements AutoCloseable {
       // DNS name) but may come back on another address.
       var future = bootstrap.connect(new InetSocketAddress(address.getHostString(), address.getPort()))
           .awaitUninterruptibly();
-      if (future.isSuccess()) {
+      last = future.isSuccess() ? handshakeFailure(future.channel()) : future.cause();
+      if (last == null) {
         synchronized (client) {
           client[0] = new FrameClient(future.channel(), peer);
         }
         return client[0];
       }
-      last = future.cause();
       try {
         Thread.sleep(50);
       } catch (InterruptedException e) {
@@ -76,6 +84,20 @@ public final class FrameClient implements AutoCloseable {
     } while (System.nanoTime() < deadline);
     throw new RemoteException(ErrorCode.UNAVAILABLE, "cannot connect to worker at " + peer + " within "
         + timeout.toMillis() + " ms: " + (last == null ? "interrupted" : last.getMessage()), last);
+  }
+
+  /** Why the TLS handshake on {@code channel} failed (the channel then closed); null: it completed, or plain TCP. */
+  private static Throwable handshakeFailure(Channel channel) {
+    SslHandler tls = channel.pipeline().get(SslHandler.class);
+    if (tls == null) {
+      return null;
+    }
+    var handshake = tls.handshakeFuture().awaitUninterruptibly();
+    if (handshake.isSuccess()) {
+      return null;
+    }
+    channel.close();
+    return handshake.cause();
   }
 
   public String peer() {

@@ -5,6 +5,7 @@ import dev.moe.runtime.parallel.FrameDecoder.Frame;
 import dev.moe.runtime.parallel.FrameDecoder.Oversize;
 import dev.moe.runtime.parallel.FrameEncoder.Outbound;
 import dev.moe.runtime.parallel.Message.ErrorReply;
+import dev.moe.runtime.tls.ModelTls;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
@@ -16,6 +17,7 @@ import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.ssl.SslHandshakeCompletionEvent;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -30,6 +32,10 @@ import java.util.logging.Logger;
  * Accepts frame connections and answers each request through a {@link Transport.Handler}. Nothing a
  * client sends can take the server down: undecodable frames, oversize frames and failing handlers
  * all become an {@link ErrorReply} to that request.
+ *
+ * <p>With {@link ModelTls}, every connection is mutual TLS: a client without a certificate of the
+ * model is refused at the handshake, and TLS stands first in the pipeline, so no byte reaches the
+ * frame decoder before the handshake has completed.
  */
 public final class FrameServer implements AutoCloseable {
 
@@ -39,7 +45,7 @@ public final class FrameServer implements AutoCloseable {
   private final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
 
   private FrameServer(EventLoopGroup group, InetSocketAddress address, int maxFrameBytes,
-      Transport.Handler handler) {
+      Transport.Handler handler, ModelTls tls) {
     FrameServer self = this;
     try {
       channel = new ServerBootstrap()
@@ -50,6 +56,9 @@ public final class FrameServer implements AutoCloseable {
             @Override
             protected void initChannel(SocketChannel ch) {
               self.connections.add(ch);
+              if (tls != null) {
+                ch.pipeline().addLast(tls.nettyServer().newHandler(ch.alloc()));
+              }
               ch.pipeline().addLast(new FrameDecoder(maxFrameBytes), FrameEncoder.INSTANCE,
                   new RequestHandler(handler, maxFrameBytes));
             }
@@ -65,10 +74,14 @@ public final class FrameServer implements AutoCloseable {
     }
   }
 
-  /** Listens on {@code address} (port 0: any free port). */
+  /**
+   * Listens on {@code address} (port 0: any free port).
+   *
+   * @param tls the model's TLS identity; null: plain TCP, for workers of one process or machine
+   */
   public static FrameServer bind(EventLoopGroup group, InetSocketAddress address, int maxFrameBytes,
-      Transport.Handler handler) {
-    return new FrameServer(group, address, maxFrameBytes, handler);
+      Transport.Handler handler, ModelTls tls) {
+    return new FrameServer(group, address, maxFrameBytes, handler, tls);
   }
 
   public InetSocketAddress address() {
@@ -138,6 +151,15 @@ public final class FrameServer implements AutoCloseable {
         reply = CompletableFuture.failedFuture(e);
       }
       reply.whenComplete((m, t) -> ctx.writeAndFlush(new Outbound(frame.requestId(), t == null ? m : errorReply(t))));
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object event) {
+      if (event instanceof SslHandshakeCompletionEvent done && !done.isSuccess()) {
+        LOG.warning("refused a transport connection from " + ctx.channel().remoteAddress() + " at the TLS handshake: "
+            + done.cause().getMessage());
+      }
+      ctx.fireUserEventTriggered(event);
     }
 
     @Override

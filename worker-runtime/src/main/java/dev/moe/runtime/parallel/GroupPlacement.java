@@ -2,6 +2,7 @@ package dev.moe.runtime.parallel;
 
 import dev.moe.runtime.parallel.Message.ActivePlacement;
 import dev.moe.runtime.parallel.Message.PlacementQuery;
+import dev.moe.runtime.tls.ModelTls;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
@@ -24,8 +25,10 @@ public final class GroupPlacement {
   /**
    * The active placement of the peers that answer within {@code timeout} (the newest, should they
    * differ), or null when none does, as when the whole group is starting.
+   *
+   * @param tls the model's TLS identity (null: plain TCP), as the transport uses it
    */
-  public static ActivePlacement ask(List<InetSocketAddress> peers, int rank, Duration timeout) {
+  public static ActivePlacement ask(List<InetSocketAddress> peers, int rank, Duration timeout, ModelTls tls) {
     EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
     try {
       List<CompletableFuture<ActivePlacement>> answers = new ArrayList<>();
@@ -36,7 +39,7 @@ public final class GroupPlacement {
         InetSocketAddress address = peers.get(p);
         answers.add(CompletableFuture.supplyAsync(() -> {
           try (FrameClient client = FrameClient.connect(group, address, NettyTransport.DEFAULT_MAX_FRAME_BYTES,
-              timeout)) {
+              timeout, tls)) {
             return client.call(new PlacementQuery(), ActivePlacement.class)
                 .get(timeout.toMillis(), TimeUnit.MILLISECONDS);
           } catch (Exception e) {

@@ -44,7 +44,7 @@ public final class LocalGroup implements AutoCloseable {
       for (int r = 0; r < workers; r++) {
         WorkerNode node = new WorkerNode(r, workers, model, placement, version, options);
         nodes.add(node);
-        transports.add(NettyTransport.listen(r, workers, LOOPBACK, node, NettyTransport.DEFAULT_MAX_FRAME_BYTES));
+        transports.add(NettyTransport.listen(r, workers, LOOPBACK, node, NettyTransport.DEFAULT_MAX_FRAME_BYTES, null));
       }
       List<InetSocketAddress> addresses = transports.stream().map(NettyTransport::address).toList();
       for (int r = 0; r < workers; r++) {

@@ -4,6 +4,7 @@ import dev.moe.runtime.parallel.Message.Dispatch;
 import dev.moe.runtime.parallel.Message.FetchSlot;
 import dev.moe.runtime.parallel.Message.Rows;
 import dev.moe.runtime.parallel.Message.SlotCopy;
+import dev.moe.runtime.tls.ModelTls;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
@@ -33,32 +34,40 @@ public final class NettyTransport implements Transport {
   private final int size;
   private final int maxFrameBytes;
   private final EventLoopGroup group;
+  private final ModelTls tls;
   private final FrameServer server;
   private volatile List<InetSocketAddress> peers;
   private volatile FrameClient[] clients;
   private volatile boolean closed;
   private Thread reconnector;
 
-  private NettyTransport(int rank, int size, InetSocketAddress bind, Transport.Handler handler, int maxFrameBytes) {
+  private NettyTransport(int rank, int size, InetSocketAddress bind, Transport.Handler handler, int maxFrameBytes,
+      ModelTls tls) {
     if (size < 1 || rank < 0 || rank >= size) {
       throw new IllegalArgumentException("rank " + rank + " is not in a group of " + size + " workers");
     }
     this.rank = rank;
     this.size = size;
     this.maxFrameBytes = maxFrameBytes;
+    this.tls = tls;
     this.group = new MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory());
     try {
-      this.server = FrameServer.bind(group, bind, maxFrameBytes, handler);
+      this.server = FrameServer.bind(group, bind, maxFrameBytes, handler, tls);
     } catch (RuntimeException e) {
       group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
       throw e;
     }
   }
 
-  /** Binds worker {@code rank}'s server; requests that arrive go to {@code handler}. */
+  /**
+   * Binds worker {@code rank}'s server; requests that arrive go to {@code handler}.
+   *
+   * @param tls the model's TLS identity, for the server and the connections to peers (mutual TLS);
+   *     null: plain TCP, for workers of one process or machine
+   */
   public static NettyTransport listen(int rank, int size, InetSocketAddress bind, Transport.Handler handler,
-      int maxFrameBytes) {
-    return new NettyTransport(rank, size, bind, handler, maxFrameBytes);
+      int maxFrameBytes, ModelTls tls) {
+    return new NettyTransport(rank, size, bind, handler, maxFrameBytes, tls);
   }
 
   /** Where this worker listens (the bound port when it was given as 0). */
@@ -92,7 +101,7 @@ public final class NettyTransport implements Transport {
     FrameClient[] connected = new FrameClient[size];
     for (int p = 0; p < size; p++) {
       if (p != rank) {
-        connected[p] = FrameClient.connect(group, peers.get(p), maxFrameBytes, timeout);
+        connected[p] = FrameClient.connect(group, peers.get(p), maxFrameBytes, timeout, tls);
       }
     }
     clients = connected;
@@ -106,7 +115,7 @@ public final class NettyTransport implements Transport {
       for (int p = 0; p < size && !closed; p++) {
         if (p != rank && !c[p].isOpen()) {
           try {
-            FrameClient fresh = FrameClient.connect(group, peers.get(p), maxFrameBytes, RECONNECT_ATTEMPT);
+            FrameClient fresh = FrameClient.connect(group, peers.get(p), maxFrameBytes, RECONNECT_ATTEMPT, tls);
             replace(p, fresh);
           } catch (RemoteException e) {
             // Still down: try again on the next round.

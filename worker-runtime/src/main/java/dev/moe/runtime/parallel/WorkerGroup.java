@@ -66,13 +66,17 @@ public final class WorkerGroup implements AutoCloseable {
     this.hidden = hidden;
   }
 
-  /** Connects to the workers (by rank); new steps carry the placement version they all serve. */
+  /**
+   * Connects to the workers (by rank); new steps carry the placement version they all serve. Plain
+   * TCP: a coordinator drives workers of one process or machine (trace replay, tests), which run
+   * without TLS; a deployed model's workers step themselves.
+   */
   public static WorkerGroup connect(List<InetSocketAddress> addresses, int hidden, Duration timeout) {
     EventLoopGroup group = new MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory());
     List<FrameClient> clients = new ArrayList<>();
     try {
       for (InetSocketAddress a : addresses) {
-        clients.add(FrameClient.connect(group, a, NettyTransport.DEFAULT_MAX_FRAME_BYTES, timeout));
+        clients.add(FrameClient.connect(group, a, NettyTransport.DEFAULT_MAX_FRAME_BYTES, timeout, null));
       }
     } catch (RuntimeException e) {
       clients.forEach(FrameClient::close);

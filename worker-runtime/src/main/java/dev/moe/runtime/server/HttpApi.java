@@ -2,6 +2,8 @@ package dev.moe.runtime.server;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import com.sun.net.httpserver.HttpsServer;
+import dev.moe.runtime.tls.ModelTls;
 import dev.moe.stats.RoutingStatsJson;
 import java.io.IOException;
 import java.io.InputStream;
@@ -33,7 +35,9 @@ import java.util.logging.Logger;
  * </ul>
  *
  * <p>Without a token configured, the guarded endpoints answer 403: statistics and placement
- * changes are never open.
+ * changes are never open. They are served over HTTPS only (the worker's control port, with the
+ * model's certificate): on plain HTTP (the probes' and Prometheus' port) they answer 403 whatever
+ * the request carries, so that a client that sends the token in the clear learns it must not.
  */
 public final class HttpApi implements AutoCloseable {
 
@@ -48,20 +52,30 @@ public final class HttpApi implements AutoCloseable {
   private final ExecutorService executor;
   private final WorkerApi worker;
   private final BearerToken token;
+  private final boolean encrypted;
 
   /**
    * @param token null: the guarded endpoints refuse every request
+   * @param tls the worker's TLS identity: HTTPS, with the guarded endpoints; null: plain HTTP,
+   *     without them
    */
-  public HttpApi(InetSocketAddress bind, WorkerApi worker, BearerToken token) {
-    this(bind, worker, token, MAX_BODY_BYTES);
+  public HttpApi(InetSocketAddress bind, WorkerApi worker, BearerToken token, ModelTls tls) {
+    this(bind, worker, token, tls, MAX_BODY_BYTES);
   }
 
-  HttpApi(InetSocketAddress bind, WorkerApi worker, BearerToken token, int maxBodyBytes) {
+  HttpApi(InetSocketAddress bind, WorkerApi worker, BearerToken token, ModelTls tls, int maxBodyBytes) {
     this.maxBodyBytes = maxBodyBytes;
     this.worker = worker;
     this.token = token;
+    this.encrypted = tls != null;
     try {
-      server = HttpServer.create(bind, 64);
+      if (tls == null) {
+        server = HttpServer.create(bind, 64);
+      } else {
+        HttpsServer https = HttpsServer.create(bind, 64);
+        https.setHttpsConfigurator(tls.httpsConfigurator());
+        server = https;
+      }
     } catch (IOException e) {
       throw new UncheckedIOException("cannot listen for HTTP on " + bind + ": " + e.getMessage(), e);
     }
@@ -184,6 +198,11 @@ public final class HttpApi implements AutoCloseable {
 
   /** Answers 401 or 403 itself when the request may not proceed. */
   private boolean authorized(HttpExchange exchange) throws IOException {
+    if (!encrypted) {
+      text(exchange, 403, "refused on plain HTTP: /stats and /placement are served over HTTPS only, on the worker's"
+          + " control port (serve --control); a token sent here has crossed the network in the clear\n");
+      return false;
+    }
     if (token == null) {
       text(exchange, 403, "disabled: start the worker with --stats-token-file to enable this endpoint\n");
       return false;

@@ -12,6 +12,7 @@ import dev.moe.runtime.parallel.NettyTransport;
 import dev.moe.runtime.parallel.WorkerNode;
 import dev.moe.runtime.parallel.WorkerOptions;
 import dev.moe.runtime.scheduler.Engine;
+import dev.moe.runtime.tls.ModelTls;
 import dev.moe.runtime.tokenizer.TextTokenizer;
 import dev.moe.stats.RoutingStats;
 import java.net.InetSocketAddress;
@@ -36,13 +37,18 @@ public final class WorkerProcess implements AutoCloseable {
    * @param peers every worker's transport address, by rank
    * @param listen where this worker's transport listens (usually {@code peers.get(rank)}, or the
    *     wildcard address with its port)
+   * @param http plain HTTP: probes and metrics
+   * @param control HTTPS, with {@code tls}: the probes' endpoints and {@code /stats} and {@code
+   *     /placement}
    * @param placementVersion the version {@code placement} is served as
    * @param token guards {@code /stats} and {@code /placement}; null disables them
    * @param stageBudgetBytes weight bytes staged per step when a placement is posted over HTTP
+   * @param tls the model's TLS identity: mutual TLS on the transport, HTTPS on {@code control};
+   *     null: plain transport and no control API (workers of one machine)
    */
   public record Config(int rank, List<InetSocketAddress> peers, InetSocketAddress listen, InetSocketAddress http,
-      Placement placement, long placementVersion, WorkerOptions options, BearerToken token, Duration connectTimeout,
-      long stageBudgetBytes) {}
+      InetSocketAddress control, Placement placement, long placementVersion, WorkerOptions options, BearerToken token,
+      Duration connectTimeout, long stageBudgetBytes, ModelTls tls) {}
 
   /**
    * What the worker serves besides its experts' rows: its own requests, through the serving
@@ -58,6 +64,7 @@ public final class WorkerProcess implements AutoCloseable {
 
   private final Config config;
   private final HttpApi http;
+  private final HttpApi control;
   private final CountDownLatch stopped = new CountDownLatch(1);
   private volatile WorkerNode node;
   private volatile Engine engine;
@@ -67,7 +74,14 @@ public final class WorkerProcess implements AutoCloseable {
 
   private WorkerProcess(Config config) {
     this.config = config;
-    this.http = new HttpApi(config.http(), new Api(), config.token());
+    Api api = new Api();
+    this.http = new HttpApi(config.http(), api, null, null);
+    try {
+      this.control = config.tls() == null ? null : new HttpApi(config.control(), api, config.token(), config.tls());
+    } catch (RuntimeException e) {
+      http.close();
+      throw e;
+    }
   }
 
   /** Serves HTTP at once, then loads the weights and connects to the peers; returns when ready. */
@@ -87,7 +101,7 @@ public final class WorkerProcess implements AutoCloseable {
       long version = config.placementVersion();
       if (size > 1) {
         p.state = "asking the group's other workers which placement they serve";
-        ActivePlacement group = GroupPlacement.ask(config.peers(), config.rank(), REJOIN_TIMEOUT);
+        ActivePlacement group = GroupPlacement.ask(config.peers(), config.rank(), REJOIN_TIMEOUT, config.tls());
         if (group != null && group.version() != version) {
           Placement active = PlacementJson.parse(group.placementJson(), "the group's active placement version "
               + group.version(), model.experts(), 0);
@@ -107,7 +121,7 @@ public final class WorkerProcess implements AutoCloseable {
       p.node = n;
       p.state = "connecting to the group's other workers";
       NettyTransport transport = NettyTransport.listen(config.rank(), size, config.listen(), n,
-          NettyTransport.DEFAULT_MAX_FRAME_BYTES);
+          NettyTransport.DEFAULT_MAX_FRAME_BYTES, config.tls());
       n.attach(transport);
       transport.peers(config.peers());
       transport.connect(config.connectTimeout());
@@ -130,6 +144,11 @@ public final class WorkerProcess implements AutoCloseable {
 
   public InetSocketAddress httpAddress() {
     return http.address();
+  }
+
+  /** Where the HTTPS control API listens; null without TLS. */
+  public InetSocketAddress controlAddress() {
+    return control == null ? null : control.address();
   }
 
   /** The serving engine; null without one. */
@@ -168,6 +187,9 @@ public final class WorkerProcess implements AutoCloseable {
       n.shutdown(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
     }
     http.stop(1);
+    if (control != null) {
+      control.stop(1);
+    }
     stopped.countDown();
     LOG.info("worker " + config.rank() + " stopped");
   }

@@ -11,6 +11,7 @@ import dev.moe.stats.RoutingStatsJson;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -47,6 +48,16 @@ class ServeReplayCliTest {
     refused("port 70000 is not in 0..65535", "serve", "--rank", "0", "--peers", "a:70000", "--checkpoint", ckpt);
     refused("the token file", "serve", "--rank", "0", "--peers", "127.0.0.1:0", "--checkpoint", ckpt,
         "--stats-token-file", dir.resolve("missing").toString());
+    refused("--tls-cert, --tls-key and --tls-ca go together", "serve", "--rank", "0", "--peers", "127.0.0.1:0",
+        "--checkpoint", ckpt, "--tls-cert", dir.resolve("tls.crt").toString());
+  }
+
+  @Test
+  void serveRefusesTheTokenWithoutTls() throws Exception {
+    Path token = Files.writeString(dir.resolve("token"), "secret\n");
+    // Without TLS the token would be accepted over plain HTTP: refused at once.
+    refused("--stats-token-file needs --tls-cert, --tls-key and --tls-ca", "serve", "--rank", "0", "--peers",
+        "127.0.0.1:0", "--checkpoint", Fixtures.dir("mixtral").toString(), "--stats-token-file", token.toString());
   }
 
   @Test

@@ -49,7 +49,7 @@ class BadRequestTest {
     hidden = model.hidden();
     local = LocalGroup.start(2, model, Placements.roundRobin(2, 8, 2), WorkerOptions.defaults().withLimits(16, 64));
     loop = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
-    client = FrameClient.connect(loop, local.addresses().get(0), 1 << 24, Duration.ofSeconds(5));
+    client = FrameClient.connect(loop, local.addresses().get(0), 1 << 24, Duration.ofSeconds(5), null);
   }
 
   @AfterAll

@@ -143,8 +143,8 @@ class FrameTransportTest {
 
   @Test
   void repliesMatchRequestsAndErrorsComeBackAsCodes() {
-    try (FrameServer server = FrameServer.bind(group, LOOPBACK, 1 << 20, FrameTransportTest::handler);
-        FrameClient client = FrameClient.connect(group, server.address(), 1 << 20, Duration.ofSeconds(5))) {
+    try (FrameServer server = FrameServer.bind(group, LOOPBACK, 1 << 20, FrameTransportTest::handler, null);
+        FrameClient client = FrameClient.connect(group, server.address(), 1 << 20, Duration.ofSeconds(5), null)) {
       List<CompletableFuture<Rows>> replies = new ArrayList<>();
       for (int i = 0; i < 50; i++) {
         replies.add(client.call(new Dispatch(i, 0, 1, 1, new int[] {0}, new int[] {0, 1}, new float[] {i}), Rows.class));
@@ -166,8 +166,8 @@ class FrameTransportTest {
 
   @Test
   void oversizeFrameIsRefusedAndTheConnectionStaysUsable() {
-    try (FrameServer server = FrameServer.bind(group, LOOPBACK, 4096, FrameTransportTest::handler);
-        FrameClient client = FrameClient.connect(group, server.address(), 1 << 20, Duration.ofSeconds(5))) {
+    try (FrameServer server = FrameServer.bind(group, LOOPBACK, 4096, FrameTransportTest::handler, null);
+        FrameClient client = FrameClient.connect(group, server.address(), 1 << 20, Duration.ofSeconds(5), null)) {
       RemoteException e = remoteFailure(client.call(
           new Dispatch(0, 0, 1, 1, new int[] {0}, new int[] {0, 4000}, new float[4000])));
       assertEquals(ErrorCode.OVERSIZE, e.code());
@@ -179,7 +179,7 @@ class FrameTransportTest {
 
   @Test
   void garbageFromARawSocketGetsAnErrorReplyNotACrash() throws IOException {
-    try (FrameServer server = FrameServer.bind(group, LOOPBACK, 1 << 20, FrameTransportTest::handler);
+    try (FrameServer server = FrameServer.bind(group, LOOPBACK, 1 << 20, FrameTransportTest::handler, null);
         Socket socket = new Socket("127.0.0.1", server.address().getPort())) {
       OutputStream out = socket.getOutputStream();
       // A dispatch frame whose body stops halfway through its header.
@@ -192,8 +192,8 @@ class FrameTransportTest {
       assertTrue(reply.message().contains("truncated"), reply.message());
     }
     // The server still serves others.
-    try (FrameServer server = FrameServer.bind(group, LOOPBACK, 1 << 20, FrameTransportTest::handler);
-        FrameClient client = FrameClient.connect(group, server.address(), 1 << 20, Duration.ofSeconds(5))) {
+    try (FrameServer server = FrameServer.bind(group, LOOPBACK, 1 << 20, FrameTransportTest::handler, null);
+        FrameClient client = FrameClient.connect(group, server.address(), 1 << 20, Duration.ofSeconds(5), null)) {
       assertEquals(2f, client.call(new Dispatch(0, 0, 1, 1, new int[] {0}, new int[] {0, 1}, new float[] {1}), Rows.class)
           .join().y()[0]);
     }
@@ -202,8 +202,8 @@ class FrameTransportTest {
   @Test
   void lostConnectionFailsPendingRequests() {
     CompletableFuture<Message> never = new CompletableFuture<>();
-    FrameServer server = FrameServer.bind(group, LOOPBACK, 1 << 20, m -> never);
-    try (FrameClient client = FrameClient.connect(group, server.address(), 1 << 20, Duration.ofSeconds(5))) {
+    FrameServer server = FrameServer.bind(group, LOOPBACK, 1 << 20, m -> never, null);
+    try (FrameClient client = FrameClient.connect(group, server.address(), 1 << 20, Duration.ofSeconds(5), null)) {
       CompletableFuture<Message> pending = client.call(new Ack());
       server.close();
       RemoteException e = remoteFailure(pending);
@@ -214,7 +214,7 @@ class FrameTransportTest {
   @Test
   void connectGivesUpWithAClearError() {
     RemoteException e = assertThrows(RemoteException.class, () -> FrameClient.connect(group,
-        new InetSocketAddress("127.0.0.1", 1), 1 << 20, Duration.ofMillis(200)));
+        new InetSocketAddress("127.0.0.1", 1), 1 << 20, Duration.ofMillis(200), null));
     assertTrue(e.getMessage().contains("cannot connect to worker at 127.0.0.1:1"), e.getMessage());
   }
 

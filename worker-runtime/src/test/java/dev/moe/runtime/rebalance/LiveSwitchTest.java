@@ -267,7 +267,7 @@ class LiveSwitchTest {
         WorkerNode node = new WorkerNode(r, WORKERS, model, FIRST, 1, WorkerOptions.defaults());
         nodes.add(node);
         transports.add(NettyTransport.listen(r, WORKERS, new InetSocketAddress("127.0.0.1", 0), node,
-            NettyTransport.DEFAULT_MAX_FRAME_BYTES));
+            NettyTransport.DEFAULT_MAX_FRAME_BYTES, null));
       }
       List<InetSocketAddress> addresses = transports.stream().map(NettyTransport::address).toList();
       for (int r = 0; r < WORKERS; r++) {

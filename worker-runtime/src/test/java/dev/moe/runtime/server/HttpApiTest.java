@@ -18,6 +18,8 @@ import dev.moe.runtime.parallel.WorkerOptions;
 import dev.moe.runtime.rebalance.PlacementRefusedException;
 import dev.moe.runtime.rebalance.Placements;
 import dev.moe.runtime.tensor.DType;
+import dev.moe.runtime.tls.ModelTls;
+import dev.moe.runtime.tls.TestCertificates;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -33,7 +35,10 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** A worker's HTTP endpoints over a live two-worker group (Mixtral's fixture). */
+/**
+ * A worker's HTTP endpoints over a live two-worker group (Mixtral's fixture): the control API over
+ * HTTPS with a certificate of the model's CA, as the operator calls it.
+ */
 class HttpApiTest {
 
   static final String TOKEN = "t0ken-from-a-secret";
@@ -42,15 +47,19 @@ class HttpApiTest {
   static LocalGroup local;
   static List<HttpApi> apis;
   static HttpClient client;
+  static ModelTls tls;
 
   @BeforeAll
-  static void start() {
+  static void start() throws IOException {
+    TestCertificates model = TestCertificates.authority("mixtral");
+    tls = model.issue(Files.createTempDirectory("http-api-tls"));
     ckpt = Checkpoint.open(Fixtures.dir("mixtral"));
     local = LocalGroup.start(2, new CheckpointModel(ckpt, DType.F32), Placements.roundRobin(2, 8, 2),
         WorkerOptions.defaults());
     apis = local.nodes().stream().map(n -> new HttpApi(new InetSocketAddress("127.0.0.1", 0), new NodeApi(n, 1 << 20),
-        BearerToken.of(TOKEN))).toList();
-    client = HttpClient.newHttpClient();
+        BearerToken.of(TOKEN), tls)).toList();
+    client = HttpClient.newBuilder().sslContext(model.issue(Files.createTempDirectory("http-api-client")).sslContext())
+        .build();
   }
 
   @AfterAll
@@ -63,7 +72,7 @@ class HttpApiTest {
 
   static HttpResponse<String> send(int worker, String method, String path, String token, String body)
       throws IOException, InterruptedException {
-    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("https://127.0.0.1:"
         + apis.get(worker).address().getPort() + path));
     if (token != null) {
       b.header("Authorization", "Bearer " + token);
@@ -102,8 +111,8 @@ class HttpApiTest {
     assertEquals(401, send(0, "POST", "/placement?version=5", null, "{}").statusCode());
     assertEquals(200, send(0, "GET", "/stats", TOKEN, null).statusCode());
     try (HttpApi open = new HttpApi(new InetSocketAddress("127.0.0.1", 0), new NodeApi(local.nodes().get(0), 1),
-        null)) {
-      HttpResponse<String> r = client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
+        null, tls)) {
+      HttpResponse<String> r = client.send(HttpRequest.newBuilder(URI.create("https://127.0.0.1:"
           + open.address().getPort() + "/stats")).header("Authorization", "Bearer anything").build(),
           HttpResponse.BodyHandlers.ofString());
       assertEquals(403, r.statusCode());
@@ -112,10 +121,31 @@ class HttpApiTest {
   }
 
   @Test
+  void plainHttpRefusesTheTokenBearingEndpointsEvenWithTheRightToken() throws Exception {
+    try (HttpApi plain = new HttpApi(new InetSocketAddress("127.0.0.1", 0), new NodeApi(local.nodes().get(0), 1),
+        BearerToken.of(TOKEN), null)) {
+      for (String path : List.of("/stats", "/placement")) {
+        HttpResponse<String> r = client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
+            + plain.address().getPort() + path)).header("Authorization", "Bearer " + TOKEN).build(),
+            HttpResponse.BodyHandlers.ofString());
+        assertEquals(403, r.statusCode(), path);
+        assertTrue(r.body().contains("HTTPS only"), r.body());
+      }
+      HttpResponse<String> post = client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
+          + plain.address().getPort() + "/placement?version=5")).header("Authorization", "Bearer " + TOKEN)
+          .POST(HttpRequest.BodyPublishers.ofString("{}")).build(), HttpResponse.BodyHandlers.ofString());
+      assertEquals(403, post.statusCode());
+      // The probes and the metrics stay on plain HTTP, for the kubelet and Prometheus.
+      assertEquals(200, client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
+          + plain.address().getPort() + "/readyz")).build(), HttpResponse.BodyHandlers.ofString()).statusCode());
+    }
+  }
+
+  @Test
   void oversizeBodyIsRefused() throws Exception {
     try (HttpApi small = new HttpApi(new InetSocketAddress("127.0.0.1", 0), new NodeApi(local.nodes().get(0), 1),
-        BearerToken.of(TOKEN), 1000)) {
-      HttpResponse<String> r = client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
+        BearerToken.of(TOKEN), tls, 1000)) {
+      HttpResponse<String> r = client.send(HttpRequest.newBuilder(URI.create("https://127.0.0.1:"
               + small.address().getPort() + "/placement?version=3")).header("Authorization", "Bearer " + TOKEN)
           .POST(HttpRequest.BodyPublishers.ofString("x".repeat(1001))).build(), HttpResponse.BodyHandlers.ofString());
       assertEquals(413, r.statusCode());

@@ -22,13 +22,17 @@ import dev.moe.runtime.scheduler.EngineRejectedException;
 import dev.moe.runtime.scheduler.FinishReason;
 import dev.moe.runtime.scheduler.GenerationRequest;
 import dev.moe.runtime.tensor.DType;
+import dev.moe.runtime.tls.ModelTls;
+import dev.moe.runtime.tls.TestCertificates;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Files;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -48,7 +52,17 @@ class RejoinTest {
 
   private static final String TOKEN = "rejoin-test-token";
   private static final String FIXTURE = "deepseek_v3";
-  private final HttpClient http = HttpClient.newHttpClient();
+  /** The model's identity, as every worker of a deployed model has it: the rejoin query goes over mutual TLS. */
+  private static final ModelTls TLS = model();
+  private final HttpClient http = HttpClient.newBuilder().sslContext(TLS.sslContext()).build();
+
+  private static ModelTls model() {
+    try {
+      return TestCertificates.authority("rejoin").issue(Files.createTempDirectory("rejoin-tls"));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
 
   private static List<InetSocketAddress> freeLoopbackPorts(int n) throws IOException {
     List<InetSocketAddress> out = new ArrayList<>();
@@ -74,8 +88,8 @@ class RejoinTest {
   private static WorkerProcess start(int rank, List<InetSocketAddress> peers, Checkpoint ckpt, Placement initial,
       Engine.Options engine) {
     WorkerProcess.Config config = new WorkerProcess.Config(rank, peers, peers.get(rank),
-        new InetSocketAddress("127.0.0.1", 0), initial, 0, WorkerOptions.defaults(), BearerToken.of(TOKEN),
-        Duration.ofSeconds(30), 1 << 20);
+        new InetSocketAddress("127.0.0.1", 0), new InetSocketAddress("127.0.0.1", 0), initial, 0,
+        WorkerOptions.defaults(), BearerToken.of(TOKEN), Duration.ofSeconds(30), 1 << 20, TLS);
     return WorkerProcess.start(config, new CheckpointModel(ckpt, DType.F32),
         new WorkerProcess.Serving(ckpt, engine));
   }
@@ -104,14 +118,14 @@ class RejoinTest {
   }
 
   private String placementStatus(WorkerProcess p) throws Exception {
-    HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + p.httpAddress().getPort()
+    HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("https://127.0.0.1:" + p.controlAddress().getPort()
         + "/placement")).header("Authorization", "Bearer " + TOKEN).build(), HttpResponse.BodyHandlers.ofString());
     assertEquals(200, r.statusCode(), r.body());
     return r.body();
   }
 
   private void post(WorkerProcess p, long version, Placement placement) throws Exception {
-    HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + p.httpAddress().getPort()
+    HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("https://127.0.0.1:" + p.controlAddress().getPort()
         + "/placement?version=" + version)).header("Authorization", "Bearer " + TOKEN)
         .POST(HttpRequest.BodyPublishers.ofString(PlacementJson.toJson(placement))).build(),
         HttpResponse.BodyHandlers.ofString());

@@ -14,6 +14,8 @@ import dev.moe.runtime.server.BearerToken;
 import dev.moe.runtime.server.HttpApi;
 import dev.moe.runtime.server.NodeApi;
 import dev.moe.runtime.tensor.DType;
+import dev.moe.runtime.tls.ModelTls;
+import dev.moe.runtime.tls.TestCertificates;
 import dev.moe.stats.LayerPair;
 import dev.moe.stats.RoutingStats;
 import dev.moe.stats.RoutingStatsJson;
@@ -24,10 +26,12 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.HashSet;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** Routing statistics: exact counts, sampled transitions, the solver's JSON format, and its guard. */
 class RoutingStatsTest {
@@ -123,7 +127,8 @@ class RoutingStatsTest {
   }
 
   @Test
-  void workersServeTheirCountsAsAuthenticatedJson() throws Exception {
+  void workersServeTheirCountsAsAuthenticatedJson(@TempDir Path dir) throws Exception {
+    ModelTls tls = TestCertificates.authority("mixtral").issue(dir);
     // Six tokens over two workers (three each), Mixtral's fixture (8 experts, top-2, layers 0 and 1).
     int[][] ids = {
         {0, 1, 0, 2, 3, 0, 7, 6, 0, 1, 5, 0},
@@ -135,10 +140,10 @@ class RoutingStatsTest {
       CheckpointModel model = new CheckpointModel(ckpt, DType.F32);
       try (LocalGroup local = LocalGroup.start(2, model, Placements.roundRobin(2, 8, 2), WorkerOptions.defaults());
           HttpApi http = new HttpApi(new InetSocketAddress("127.0.0.1", 0), new NodeApi(local.nodes().get(1), 1 << 20),
-              BearerToken.of("s3cret"))) {
+              BearerToken.of("s3cret"), tls)) {
         local.group().step(new float[6 * model.hidden()], 6, new int[] {0, 1}, 2, ids, weights).join();
-        URI stats = URI.create("http://127.0.0.1:" + http.address().getPort() + "/stats");
-        try (HttpClient client = HttpClient.newHttpClient()) {
+        URI stats = URI.create("https://127.0.0.1:" + http.address().getPort() + "/stats");
+        try (HttpClient client = HttpClient.newBuilder().sslContext(tls.sslContext()).build()) {
           HttpResponse<String> denied = client.send(HttpRequest.newBuilder(stats).build(),
               HttpResponse.BodyHandlers.ofString());
           assertEquals(401, denied.statusCode());
