@@ -37,6 +37,7 @@ import javax.net.ssl.SSLSocket;
 import javax.net.ssl.TrustManagerFactory;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -72,6 +73,14 @@ class TransportTlsTest {
 
   private NettyTransport worker(int rank, ModelTls tls) {
     return NettyTransport.listen(rank, 2, LOOPBACK, this::count, 1 << 20, tls);
+  }
+
+  @Test
+  void linuxOnX86RunsTheTransportOnBoringSsl() {
+    // The JDK's engine cost the demo a third of its throughput: the shipped jar must carry BoringSSL.
+    Assumptions.assumeTrue(System.getProperty("os.name").equals("Linux")
+        && System.getProperty("os.arch").equals("amd64"), "BoringSSL is shipped for linux-x86_64 only");
+    assertEquals("BoringSSL", ModelTls.transportEngine());
   }
 
   @Test
