@@ -69,7 +69,19 @@ class RunCommandIT {
     // after 24-26 s). Successive windows on one placement differ by about 0.003.
     assertTrue(recovered > 0.93 && recovered > shifted + 0.03, "balancedness did not recover: " + shifted + " -> "
         + recovered);
+    // The middle stretch counts prefill requests that ended before every worker served the rebalance:
+    // none can when the switch comes sooner than one request takes (32 tokens at the TPOT of a loaded
+    // 2-core machine; seen: switched 9-20 s after the shift, requests of 20-24 s). Then it is left out.
+    JsonNode after = stretches.get(2);
+    double requestSeconds = (after.path("ttftP50Ms").asDouble() + 31 * after.path("tpotP50Ms").asDouble()) / 1000;
+    boolean switchedWithinOneRequest = summary.path("switchAfterShiftSeconds").asDouble() < requestSeconds;
     for (JsonNode stretch : stretches) {
+      if (stretch == stretches.get(1) && stretch.path("requests").asInt() == 0 && switchedWithinOneRequest) {
+        System.out.printf("RunCommandIT: no prefill request ended on the decode placement: every worker served the"
+            + " rebalance %.1f s after the shift, within one request (%.1f s)%n",
+            summary.path("switchAfterShiftSeconds").asDouble(), requestSeconds);
+        continue;
+      }
       assertTrue(stretch.path("requests").asInt() > 0, "no request in " + stretch);
       assertEquals(0, stretch.path("errors").asInt(), "failed requests in " + stretch);
       assertTrue(stretch.path("tpotP50Ms").asDouble() > 0 && stretch.path("outputTokensPerSecond").asDouble() > 0,
