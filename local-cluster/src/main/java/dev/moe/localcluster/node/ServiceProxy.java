@@ -228,7 +228,18 @@ final class ServiceProxy implements AutoCloseable {
         in.transferTo(out);
         to.shutdownOutput();
       } catch (IOException e) {
-        // one side closed
+        // One side failed (an endpoint killed mid-connection resets it): end both, or the other direction
+        // would wait on a client that waits for an answer.
+        closeQuietly(from);
+        closeQuietly(to);
+      }
+    }
+
+    private static void closeQuietly(Socket s) {
+      try {
+        s.close();
+      } catch (IOException e) {
+        // closing anyway
       }
     }
 

@@ -55,9 +55,10 @@ import org.junit.jupiter.api.io.TempDir;
  * through its scale subresource, the operator places the experts anew on 3 GPUs, and the group of
  * 3 serves that placement (the StatefulSet restarts the old workers one at a time with the new
  * peers, the new worker first). Then, through the model's Service, probe requests give the same
- * tokens and logprobs alone and beside a flood of identical requests (batch invariance). Then a
- * worker is killed outright with streams in flight on every worker: only its own streams fail, new
- * requests are refused retryably until the survivors serve a plan of their own, and it rejoins on
+ * tokens and logprobs alone and beside a flood of identical requests (batch invariance). Then
+ * worker 0, which runs the group's step clock, is killed outright with streams in flight on every
+ * worker: only its own streams fail, new requests are refused retryably until the survivors serve a
+ * plan of their own (worker 1 keeping the clock) before the replacement is ready, and it rejoins on
  * the served revision. Each step's time is printed.
  *
  * <p>The model is worker-runtime's tiny Qwen3-MoE fixture with a context of 32,768 tokens: a
@@ -229,11 +230,12 @@ class AutoscaleIT {
   }
 
   /**
-   * A worker killed outright (SIGKILL: no graceful stop) with streams in flight on every worker:
-   * only its own streams fail (their connections close with no [DONE]); the survivors' streams
-   * resume once the survivors serve a plan of their own, or end with a retryable error event; no
-   * stream hangs; new requests through the Service are refused with 503 and Retry-After until the
-   * survivors' plan serves, then succeed. Then it is replaced by its StatefulSet and rejoins the
+   * Worker 0 (the step clock's rank) killed outright (SIGKILL: no graceful stop) with streams in
+   * flight on every worker: only its own streams fail (their connections close with no [DONE]); the
+   * survivors' streams resume once the survivors serve a plan of their own, or end with a retryable
+   * error event; no stream hangs; new requests through the Service are refused with 503 and
+   * Retry-After until the survivors' plan serves, then succeed, before the replacement pod is ready:
+   * the clock moved to worker 1. Then it is replaced by its StatefulSet and rejoins the
    * group on the revision the group serves: every worker reports it active, the model is Ready
    * again, the new worker holds tokens' experts again and answers a completion. While it was gone
    * the operator served the survivors a plan of their own (4 slots per GPU leave some expert without
@@ -243,11 +245,12 @@ class AutoscaleIT {
     int revisions = revisions(client);
     // The operator's Secrets for the model's control API: the token, and the model's certificate.
     WorkerControl control = WorkerControl.read(client, NAMESPACE, MODEL).orElseThrow();
-    Pod victim = workers(client).stream().filter(p -> p.getMetadata().getName().endsWith("-1")).findFirst().orElseThrow();
+    Pod victim = workers(client).stream().filter(p -> p.getMetadata().getName().endsWith("-0")).findFirst().orElseThrow();
     String podDir = "pods/" + NAMESPACE + "_" + victim.getMetadata().getName() + "/";
     ProcessHandle process = ProcessHandle.allProcesses().filter(h -> h.info().commandLine()
         .map(c -> c.contains(state.toString()) && c.contains(podDir)).orElse(false)).findFirst().orElseThrow();
     Instant killed;
+    Instant servedAgain;
     try (HeldStreams held = new HeldStreams()) {
       List<HeldStreams.Stream> streams = new ArrayList<>();
       for (Pod worker : workers(client)) {
@@ -259,7 +262,7 @@ class AutoscaleIT {
       await("tokens on every stream", () -> streams.stream().allMatch(s -> s.chunks.get() >= 3), () -> { });
       killed = Instant.now();
       process.destroyForcibly();
-      servedAgainThroughTheService(api, killed);
+      servedAgain = servedAgainThroughTheService(api, killed);
       onlyTheKilledWorkersStreamsFailed(streams, victim.getMetadata().getName(), killed);
     }
     Pod[] rejoined = new Pod[1];
@@ -267,23 +270,28 @@ class AutoscaleIT {
         .filter(p -> p.getMetadata().getName().equals(victim.getMetadata().getName())
             && !p.getMetadata().getUid().equals(victim.getMetadata().getUid()) && ready(p)).findFirst().orElse(null))
         != null, () -> { });
-    mark(killed, "the kill", "worker 1 killed (SIGKILL); its new pod is ready");
+    mark(killed, "the kill", "worker 0 killed (SIGKILL); its new pod is ready");
+    Instant replaced = Instant.parse(rejoined[0].getStatus().getConditions().stream()
+        .filter(c -> c.getType().equals("Ready")).findFirst().orElseThrow().getLastTransitionTime());
+    // The condition's time has whole seconds: served a second before it means served without worker 0.
+    assertTrue(servedAgain.isBefore(replaced.minusSeconds(1)), "the survivors served only once worker 0 was back"
+        + " (served " + servedAgain + ", replacement ready " + replaced + "): the step clock did not move on");
     String[] served = new String[1];
     await("every worker to report the revision the model serves active, the model Ready", () -> {
       MoEModel m = model.get();
       served[0] = m.getStatus().getCurrentPlacement().getRevision();
       long version = Long.parseLong(served[0].substring(served[0].lastIndexOf("-r") + 2));
       return ModelClient.isTrue(m, Conditions.READY) && m.getStatus().getWorkers().getReady() == 3
-          && servesTokens(client, served[0], 1)
+          && servesTokens(client, served[0], 0)
           && workers(client).stream().allMatch(w -> activeVersion(control, w) == version);
     }, () -> { });
-    mark(killed, "the kill", "the new worker 1 serves " + served[0] + " with the others; the model is Ready");
+    mark(killed, "the kill", "the new worker 0 serves " + served[0] + " with the others; the model is Ready");
     assertTrue(revisions(client) <= revisions + 2, "more than the survivors' plan and the return's were made: "
         + revisions(client));
     int after = revisions(client);
-    await("the new worker 1 to answer a completion",
+    await("the new worker 0 to answer a completion",
         () -> complete("http://" + rejoined[0].getStatus().getPodIP() + ":8000").statusCode() == 200, () -> { });
-    mark(killed, "the kill", "the new worker 1 answers a completion");
+    mark(killed, "the kill", "the new worker 0 answers a completion");
     assertEquals(after, revisions(client), "a rejoined worker takes the served revision, not a new one");
     assertEquals(served[0], model.get().getStatus().getCurrentPlacement().getRevision());
   }
@@ -292,16 +300,19 @@ class AutoscaleIT {
    * New requests through the model's Service after the kill, until one is served: each is answered
    * at once (none hangs), with 503 and Retry-After while the survivors cannot serve.
    */
-  private static void servedAgainThroughTheService(String api, Instant killed) {
+  private static Instant servedAgainThroughTheService(String api, Instant killed) {
     Map<String, Integer> answers = new TreeMap<>();
     long deadline = System.nanoTime() + TIMEOUT.toNanos();
     while (true) {
       assertTrue(System.nanoTime() < deadline, "no request served through the Service after the kill: " + answers);
       HttpResponse<String> r;
+      long sent = System.nanoTime();
       try {
         r = complete(api);
       } catch (UncheckedIOException e) {
-        answers.merge("connection failed", 1, Integer::sum);  // the proxy had only the dead pod's address
+        // The proxy picked the dead pod's address; the connection closes at once.
+        answers.merge(String.format(Locale.ROOT, "connection failed (%s after %.1f s)",
+            e.getCause().getClass().getSimpleName(), (System.nanoTime() - sent) / 1e9), 1, Integer::sum);
         ModelClient.sleep(Duration.ofMillis(100));
         continue;
       }
@@ -315,6 +326,7 @@ class AutoscaleIT {
       ModelClient.sleep(Duration.ofMillis(100));
     }
     mark(killed, "the kill", "a new request is served through the Service (before it: " + answers + ")");
+    return Instant.now();
   }
 
   /**

@@ -73,10 +73,11 @@ public sealed interface Message {
   record WorkerStatus(int rank, boolean ready, long activeVersion, long[] staged) implements Message {}
 
   /**
-   * Rank 0 (the step clock) to every rank: run step {@code step} of your own requests (possibly
-   * none) on placement {@code version}. Reply: {@link StepEnd} when this rank's part is done.
+   * The step clock (kept by rank {@code clock}, the lowest connected rank) to every rank: run step
+   * {@code step} of your own requests (possibly none) on placement {@code version}. Reply: {@link
+   * StepEnd} when this rank's part is done; refused by a rank that sees a lower rank connected.
    */
-  record StepBegin(long step, long version) implements Message {}
+  record StepBegin(long step, long version, int clock) implements Message {}
 
   /**
    * Reply to {@link StepBegin}: whether this rank still has requests to run ({@code busy}), the
@@ -85,7 +86,7 @@ public sealed interface Message {
    */
   record StepEnd(long step, boolean busy, long[] staged, String failure) implements Message {}
 
-  /** A rank to rank 0: requests arrived while the clock idled. Reply: {@link Ack}. */
+  /** A rank to the step clock's rank: requests arrived while the clock idled. Reply: {@link Ack}. */
   record Wake() implements Message {}
 
   /** A (re)starting worker to a peer: which placement does the group serve? Reply: {@link ActivePlacement}. */

@@ -182,6 +182,7 @@ public final class MessageCodec {
       case StepBegin m -> {
         out.writeLongLE(m.step());
         out.writeLongLE(m.version());
+        out.writeIntLE(m.clock());
       }
       case StepEnd m -> {
         out.writeLongLE(m.step());
@@ -215,7 +216,7 @@ public final class MessageCodec {
       case ACK -> new Ack();
       case ERROR -> new ErrorReply(ErrorCode.fromOrdinal(readByte(in)),
           new String(readBytes(in, "error message"), StandardCharsets.UTF_8));
-      case STEP_BEGIN -> new StepBegin(readLong(in), readLong(in));
+      case STEP_BEGIN -> new StepBegin(readLong(in), readLong(in), readInt(in));
       case STEP_END -> new StepEnd(readLong(in), readBoolean(in), readLongs(in, "staged"),
           new String(readBytes(in, "failure"), StandardCharsets.UTF_8));
       case WAKE -> new Wake();

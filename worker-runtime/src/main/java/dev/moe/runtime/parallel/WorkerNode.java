@@ -110,7 +110,7 @@ public final class WorkerNode implements Transport.Handler, AutoCloseable {
     /** Runs this worker's own requests for one step of the group's clock (possibly none). */
     CompletableFuture<StepEnd> step(StepBegin begin);
 
-    /** On rank 0: a peer got requests while the clock idled. */
+    /** On the clock's rank: a peer got requests while the clock idled. */
     void wake();
   }
 
@@ -232,8 +232,8 @@ public final class WorkerNode implements Transport.Handler, AutoCloseable {
 
   /**
    * The peers a step on placement {@code version} needs but that are not connected: those whose
-   * slots take tokens in it, and worker 0, whose clock starts every step. A lost peer whose slots
-   * all have share 0 (a survivors' plan) is not needed: its requests were lost with it.
+   * slots take tokens in it. A lost peer whose slots all have share 0 (a survivors' plan) is not
+   * needed: its requests were lost with it, and the step clock moves on to the lowest rank left.
    */
   public List<Integer> missingPeers(long version) {
     Transport t = transport;
@@ -241,7 +241,7 @@ public final class WorkerNode implements Transport.Handler, AutoCloseable {
     try {
       List<Integer> missing = new ArrayList<>();
       for (int p = 0; p < size; p++) {
-        if (!connected(t, p) && (p == 0 || v.table().serves(p))) {
+        if (!connected(t, p) && v.table().serves(p)) {
           missing.add(p);
         }
       }
@@ -249,6 +249,20 @@ public final class WorkerNode implements Transport.Handler, AutoCloseable {
     } finally {
       versions.release(v);
     }
+  }
+
+  /**
+   * The rank whose step clock this worker follows: the lowest one connected. Every rank keeps a
+   * clock, but only the lowest connected rank's steps; a rank that sees a lower one connected
+   * refuses another's steps, so a clock that took over from a lost rank hands back when it returns.
+   */
+  public int clockRank() {
+    Transport t = transport;
+    int r = 0;
+    while (!connected(t, r)) {
+      r++;
+    }
+    return r;
   }
 
   /** Whether peer {@code r} is connected now (this worker itself always is). */
@@ -280,7 +294,14 @@ public final class WorkerNode implements Transport.Handler, AutoCloseable {
         case Stage s -> CompletableFuture.supplyAsync(() -> parsePlacement(s), control)
             .thenCompose(p -> stage(s.version(), s.budgetBytes(), p)).thenApply(v -> new Ack());
         case Release r -> release(r.version());
-        case StepBegin b -> steps().step(b);
+        case StepBegin b -> {
+          int clock = clockRank();
+          if (b.clock() != clock) {
+            throw new RemoteException(ErrorCode.UNAVAILABLE, "worker " + rank + " follows the step clock of worker "
+                + clock + ", not worker " + b.clock());
+          }
+          yield steps().step(b);
+        }
         case Wake w -> {
           steps().wake();
           yield CompletableFuture.completedFuture(new Ack());
@@ -341,7 +362,7 @@ public final class WorkerNode implements Transport.Handler, AutoCloseable {
 
   // ---- The serving engine's hooks ---------------------------------------------------------------------
 
-  /** Serves the group's step protocol with {@code handler} (the engine; on rank 0 also the clock). */
+  /** Serves the group's step protocol with {@code handler} (the engine, which keeps a step clock). */
   public void serveSteps(StepHandler handler) {
     this.stepHandler = handler;
   }

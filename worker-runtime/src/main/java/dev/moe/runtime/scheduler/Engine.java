@@ -26,8 +26,9 @@ import java.util.stream.LongStream;
 /**
  * One worker's serving engine: the requests it receives, their KV cache, and its part of every
  * step of the group (data-parallel attention; the MoE layers through the group's expert
- * parallelism). Steps come from the group's clock ({@link StepClock}, on rank 0); a step runs this
- * worker's next batch, possibly empty, on the placement version the clock names.
+ * parallelism). Steps come from the group's clock ({@link StepClock}, on the lowest connected
+ * rank); a step runs this worker's next batch, possibly empty, on the placement version the clock
+ * names.
  */
 public final class Engine implements InferenceEngine, WorkerNode.StepHandler, AutoCloseable {
 
@@ -79,7 +80,7 @@ public final class Engine implements InferenceEngine, WorkerNode.StepHandler, Au
       t.setDaemon(true);
       return t;
     });
-    this.clock = node.rank() == 0 ? new StepClock(node) : null;
+    this.clock = new StepClock(node);
     this.groupWatch = Executors.newSingleThreadScheduledExecutor(r -> {
       Thread t = new Thread(r, "worker-" + node.rank() + "-group-watch");
       t.setDaemon(true);
@@ -106,9 +107,7 @@ public final class Engine implements InferenceEngine, WorkerNode.StepHandler, Au
         DecoderModel.load(node.backend(), checkpoint, options.storage(), b, options.blockSize()));
     Engine engine = new Engine(node, options, config, model, b);
     node.serveSteps(engine);
-    if (engine.clock != null) {
-      engine.clock.start();
-    }
+    engine.clock.start();
     engine.groupWatch.scheduleWithFixedDelay(engine::watchGroup, GROUP_WATCH.toMillis(), GROUP_WATCH.toMillis(),
         TimeUnit.MILLISECONDS);
     return engine;
@@ -163,12 +162,13 @@ public final class Engine implements InferenceEngine, WorkerNode.StepHandler, Au
   }
 
   private void wakeClock() {
-    if (clock != null) {
+    int holder = node.clockRank();
+    if (holder == node.rank()) {
       clock.wake();
     } else {
-      node.request(0, new Wake(), Ack.class).whenComplete((ack, t) -> {
+      node.request(holder, new Wake(), Ack.class).whenComplete((ack, t) -> {
         if (t != null) {
-          // Rank 0 is away; its clock polls every rank when it is back.
+          // The clock's rank is away; whoever keeps the clock next steps now and then anyway.
           LOG.fine("worker " + node.rank() + ": cannot wake the step clock: " + t.getMessage());
         }
       });
@@ -177,9 +177,12 @@ public final class Engine implements InferenceEngine, WorkerNode.StepHandler, Au
 
   @Override
   public void wake() {
-    if (clock != null) {
-      clock.wake();
-    }
+    clock.wake();
+  }
+
+  /** Whether this worker runs the group's step clock now (the lowest connected rank). */
+  public boolean runsStepClock() {
+    return clock.running();
   }
 
   @Override
@@ -271,14 +274,12 @@ public final class Engine implements InferenceEngine, WorkerNode.StepHandler, Au
     }
   }
 
-  /** Stops the clock (rank 0) and fails what is left; the node is closed by its owner. */
+  /** Stops the clock and fails what is left; the node is closed by its owner. */
   @Override
   public void close() {
     closed = true;
     groupWatch.shutdownNow();
-    if (clock != null) {
-      clock.close();
-    }
+    clock.close();
     stepThread.submit(() -> scheduler.failAll(FinishReason.UNAVAILABLE, "the worker is shutting down"));
     stepThread.shutdown();
     try {

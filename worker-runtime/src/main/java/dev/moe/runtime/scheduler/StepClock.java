@@ -16,8 +16,11 @@ import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 
 /**
- * The group's step clock, kept by rank 0: every step it tells every rank to run its own batch (an
- * empty one when it has nothing), waits until all have, and starts the next while any has work.
+ * The group's step clock: every step it tells every rank to run its own batch (an empty one when it
+ * has nothing), waits until all have, and starts the next while any has work. Every rank keeps one,
+ * but only the lowest connected rank's runs ({@link WorkerNode#clockRank}): rank 0 while it is
+ * there; when it is lost the next rank takes over on the group's active version, and hands back
+ * when rank 0 returns (ranks refuse steps from any clock but their lowest connected rank's).
  * Placement versions switch here, at a step boundary: once every rank reports a newer version
  * staged, the next step carries it, and after that step the old version is released everywhere.
  * While the group is idle the clock sleeps until a rank wakes it, polling the ranks' staged
@@ -44,11 +47,17 @@ final class StepClock implements AutoCloseable {
   private final Object signal = new Object();
   private boolean woken;
   private volatile boolean closed;
+  private volatile boolean running;
   private Thread thread;
 
   StepClock(WorkerNode node) {
     this.node = node;
     this.size = node.size();
+  }
+
+  /** Whether this rank's clock starts the group's steps now. */
+  boolean running() {
+    return running;
   }
 
   void start() {
@@ -64,12 +73,31 @@ final class StepClock implements AutoCloseable {
   }
 
   private void run() {
-    long active = node.activeVersion();
+    long active = 0;
     long step = 0;
     boolean work = true;
     long[][] staged = new long[size][];
     long idlePolls = 0;
     while (!closed) {
+      int holder = node.clockRank();
+      if (holder != node.rank()) {
+        if (running) {
+          LOG.info("worker " + node.rank() + " hands the step clock back to worker " + holder);
+          setRunning(false);
+        }
+        awaitWake();
+        continue;
+      }
+      if (!running) {
+        // Taking over (or starting): from the version the group serves, and with a step for any work.
+        active = groupActive(staged);
+        work = true;
+        setRunning(true);
+        if (holder > 0) {
+          LOG.warning("worker " + node.rank() + " runs the group's step clock on placement version " + active
+              + ": workers below it are lost");
+        }
+      }
       long target = commonNewest(staged, active);
       if (target == active && !node.missingPeers(active).isEmpty()) {
         // Waiting for the lost peer, or for a version without it staged by the others.
@@ -83,12 +111,12 @@ final class StepClock implements AutoCloseable {
         if (!woken) {
           pollStaged(staged);
         }
-        // Now and then a step anyway: it learns of work whose wake-up was lost (rank 0 was away).
+        // Now and then a step anyway: it learns of work whose wake-up was lost (its rank was away).
         work = woken || ++idlePolls % IDLE_STEP_EVERY == 0;
         continue;
       }
       long version = Math.max(active, target);
-      StepBegin begin = new StepBegin(++step, version);
+      StepBegin begin = new StepBegin(++step, version, node.rank());
       List<CompletableFuture<StepEnd>> ends = new ArrayList<>();
       for (int r = 0; r < size; r++) {
         // A lost rank's requests were lost with it; the version serves without it (see missingPeers).
@@ -128,15 +156,16 @@ final class StepClock implements AutoCloseable {
    */
   private long commonNewest(long[][] staged, long active) {
     long best = active;
-    if (staged[0] == null) {
+    int self = node.rank();
+    if (staged[self] == null) {
       return best;
     }
-    for (long v : staged[0]) {
+    for (long v : staged[self]) {
       if (v <= best) {
         continue;
       }
       boolean everywhere = true;
-      for (int r = 1; r < size && everywhere; r++) {
+      for (int r = 0; r < size && everywhere; r++) {
         everywhere = !node.connected(r) || staged[r] != null && Arrays.stream(staged[r]).anyMatch(x -> x == v);
       }
       if (everywhere && node.missingPeers(v).isEmpty()) {
@@ -147,14 +176,30 @@ final class StepClock implements AutoCloseable {
   }
 
   private void pollStaged(long[][] staged) {
+    groupActive(staged);
+  }
+
+  /**
+   * Polls every rank's staged versions into {@code staged}; returns the newest version any connected
+   * rank serves (this one's at least): a clock taking over from a lost rank goes on from there.
+   */
+  private long groupActive(long[][] staged) {
+    long active = node.activeVersion();
     for (int r = 0; r < size; r++) {
       try {
         WorkerStatus s = node.request(r, new StatusRequest(), WorkerStatus.class).get(2, TimeUnit.SECONDS);
         staged[r] = s.staged();
+        active = Math.max(active, s.activeVersion());
       } catch (Exception e) {
         staged[r] = null;
       }
     }
+    return active;
+  }
+
+  private void setRunning(boolean now) {
+    running = now;
+    node.metrics().stepClock(now);
   }
 
   /** Tells every rank that no step of {@code version} runs any more. */

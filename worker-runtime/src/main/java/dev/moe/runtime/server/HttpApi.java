@@ -25,7 +25,7 @@ import java.util.logging.Logger;
  * <ul>
  *   <li>{@code GET /healthz}: 200 while the process serves HTTP at all (liveness).
  *   <li>{@code GET /readyz}: 200 once weights are loaded and every peer that the served placement
- *       gives tokens to (and worker 0, the step clock) is connected, else 503 with the reason.
+ *       gives tokens to is connected, else 503 with the reason.
  *   <li>{@code GET /metrics}: Prometheus text.
  *   <li>{@code GET /stats[?reset=true]}: routing statistics as the solver reads them ({@code
  *       logical_count}, {@code transitions}); bearer token required.

@@ -91,7 +91,7 @@ public final class WorkerProcess implements AutoCloseable {
 
   /**
    * {@link #start(Config, ExpertModel)}, then, with {@code serving}, the serving engine: the
-   * non-expert weights and the KV cache, and (on rank 0) the group's step clock.
+   * non-expert weights and the KV cache, and its step clock (running on the lowest connected rank).
    */
   public static WorkerProcess start(Config config, ExpertModel model, Serving serving) {
     WorkerProcess p = new WorkerProcess(config);

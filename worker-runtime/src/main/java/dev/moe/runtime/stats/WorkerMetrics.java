@@ -31,6 +31,7 @@ public final class WorkerMetrics {
   private final Gauge windowRowsComputed;
   private final Counter dispatchBytes;
   private final Gauge placementVersion;
+  private final Gauge stepClock;
   private final Counter switches;
   private final Counter refused;
   private final Counter stagedBytes;
@@ -75,6 +76,8 @@ public final class WorkerMetrics {
         .labelNames("direction").build());
     placementVersion = register(Gauge.builder().name("moe_worker_placement_version")
         .help("The placement version this worker serves new steps with").build());
+    stepClock = register(Gauge.builder().name("moe_worker_step_clock")
+        .help("1 while this worker runs the group's step clock (the lowest connected rank), else 0").build());
     switches = register(Counter.builder().name("moe_worker_placement_switches")
         .help("Placement versions this worker switched to").build());
     refused = register(Counter.builder().name("moe_worker_placement_refused")
@@ -114,6 +117,7 @@ public final class WorkerMetrics {
     dispatchBytes.labelValues("sent");
     dispatchBytes.labelValues("received");
     placementVersion.set(0);
+    stepClock.set(0);
     windowRowsComputed.set(0);
     register(Gauge.builder().name("moe_worker_rank").help("This worker's rank: its GPU in the placement").build())
         .set(rank);
@@ -159,6 +163,10 @@ public final class WorkerMetrics {
   public void placementSwitched(long version) {
     placementVersion.set(version);
     switches.inc();
+  }
+
+  public void stepClock(boolean running) {
+    stepClock.set(running ? 1 : 0);
   }
 
   public void placementRefused() {

@@ -250,7 +250,7 @@ class RejoinTest {
       ModelExpectations want = ModelExpectations.of(FIXTURE);
       var config = ckpt.modelConfig();
       int experts = config.moe().numExperts();
-      WorkerProcess[] workers = startGroup(peers, ckpt, twoCopies(config.numLayers(), experts, true),
+      WorkerProcess[] workers = startGroup(peers, ckpt, twoCopies(config.numLayers(), experts, 2, true),
           EngineTesting.options(GRACE));
       try {
         SamplingParams longRun = new SamplingParams(0f, 1f, 0, null, 200, null, true, null, 0f, 0f);
@@ -277,7 +277,7 @@ class RejoinTest {
         assertFalse(inFlight[0].finish().isDone() || inFlight[1].finish().isDone());
 
         // The operator's survivors' plan: worker 2's slots keep their experts with share 0.
-        Placement survivors = twoCopies(config.numLayers(), experts, false);
+        Placement survivors = twoCopies(config.numLayers(), experts, 2, false);
         for (int w = 0; w < 2; w++) {
           post(workers[w], 1, survivors);
         }
@@ -287,7 +287,7 @@ class RejoinTest {
           assertArrayEquals(want.generated(), generate(workers[w], want.prompt()), "a new request on worker " + w);
         }
         // Worker 2 back: it joins on the survivors' plan, where it holds no share, and serves its own requests.
-        workers[2] = start(2, peers, ckpt, twoCopies(config.numLayers(), experts, true), EngineTesting.options(GRACE));
+        workers[2] = start(2, peers, ckpt, twoCopies(config.numLayers(), experts, 2, true), EngineTesting.options(GRACE));
         assertTrue(placementStatus(workers[2]).contains("\"active\": 1"), placementStatus(workers[2]));
         assertArrayEquals(want.generated(), generate(workers[2], want.prompt()), "a new request on the returned worker");
 
@@ -312,19 +312,87 @@ class RejoinTest {
   }
 
   /**
-   * 3 GPUs of {@code experts} slots' worth: every expert has a copy on worker 0 or 1 (half each) and
-   * half of them a second on worker 2, which takes half their tokens with {@code withWorker2}, none
-   * without (the survivors' plan of the same slots).
+   * Worker 0, which runs the group's step clock, is lost with requests in flight: the survivors
+   * wait for a plan without it, then worker 1 takes the clock over and their requests finish with
+   * the very tokens of an unbroken group. Worker 0, back, rejoins on that plan and takes the clock
+   * back; worker 1 stops stepping the group (one clock), and both serve.
    */
-  private static Placement twoCopies(int layers, int experts, boolean withWorker2) {
+  @Test
+  void theStepClockMovesOnWhenWorkerZeroIsLostAndBackWhenItReturns() throws Exception {
+    List<InetSocketAddress> peers = freeLoopbackPorts(3);
+    try (Checkpoint ckpt = Checkpoint.open(Fixtures.dir(FIXTURE))) {
+      ModelExpectations want = ModelExpectations.of(FIXTURE);
+      var config = ckpt.modelConfig();
+      int experts = config.moe().numExperts();
+      WorkerProcess[] workers = startGroup(peers, ckpt, twoCopies(config.numLayers(), experts, 0, true),
+          EngineTesting.options(GRACE));
+      try {
+        WorkerProcess zero = workers[0];
+        awaitTrue(() -> zero.engine().runsStepClock(), "worker 0 to run the clock");
+        assertFalse(workers[1].engine().runsStepClock() || workers[2].engine().runsStepClock());
+        SamplingParams longRun = new SamplingParams(0f, 1f, 0, null, 200, null, true, null, 0f, 0f);
+        int[] unbroken = run(workers[1], want.prompt(), longRun).await(120, TimeUnit.SECONDS);
+        CollectingSink[] inFlight = new CollectingSink[3];
+        for (int w = 0; w < 3; w++) {
+          inFlight[w] = run(workers[w], want.prompt(), longRun);
+        }
+        awaitTokens(inFlight, 3);
+        workers[0].close();
+        workers[0] = null;
+
+        for (int w = 1; w < 3; w++) {
+          WorkerProcess survivor = workers[w];
+          awaitTrue(() -> survivor.engine().notReadyReason() != null, "worker " + w + " to see worker 0 lost");
+          assertTrue(survivor.engine().notReadyReason().contains("[0]"), survivor.engine().notReadyReason());
+        }
+        Placement survivors = twoCopies(config.numLayers(), experts, 0, false);
+        for (int w = 1; w < 3; w++) {
+          post(workers[w], 1, survivors);
+        }
+        for (int w = 1; w < 3; w++) {
+          assertArrayEquals(unbroken, inFlight[w].await(120, TimeUnit.SECONDS), "worker " + w + "'s request resumed");
+          assertArrayEquals(want.generated(), generate(workers[w], want.prompt()), "a new request on worker " + w);
+        }
+        assertTrue(workers[1].engine().runsStepClock(), "worker 1 keeps the clock");
+        assertFalse(workers[2].engine().runsStepClock(), "one clock");
+
+        workers[0] = start(0, peers, ckpt, twoCopies(config.numLayers(), experts, 0, true),
+            EngineTesting.options(GRACE));
+        assertTrue(placementStatus(workers[0]).contains("\"active\": 1"), placementStatus(workers[0]));
+        WorkerProcess back = workers[0];
+        WorkerProcess first = workers[1];
+        awaitTrue(() -> back.engine().runsStepClock() && !first.engine().runsStepClock(), "worker 0 to take the"
+            + " clock back");
+        assertArrayEquals(want.generated(), generate(workers[0], want.prompt()), "a new request on worker 0");
+        assertArrayEquals(want.generated2(), generate(workers[1], want.prompt2()), "a new request on worker 1");
+        assertFalse(workers[1].engine().runsStepClock() || workers[2].engine().runsStepClock(), "one clock");
+      } finally {
+        for (WorkerProcess w : workers) {
+          if (w != null) {
+            w.close();
+          }
+        }
+      }
+    }
+  }
+
+  /**
+   * 3 GPUs of {@code experts} slots' worth: every expert has a copy on one of the two GPUs other
+   * than {@code spare} (half each) and half of them a second on {@code spare}, which takes half
+   * their tokens with {@code withSpare}, none without (the survivors' plan of the same slots).
+   */
+  private static Placement twoCopies(int layers, int experts, int spare, boolean withSpare) {
     int perGpu = experts / 2;
     int[][] maps = new int[layers][3 * perGpu];
     double[][] shares = new double[layers][3 * perGpu];
     for (int l = 0; l < layers; l++) {
       for (int s = 0; s < 3 * perGpu; s++) {
-        maps[l][s] = s % experts;
-        boolean shared = s % experts < perGpu;
-        shares[l][s] = !shared ? 1 : withWorker2 ? 0.5 : s < experts ? 1 : 0;
+        int gpu = s / perGpu;
+        // The slot's place in a layout whose spare GPU is the last.
+        int at = (gpu == spare ? 2 : gpu < spare ? gpu : gpu - 1) * perGpu + s % perGpu;
+        maps[l][s] = at % experts;
+        boolean shared = at % experts < perGpu;
+        shares[l][s] = !shared ? 1 : withSpare ? 0.5 : at < experts ? 1 : 0;
       }
     }
     return new Placement(perGpu, maps, shares, null);
