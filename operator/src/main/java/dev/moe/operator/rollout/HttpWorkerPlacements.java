@@ -1,8 +1,7 @@
 package dev.moe.operator.rollout;
 
 import dev.moe.crds.v1alpha1.MoEModel;
-import dev.moe.operator.dependent.StatsTokenSecretDependent;
-import dev.moe.operator.dependent.WorkerTlsSecretDependent;
+import dev.moe.operator.workers.WorkerCredentials;
 import dev.moe.operator.workers.WorkerHttp;
 import dev.moe.operator.workers.WorkerHttp.Reply;
 import dev.moe.operator.workers.WorkerPods;
@@ -35,15 +34,13 @@ public final class HttpWorkerPlacements implements WorkerPlacements {
 
   @Override
   public Map<Integer, WorkerVersions> read(MoEModel model, Set<Integer> workers) {
-    Optional<String> token = StatsTokenSecretDependent.token(client, model);
-    Optional<String> ca = WorkerTlsSecretDependent.caCertificate(client, model);
+    Optional<WorkerCredentials> credentials = WorkerCredentials.read(client, model);
     Map<Integer, WorkerVersions> versions = new HashMap<>();
-    if (token.isEmpty() || ca.isEmpty()) {
+    if (credentials.isEmpty()) {
       return versions;
     }
-    Map<Integer, Reply> replies = http.control(ca.get(), WorkerPods.addresses(client, model, workers),
-        ip -> HttpRequest.newBuilder(WorkerHttp.controlUri(ip, "/placement")).timeout(Duration.ofSeconds(5))
-            .header("Authorization", "Bearer " + token.get()).GET().build());
+    Map<Integer, Reply> replies = http.control(credentials.get(), WorkerPods.addresses(client, model, workers),
+        ip -> HttpRequest.newBuilder(WorkerHttp.controlUri(ip, "/placement")).timeout(Duration.ofSeconds(5)).GET());
     replies.forEach((worker, reply) -> {
       if (reply.status() == 200) {
         try {
@@ -59,16 +56,15 @@ public final class HttpWorkerPlacements implements WorkerPlacements {
   @Override
   public Set<Integer> stage(MoEModel model, long revision, Placement placement, Set<Integer> workers) {
     Set<Integer> notTaken = new TreeSet<>(workers);
-    Optional<String> token = StatsTokenSecretDependent.token(client, model);
-    Optional<String> ca = WorkerTlsSecretDependent.caCertificate(client, model);
-    if (token.isEmpty() || ca.isEmpty() || workers.isEmpty()) {
+    Optional<WorkerCredentials> credentials = WorkerCredentials.read(client, model);
+    if (credentials.isEmpty() || workers.isEmpty()) {
       return notTaken;
     }
     byte[] body = PlacementJson.toJson(placement).getBytes(StandardCharsets.UTF_8);
-    Map<Integer, Reply> replies = http.control(ca.get(), WorkerPods.addresses(client, model, workers),
-        ip -> HttpRequest.newBuilder(WorkerHttp.controlUri(ip, "/placement?version=" + revision)).timeout(Duration.ofSeconds(30))
-            .header("Authorization", "Bearer " + token.get()).header("Content-Type", "application/json")
-            .POST(HttpRequest.BodyPublishers.ofByteArray(body)).build());
+    Map<Integer, Reply> replies = http.control(credentials.get(), WorkerPods.addresses(client, model, workers),
+        ip -> HttpRequest.newBuilder(WorkerHttp.controlUri(ip, "/placement?version=" + revision))
+            .timeout(Duration.ofSeconds(30)).header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofByteArray(body)));
     for (var e : replies.entrySet()) {
       int status = e.getValue().status();
       if (status / 100 == 2) {

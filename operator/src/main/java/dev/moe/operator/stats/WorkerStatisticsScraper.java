@@ -1,9 +1,8 @@
 package dev.moe.operator.stats;
 
 import dev.moe.crds.v1alpha1.MoEModel;
-import dev.moe.operator.dependent.StatsTokenSecretDependent;
 import dev.moe.operator.dependent.WorkerStatefulSetDependent;
-import dev.moe.operator.dependent.WorkerTlsSecretDependent;
+import dev.moe.operator.workers.WorkerCredentials;
 import dev.moe.operator.workers.WorkerHttp;
 import dev.moe.operator.workers.WorkerPods;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -53,19 +52,16 @@ public final class WorkerStatisticsScraper implements StatisticsSource {
   public Optional<StatisticsWindow> window(MoEModel model, Duration window) {
     int layers = model.getSpec().getModel().getMoeLayers();
     int experts = model.getSpec().getModel().getExpertsPerLayer();
-    String token = StatsTokenSecretDependent.token(client, model).orElseThrow(() -> new StatisticsUnavailableException(
-        "the statistics token Secret " + StatsTokenSecretDependent.name(model) + " is missing"));
-    String ca = WorkerTlsSecretDependent.caCertificate(client, model).orElseThrow(() ->
-        new StatisticsUnavailableException("the TLS Secret " + WorkerTlsSecretDependent.name(model) + " is missing"));
+    WorkerCredentials credentials = WorkerCredentials.read(client, model).orElseThrow(() ->
+        new StatisticsUnavailableException(WorkerCredentials.secrets(model) + " are not both there yet"));
     Map<Integer, Pod> pods = WorkerPods.of(client, model);
     if (pods.isEmpty()) {
       throw new StatisticsUnavailableException("no worker pods to read statistics from");
     }
     Map<Integer, String> addresses = WorkerPods.addresses(client, model, pods.keySet());
     // The counts only: the transitions (megabytes at DeepSeek-V3's size) are not what a window needs.
-    var replies = http.control(ca, addresses, ip -> HttpRequest.newBuilder(
-            WorkerHttp.controlUri(ip, port, "/stats?transitions=false"))
-        .timeout(Duration.ofSeconds(5)).header("Authorization", "Bearer " + token).GET().build());
+    var replies = http.control(credentials, addresses, ip -> HttpRequest.newBuilder(
+            WorkerHttp.controlUri(ip, port, "/stats?transitions=false")).timeout(Duration.ofSeconds(5)).GET());
     Map<String, double[][]> workers = new HashMap<>();
     // By ordinal, as the pods are: the messages name the workers in order.
     Map<String, String> unanswered = new LinkedHashMap<>();

@@ -47,16 +47,17 @@ public final class WorkerHttp {
   }
 
   /**
-   * {@link #send}, to the workers' control API: over HTTPS, accepting only a worker certificate of
-   * the model's CA {@code caCertificate} (PEM). A request that is not https is refused before
-   * anything is sent: the token it carries must not cross a plain connection.
+   * {@link #send}, to the workers' control API with the model's {@code credentials}: over HTTPS,
+   * accepting only a worker certificate of the model's CA, each request with the model's token. A
+   * request that is not https is refused before anything is sent: the token must not cross a plain
+   * connection.
    */
-  public Map<Integer, Reply> control(String caCertificate, Map<Integer, String> addresses,
-      Function<String, HttpRequest> request) {
-    HttpClient client = byCa.computeIfAbsent(caCertificate,
+  public Map<Integer, Reply> control(WorkerCredentials credentials, Map<Integer, String> addresses,
+      Function<String, HttpRequest.Builder> request) {
+    HttpClient client = byCa.computeIfAbsent(credentials.caCertificate(),
         ca -> HttpClient.newBuilder().connectTimeout(CONNECT).sslContext(ModelTrust.of(ca)).build());
     return send(client, addresses, ip -> {
-      HttpRequest r = request.apply(ip);
+      HttpRequest r = request.apply(ip).header("Authorization", "Bearer " + credentials.token()).build();
       if (!"https".equals(r.uri().getScheme())) {
         throw new IllegalArgumentException("refusing to send a worker's control request over "
             + r.uri().getScheme() + " (" + r.uri() + "): the token goes over HTTPS only");

@@ -52,8 +52,12 @@ class WorkerHttpTest {
     return new HttpApi(new InetSocketAddress("127.0.0.1", 0), new Stub(), BearerToken.of(TOKEN), tls);
   }
 
-  private static HttpRequest get(URI uri) {
-    return HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(5)).header("Authorization", "Bearer " + TOKEN).build();
+  private static HttpRequest.Builder get(URI uri) {
+    return HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(5));
+  }
+
+  private static WorkerCredentials of(Material m) {
+    return new WorkerCredentials(m.caCertificate(), TOKEN);
   }
 
   @Test
@@ -61,11 +65,11 @@ class WorkerHttpTest {
     Material model = issue("model-a");
     try (HttpApi worker = worker(model)) {
       URI placement = URI.create("https://127.0.0.1:" + worker.address().getPort() + "/placement");
-      WorkerHttp.Reply ok = http.control(model.caCertificate(), Map.of(0, "127.0.0.1"), ip -> get(placement)).get(0);
+      WorkerHttp.Reply ok = http.control(of(model), Map.of(0, "127.0.0.1"), ip -> get(placement)).get(0);
       assertEquals(200, ok.status(), ok.body());
       assertEquals("{\"active\": 1}", ok.body());
 
-      WorkerHttp.Reply refused = http.control(issue("model-b").caCertificate(), Map.of(0, "127.0.0.1"),
+      WorkerHttp.Reply refused = http.control(of(issue("model-b")), Map.of(0, "127.0.0.1"),
           ip -> get(placement)).get(0);
       assertEquals(0, refused.status(), "a worker of another CA is not this model's: " + refused.body());
       assertTrue(refused.body().startsWith("unreachable"), refused.body());
@@ -85,7 +89,7 @@ class WorkerHttpTest {
     try {
       URI uri = URI.create("http://127.0.0.1:" + plain.getAddress().getPort() + "/stats");
       IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-          () -> http.control(issue("model-a").caCertificate(), Map.of(0, "127.0.0.1"), ip -> get(uri)));
+          () -> http.control(of(issue("model-a")), Map.of(0, "127.0.0.1"), ip -> get(uri)));
       assertTrue(e.getMessage().contains("HTTPS only"), e.getMessage());
       assertEquals(0, received.get(), "nothing reached the plain server");
       assertTrue(WorkerHttp.controlUri("10.1.2.3", "/stats").toString().startsWith("https://10.1.2.3:8443/"));

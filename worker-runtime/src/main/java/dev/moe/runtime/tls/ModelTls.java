@@ -192,6 +192,8 @@ public final class ModelTls {
     private final Path ca;
     private long generation;
     private String seen;
+    /** The files' contents that {@code current} was parsed from. */
+    private String read;
     private long checked;
     private Material current;
 
@@ -213,12 +215,18 @@ public final class ModelTls {
         return current;
       }
       try {
-        Material read = parse(Files.readString(certificate), Files.readString(key), Files.readString(ca),
-            "the TLS files " + certificate + ", " + key + ", " + ca, ++generation);
-        if (current != null) {
-          LOG.info("TLS certificate re-read from " + certificate + ": new connections use it");
+        String[] pem = {Files.readString(certificate), Files.readString(key), Files.readString(ca)};
+        String contents = String.join("\n", pem);
+        // A Secret volume's periodic re-sync touches the files without changing them: nothing to do then.
+        if (current == null || !contents.equals(read)) {
+          Material fresh = parse(pem[0], pem[1], pem[2], "the TLS files " + certificate + ", " + key + ", " + ca,
+              ++generation);
+          if (current != null) {
+            LOG.info("TLS certificate re-read from " + certificate + ": new connections use it");
+          }
+          current = fresh;
+          read = contents;
         }
-        current = read;
         seen = version;
       } catch (IOException | RuntimeException e) {
         if (current == null) {

@@ -25,6 +25,12 @@ import java.nio.file.Path;
 import java.security.KeyStore;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
+import java.nio.file.Files;
+import java.util.logging.Logger;
+import java.util.logging.LogRecord;
+import java.util.logging.Handler;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.nio.file.attribute.FileTime;
 import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -149,16 +155,48 @@ class TransportTlsTest {
     }
   }
 
+  /**
+   * A renewed certificate is presented on new connections; files only touched (a Secret volume's
+   * re-sync) are not read as a new certificate.
+   */
   @Test
   void aRenewedCertificateIsPresentedOnNewConnections() throws Exception {
     Path files = dir.resolve("w0");
+    List<String> rereads = new CopyOnWriteArrayList<>();
+    Handler watch = new Handler() {
+      @Override
+      public void publish(LogRecord r) {
+        if (r.getMessage().contains("re-read")) {
+          rereads.add(r.getMessage());
+        }
+      }
+
+      @Override
+      public void flush() {}
+
+      @Override
+      public void close() {}
+    };
+    Logger tlsLog = Logger.getLogger(ModelTls.class.getName());
+    tlsLog.addHandler(watch);
     try (NettyTransport server = worker(0, MODEL.issue(files))) {
       ModelTls client = MODEL.issue(dir.resolve("client"));
       BigInteger first = presented(server, client);
-      BigInteger renewed = MODEL.write(files, MODEL, Instant.now().minusSeconds(10), Duration.ofDays(2));
+      try (var touched = Files.list(files)) {
+        for (Path f : touched.toList()) {
+          Files.setLastModifiedTime(f, FileTime.from(Instant.now().plusSeconds(5)));
+        }
+      }
       Thread.sleep(1_100);  // the files are looked at again at most once a second
+      assertEquals(first, presented(server, client));
+      assertEquals(List.of(), rereads, "touched files taken for a new certificate");
+      BigInteger renewed = MODEL.write(files, MODEL, Instant.now().minusSeconds(10), Duration.ofDays(2));
+      Thread.sleep(1_100);
       assertEquals(renewed, presented(server, client));
       assertNotEquals(first, renewed);
+      assertEquals(1, rereads.size(), rereads.toString());
+    } finally {
+      tlsLog.removeHandler(watch);
     }
   }
 
