@@ -162,12 +162,14 @@ public class MoEModelReconciler implements Reconciler<MoEModel> {
 
     WorkerHealth health = workers(client, model, layout, status);
     api(model, status, health);
-    // Lost means: all were ready at this size (a rejoining worker's pod is ready too), or it was degraded
-    // already; a scale-up's new workers are starting.
+    // Lost means: all were ready at this size (a rejoining worker's pod is ready too) and the StatefulSet is
+    // not restarting them onto a new template, or it was degraded already; a scale-up's new workers, and the
+    // old ones it restarts with the new peers, are starting.
     boolean sameSize = Integer.valueOf(layout.workers()).equals(status.previousDesired());
     boolean wereReady = status.was(Conditions.WORKERS_READY)
         || status.had(Conditions.WORKERS_READY, Reasons.WORKER_REJOINING);
-    boolean degraded = sameSize && !health.lost().isEmpty() && (wereReady || status.was(Conditions.DEGRADED));
+    boolean degraded = sameSize && !health.lost().isEmpty()
+        && (wereReady && !health.rollingUpdate() || status.was(Conditions.DEGRADED));
 
     PlacementRevisions revisions = new PlacementRevisions(client);
     ModelRevisions known = revisions.read(model, layout.layers(), layout.experts());

@@ -1,6 +1,7 @@
 package dev.moe.operator.reconcile;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -16,6 +17,7 @@ import dev.moe.operator.testing.RecordedStatistics;
 import dev.moe.operator.testing.RunningOperator;
 import dev.moe.operator.testing.Scenario;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import io.fabric8.kubernetes.api.model.apps.StatefulSetStatusBuilder;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -81,6 +83,41 @@ class FaultsTest extends OperatorTestBase {
         3 * slotsPerWorker).stream().anyMatch(share -> share > 0)), "the returned worker serves tokens again");
     assertTrue(s.events("dsv3").stream().anyMatch(e -> "WorkersBack".equals(e.getReason())));
     assertEquals(3, s.revisions("dsv3").size(), "one plan for the loss, one for the return");
+  }
+
+  /**
+   * A worker that the StatefulSet restarts onto a new template (a resize gives every worker new
+   * peers) is starting, not lost: no survivors' plan while the rollout runs. Once the rollout is
+   * done, a worker that fails is lost again.
+   */
+  @Test
+  void aWorkerRestartedByARollingUpdateIsStartingNotLost() {
+    Scenario s = new Scenario(client, "rolling-update");
+    operator.statistics.serve(RecordedStatistics.resource("decode_in1000out1000.json"));
+    s.apply(model(s, "dsv3", 8, 48, "Off"));
+    s.readyWorkers("dsv3", 8);
+    s.await("dsv3", Duration.ofSeconds(60), m -> Models.condition(m, "Ready", "True"));
+    workersRevisions(s, "dsv3-workers-1", "dsv3-workers-2");
+    Models.loseWorker(client, s.ns, "dsv3", 2);
+    MoEModel m = s.await("dsv3", Duration.ofSeconds(60), x -> x.getStatus().getWorkers().getReady() == 7);
+    assertFalse(Models.condition(m, "Degraded", "True"), Models.message(m, "Degraded"));
+    assertEquals("dsv3-r1", m.getStatus().getCurrentPlacement().getRevision());
+
+    Models.readyWorker(client, s.ns, "dsv3", 2);
+    workersRevisions(s, "dsv3-workers-2", "dsv3-workers-2");
+    s.await("dsv3", Duration.ofSeconds(60), x -> Models.condition(x, "Ready", "True"));
+    Models.loseWorker(client, s.ns, "dsv3", 2);
+    m = s.await("dsv3", Duration.ofSeconds(60), x -> Models.condition(x, "Degraded", "True"));
+    assertTrue(Models.message(m, "Degraded").startsWith("workers [2] not ready"), Models.message(m, "Degraded"));
+  }
+
+  /** The worker StatefulSet's status as its controller writes it: rolling from {@code current} to {@code update}. */
+  private void workersRevisions(Scenario s, String current, String update) {
+    client.apps().statefulSets().inNamespace(s.ns).withName("dsv3-workers").editStatus(sts -> {
+      sts.setStatus(new StatefulSetStatusBuilder().withReplicas(8).withCurrentRevision(current)
+          .withUpdateRevision(update).build());
+      return sts;
+    });
   }
 
   @Test
