@@ -53,6 +53,17 @@ public class MoEModelSpec {
   @JsonPropertyDescription("When the operator re-plans the placement as traffic changes.")
   private RebalancingPolicy rebalancing;
 
+  @JsonPropertyDescription("The workers' OpenAI-compatible API: an API key clients must send.")
+  private ApiPolicy api;
+
+  public ApiPolicy getApi() {
+    return api;
+  }
+
+  public void setApi(ApiPolicy api) {
+    this.api = api;
+  }
+
   public ModelShape getModel() {
     return model;
   }

@@ -166,6 +166,9 @@ class CrdContentTest {
         Arguments.of(moe, "spec.weights.credentialsSecret", "self.matches('^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$')",
             "weights.credentialsSecret must be a Secret's name: lower-case letters, digits, '-' and '.',"
                 + " starting and ending with a letter or digit"),
+        Arguments.of(moe, "spec.api.keySecret", "self.matches('^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$')",
+            "api.keySecret must be a Secret's name: lower-case letters, digits, '-' and '.',"
+                + " starting and ending with a letter or digit"),
         Arguments.of(moe, "spec.weights.s3Endpoint", "self.matches('^https?://[^/?#]+(/[^?#]*)?$')",
             "weights.s3Endpoint must be an http:// or https:// URL of an S3-compatible server, e.g."
                 + " https://minio.storage.svc:9000"),

@@ -1,5 +1,6 @@
 package dev.moe.operator.dependent;
 
+import dev.moe.crds.v1alpha1.ApiPolicy;
 import dev.moe.crds.v1alpha1.MoEModel;
 import dev.moe.crds.v1alpha1.MoEModelSpec;
 import io.fabric8.kubernetes.api.model.ContainerBuilder;
@@ -9,9 +10,11 @@ import io.fabric8.kubernetes.api.model.IntOrString;
 import io.fabric8.kubernetes.api.model.ProbeBuilder;
 import io.fabric8.kubernetes.api.model.Volume;
 import io.fabric8.kubernetes.api.model.VolumeBuilder;
+import io.fabric8.kubernetes.api.model.VolumeMount;
 import io.fabric8.kubernetes.api.model.VolumeMountBuilder;
 import io.fabric8.kubernetes.api.model.apps.StatefulSet;
 import io.fabric8.kubernetes.api.model.apps.StatefulSetBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
 import io.javaoperatorsdk.operator.api.config.informer.Informer;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.processing.dependent.kubernetes.CRUDKubernetesDependentResource;
@@ -19,6 +22,7 @@ import io.javaoperatorsdk.operator.processing.dependent.kubernetes.KubernetesDep
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.StringJoiner;
 
 /**
@@ -39,6 +43,7 @@ public class WorkerStatefulSetDependent extends CRUDKubernetesDependentResource<
   static final String WEIGHTS_DIR = "/weights";
   static final String TOKEN_DIR = "/var/run/moe/stats";
   static final String TLS_DIR = "/var/run/moe/tls";
+  static final String API_KEY_DIR = "/var/run/moe/api";
 
   public WorkerStatefulSetDependent() {
     super(StatefulSet.class);
@@ -74,6 +79,15 @@ public class WorkerStatefulSetDependent extends CRUDKubernetesDependentResource<
         "--api=0.0.0.0:" + API_PORT,
         "--served-model-name=" + model.getMetadata().getName(),
         "--stats-token-file=" + TOKEN_DIR + "/" + StatsTokenSecretDependent.KEY));
+    List<Volume> volumes = new ArrayList<>();
+    List<VolumeMount> mounts = new ArrayList<>();
+    String keySecret = apiKeySecret(model);
+    if (keySecret != null) {
+      args.add("--api-key-file=" + API_KEY_DIR + "/" + ApiPolicy.KEY);
+      volumes.add(new VolumeBuilder().withName("api-key").withNewSecret().withSecretName(keySecret)
+          .addNewItem().withKey(ApiPolicy.KEY).withPath(ApiPolicy.KEY).endItem().endSecret().build());
+      mounts.add(new VolumeMountBuilder().withName("api-key").withMountPath(API_KEY_DIR).withReadOnly(true).build());
+    }
     var weightsVolume = new VolumeBuilder().withName("weights");
     if (spec.getWeights().getPvc() != null) {
       var pvc = spec.getWeights().getPvc();
@@ -106,6 +120,7 @@ public class WorkerStatefulSetDependent extends CRUDKubernetesDependentResource<
             new VolumeMountBuilder().withName("weights").withMountPath(WEIGHTS_DIR).withReadOnly(true).build(),
             new VolumeMountBuilder().withName("stats-token").withMountPath(TOKEN_DIR).withReadOnly(true).build(),
             new VolumeMountBuilder().withName("tls").withMountPath(TLS_DIR).withReadOnly(true).build())
+        .addAllToVolumeMounts(mounts)
         .build();
     Map<String, String> podLabels = new java.util.HashMap<>(WorkerLabels.of(model));
     podLabels.putAll(selector(model));
@@ -133,10 +148,29 @@ public class WorkerStatefulSetDependent extends CRUDKubernetesDependentResource<
             new VolumeBuilder().withName("stats-token").withNewSecret().withSecretName(StatsTokenSecretDependent.name(model))
                 .endSecret().build(),
             tlsVolume(model))
+        .addAllToVolumes(volumes)
         .endSpec()
         .endTemplate()
         .endSpec()
         .build();
+  }
+
+  private static String apiKeySecret(MoEModel model) {
+    return model.getSpec().getApi() == null ? null : model.getSpec().getApi().getKeySecret();
+  }
+
+  /**
+   * Why the workers cannot start for want of the API key: {@code api.keySecret} names a Secret that
+   * is not there or has no {@code api-key} (a pod mounting it waits in ContainerCreating, saying so
+   * only in its events); empty when no key is asked for or it is there.
+   */
+  public static Optional<String> apiKeyMissing(KubernetesClient client, MoEModel model) {
+    String secret = apiKeySecret(model);
+    if (secret == null || ModelSecrets.read(client, model, secret, ApiPolicy.KEY).filter(k -> !k.isBlank()).isPresent()) {
+      return Optional.empty();
+    }
+    return Optional.of("api.keySecret: the Secret " + model.getMetadata().getNamespace() + "/" + secret
+        + " is missing or has no key '" + ApiPolicy.KEY + "'; the workers mount it and cannot start without it");
   }
 
   /** The model's TLS Secret without the CA key: a worker presents and checks certificates, it never issues one. */

@@ -254,9 +254,11 @@ public class MoEModelReconciler implements Reconciler<MoEModel> {
         workers.getDesired());
     status.status().setSelector(WorkerStatefulSetDependent.selector(model).entrySet().stream()
         .sorted(Map.Entry.comparingByKey()).map(e -> e.getKey() + "=" + e.getValue()).collect(Collectors.joining(",")));
+    Optional<String> keyMissing = health.allReady() ? Optional.empty()
+        : WorkerStatefulSetDependent.apiKeyMissing(client, model);
     status.condition(Conditions.WORKERS_READY, health.allReady(),
-        health.allReady() ? Reasons.ALL_READY : Reasons.WORKERS_STARTING,
-        health.ready().size() + " of " + layout.workers() + " workers ready");
+        health.allReady() ? Reasons.ALL_READY : keyMissing.isPresent() ? Reasons.API_KEY_MISSING : Reasons.WORKERS_STARTING,
+        health.ready().size() + " of " + layout.workers() + " workers ready" + keyMissing.map(m -> ": " + m).orElse(""));
     return health;
   }
 

@@ -23,6 +23,7 @@ final class Reasons {
   static final String API_ANSWERING = "ApiAnswering";
   static final String API_NOT_ANSWERING = "ApiNotAnswering";
   static final String NO_WORKER_READY = "NoWorkerReady";
+  static final String API_KEY_MISSING = "ApiKeyMissing";
   static final String WORKER_REJOINING = "WorkerRejoining";
   static final String OWN_REVISIONS = "OwnRevisions";
   static final String REVISION_REFUSED = "RevisionRefused";
@@ -36,7 +37,7 @@ final class Reasons {
   /** Reasons reported as Warning Events. */
   static final Set<String> WARNINGS =
       Set.of(INVALID_SPEC, STATISTICS_INVALID, PINNED_REVISION_MISSING, ROLLOUT_REFUSED, STATISTICS_UNAVAILABLE,
-          WORKER_LOST, API_NOT_ANSWERING, REVISION_REFUSED, WEIGHTS_UNAVAILABLE);
+          WORKER_LOST, API_NOT_ANSWERING, API_KEY_MISSING, REVISION_REFUSED, WEIGHTS_UNAVAILABLE);
 
   private Reasons() {}
 }

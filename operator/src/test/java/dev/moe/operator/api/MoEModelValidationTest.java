@@ -65,6 +65,8 @@ class MoEModelValidationTest {
             "weights.credentialsSecret, weights.s3Endpoint and weights.s3Region are for fetching weights.uri"),
         new Refusal("credentials-secret-not-a-name", m -> s3(m).set("spec.weights.credentialsSecret", "S3 Reader"),
             "spec.weights.credentialsSecret", "weights.credentialsSecret must be a Secret's name"),
+        new Refusal("api-key-secret-not-a-name", m -> m.set("spec.api.keySecret", "API Key"),
+            "spec.api.keySecret", "api.keySecret must be a Secret's name"),
         new Refusal("s3-endpoint-not-a-url", m -> s3(m).set("spec.weights.s3Endpoint", "minio:9000"),
             "spec.weights.s3Endpoint", "weights.s3Endpoint must be an http:// or https:// URL of an S3-compatible server"),
         new Refusal("claim-name-not-a-name", m -> m.set("spec.weights.pvc.claimName", "Model_Weights"),
@@ -173,6 +175,7 @@ class MoEModelValidationTest {
         new Edit("uri-instead-of-pvc", m -> m.remove("spec.weights.pvc").set("spec.weights.uri", "s3://bucket/small")),
         new Edit("uri-with-fetch-settings", m -> s3(m).set("spec.weights.credentialsSecret", "s3-reader")
             .set("spec.weights.s3Endpoint", "https://minio.storage.svc:9000").set("spec.weights.s3Region", "eu-west-1")),
+        new Edit("api-key-secret", m -> m.set("spec.api.keySecret", "qwen-api-key")),
         new Edit("two-gpus-per-node", m -> m.set("spec.parallelism.gpusPerNode", 2)),
         new Edit("no-gpus-per-node", m -> m.remove("spec.parallelism.gpusPerNode")),
         new Edit("compound-durations", m -> m.set("spec.placement.timeLimit", "1m30s")

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.moe.crds.v1alpha1.MoEModel;
 import dev.moe.operator.cluster.ControlPlane;
 import dev.moe.operator.dependent.WorkerNetworkPolicyDependent;
 import dev.moe.operator.dependent.WorkerNetworkPolicyDependent.OperatorPods;
@@ -15,6 +16,7 @@ import dev.moe.operator.tls.ModelCertificates;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.KeyToPath;
 import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.api.model.SecretBuilder;
 import io.fabric8.kubernetes.api.model.Volume;
 import io.fabric8.kubernetes.api.model.apps.StatefulSet;
 import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicy;
@@ -99,6 +101,37 @@ class WorkerSecurityTest {
     // Reconciles keep the certificate while it has time left.
     Thread.sleep(2_000);
     assertEquals(secret.getData(), client.secrets().inNamespace(NS).withName("issued-tls").get().getData());
+  }
+
+  /**
+   * With {@code api.keySecret} the workers get the key file and the API asks for it; while the
+   * Secret or its key is missing, WorkersReady and Ready say so (a Warning Event) instead of pods
+   * that wait in ContainerCreating saying nothing the model shows.
+   */
+  @Test
+  void anApiKeySecretIsMountedAndAMissingOneIsNamed() {
+    s.apply(Models.deepseek(NS, "keyed", 32, 9, "placement: {timeLimit: 2s}\napi: {keySecret: keyed-api}\n"));
+    MoEModel missing = Models.await(client, NS, "keyed", Duration.ofSeconds(30),
+        m -> "ApiKeyMissing".equals(Models.reason(m, "WorkersReady")));
+    assertTrue(Models.message(missing, "WorkersReady").contains("the Secret security/keyed-api is missing or has no"
+        + " key 'api-key'"), Models.message(missing, "WorkersReady"));
+    assertEquals("ApiKeyMissing", Models.reason(missing, "Ready"));
+    Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> s.events("keyed").stream().anyMatch(e ->
+        "ApiKeyMissing".equals(e.getReason()) && "Warning".equals(e.getType())));
+
+    StatefulSet sts = Awaitility.await().atMost(Duration.ofSeconds(30)).until(
+        () -> client.apps().statefulSets().inNamespace(NS).withName("keyed-workers").get(), x -> x != null);
+    Volume volume = sts.getSpec().getTemplate().getSpec().getVolumes().stream()
+        .filter(v -> v.getSecret() != null && "keyed-api".equals(v.getSecret().getSecretName())).findFirst().orElseThrow();
+    Container worker = sts.getSpec().getTemplate().getSpec().getContainers().getFirst();
+    String mount = worker.getVolumeMounts().stream().filter(m -> m.getName().equals(volume.getName())).findFirst()
+        .orElseThrow().getMountPath();
+    assertTrue(worker.getArgs().contains("--api-key-file=" + mount + "/api-key"), worker.getArgs().toString());
+
+    client.secrets().inNamespace(NS).resource(new SecretBuilder().withNewMetadata().withName("keyed-api").endMetadata()
+        .addToStringData("api-key", "sk-test").build()).create();
+    Models.await(client, NS, "keyed", Duration.ofSeconds(60),
+        m -> "WorkersStarting".equals(Models.reason(m, "WorkersReady")));
   }
 
   @Test
