@@ -35,6 +35,7 @@ import dev.moe.operator.stats.ModelStatistics;
 import dev.moe.operator.stats.StatisticsSource;
 import dev.moe.operator.stats.StatisticsUnavailableException;
 import dev.moe.operator.stats.StatisticsWindow;
+import dev.moe.operator.stats.WindowFit;
 import dev.moe.placement.Placement;
 import dev.moe.placement.solve.PlacementSolver;
 import dev.moe.stats.RoutingStats;
@@ -436,37 +437,47 @@ public class MoEModelReconciler implements Reconciler<MoEModel> {
     ChurnLedger churn = churn(model, status, rules, now);
     Instant observedAt = current.getObservedAt() == null ? null : Instant.parse(current.getObservedAt());
     if (observedAt != null && now.isBefore(observedAt.plus(rules.minInterval()))) {
-      return min(Duration.between(now, observedAt.plus(rules.minInterval())), RECHECK);
+      try {
+        statistics.sample(model, rules.window());
+      } catch (StatisticsUnavailableException e) {
+        // The window at the next observation says why; without this sample it is split less finely.
+      }
+      return min(Duration.between(now, observedAt.plus(rules.minInterval())), nextLook(rules));
     }
-    Optional<StatisticsWindow> window;
+    Optional<WindowFit> window;
     try {
-      window = statistics.window(model, rules.window()).map(w -> new StatisticsWindow(
-          ModelStatistics.fit(w.stats(), "the workers' statistics", layout.layers(), layout.experts()), w.coverage()));
+      // The part after a routing shift part-way, if the window had one: what the traffic is now.
+      window = statistics.window(model, rules.window()).map(WindowFit::of).map(f -> new WindowFit(new StatisticsWindow(
+          ModelStatistics.fit(f.window().stats(), "the workers' statistics", layout.layers(), layout.experts()),
+          f.window().coverage()), f.shift(), f.settled()));
     } catch (StatisticsUnavailableException e) {
       status.condition(Conditions.REBALANCING, false, Reasons.STATISTICS_UNAVAILABLE,
           "keeping " + current.getRevision() + ": " + e.getMessage());
       return RECHECK;
     }
-    if (window.isEmpty() || ModelStatistics.isEmpty(window.get().stats())) {
-      return min(rules.minInterval(), RECHECK);
+    if (window.isEmpty() || ModelStatistics.isEmpty(window.get().window().stats())) {
+      return nextLook(rules);
     }
+    WindowFit fit = window.get();
     Instant lastRebalance = status.lastTaken().map(d -> Instant.parse(d.getTime())).orElse(null);
-    var outcome = RebalanceDecider.decide(rules, layout.options(), layout.cluster(), window.get(), placement,
-        lastRebalance, churn, now);
-    var coverage = window.get().coverage();
+    var outcome = fit.settled() ? RebalanceDecider.decide(rules, layout.options(), layout.cluster(), fit.window(),
+        placement, lastRebalance, churn, now) : RebalanceDecider.hold(rules, layout.cluster(), fit.window(), placement,
+        fit.shift());
+    var coverage = fit.window().coverage();
     current.setObservedBalancedness(outcome.observed());
     current.setObservedAt(now.toString());
     current.setObservedCoverage(coverage.toStatus());
     metrics.observedBalancedness(ns, name, outcome.observed());
     metrics.statisticsCoverage(ns, name, coverage.tokenShare());
     if (outcome.verdict().isEmpty()) {
-      return min(rules.minInterval(), RECHECK);
+      return nextLook(rules);
     }
     var verdict = outcome.verdict().get();
+    String reason = verdict.reason() + (fit.settled() && fit.shift() != null ? "; " + fit.shift() : "");
     RebalanceDecision d = new RebalanceDecision();
     d.setTime(now.toString());
     d.setDecision(verdict.decision());
-    d.setReason(verdict.reason());
+    d.setReason(reason);
     d.setObservedBalancedness(outcome.observed());
     d.setPredictedGain(verdict.predictedGain());
     d.setReplicasMoved(verdict.replicasMoved());
@@ -480,15 +491,21 @@ public class MoEModelReconciler implements Reconciler<MoEModel> {
       metrics.solve(ns, name, verdict.solveSeconds());
     }
     EventRecorder.record(client, model, false, taken ? "Rebalance" : "RebalanceDeclined",
-        verdict.reason() + String.format(" (observed %.4f, %d replicas; statistics of %s)", outcome.observed(),
+        reason + String.format(" (observed %.4f, %d replicas; statistics of %s)", outcome.observed(),
             verdict.replicasMoved(), coverage.describe()));
     if (!taken) {
-      return min(rules.minInterval(), RECHECK);
+      return nextLook(rules);
     }
     recordChurn(model, status, rules, churn.plus(now, verdict.replicasMoved()));
     status.condition(Conditions.REBALANCING, true, Reasons.ROLLING_OUT, "rolling out "
-        + created.getMetadata().getName() + ": " + verdict.reason());
+        + created.getMetadata().getName() + ": " + reason);
     return Duration.ofMillis(200);
+  }
+
+  /** When to look at the statistics again: for the next sample of the window, if it is split, else the next window. */
+  private static Duration nextLook(RebalanceRules rules) {
+    Duration window = min(rules.minInterval(), RECHECK);
+    return StatisticsSource.sampleInterval(rules.window()).map(every -> min(every, window)).orElse(window);
   }
 
   /** The churn budget's use over the period up to {@code now}, in the status and the metrics. */

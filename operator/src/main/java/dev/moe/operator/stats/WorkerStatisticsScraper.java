@@ -53,6 +53,26 @@ public final class WorkerStatisticsScraper implements StatisticsSource {
   public Optional<StatisticsWindow> window(MoEModel model, Duration window) {
     int layers = model.getSpec().getModel().getMoeLayers();
     int experts = model.getSpec().getModel().getExpertsPerLayer();
+    return history(model).advance(snapshot(model), window, layers, experts);
+  }
+
+  @Override
+  public void sample(MoEModel model, Duration window) {
+    CountHistory history = history(model);
+    Optional<Duration> every = StatisticsSource.sampleInterval(window);
+    if (every.isPresent() && history.due(clock.instant(), every.get())) {
+      history.sample(snapshot(model), window);
+    }
+  }
+
+  private CountHistory history(MoEModel model) {
+    return history.computeIfAbsent(model.getMetadata().getUid(), k -> new CountHistory());
+  }
+
+  /** Every worker's counts now, or why it did not answer. */
+  private CountHistory.Snapshot snapshot(MoEModel model) {
+    int layers = model.getSpec().getModel().getMoeLayers();
+    int experts = model.getSpec().getModel().getExpertsPerLayer();
     String token = StatsTokenSecretDependent.token(client, model).orElseThrow(() -> new StatisticsUnavailableException(
         "the statistics token Secret " + StatsTokenSecretDependent.name(model) + " is missing"));
     String ca = WorkerTlsSecretDependent.caCertificate(client, model).orElseThrow(() ->
@@ -89,8 +109,7 @@ public final class WorkerStatisticsScraper implements StatisticsSource {
     if (workers.isEmpty()) {
       throw new StatisticsUnavailableException("no worker answered /stats: " + String.join("; ", unanswered.values()));
     }
-    return history.computeIfAbsent(model.getMetadata().getUid(), k -> new CountHistory())
-        .advance(new CountHistory.Snapshot(clock.instant(), workers, unanswered), window, layers, experts);
+    return new CountHistory.Snapshot(clock.instant(), workers, unanswered);
   }
 
   @Override
