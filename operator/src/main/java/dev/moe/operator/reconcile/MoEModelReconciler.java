@@ -538,8 +538,10 @@ public class MoEModelReconciler implements Reconciler<MoEModel> {
     try {
       Optional<StatisticsWindow> window = statistics.window(model, rules.window());
       if (window.isPresent()) {
-        RoutingStats fitted = ModelStatistics.fit(window.get().stats(), "the workers' statistics", layout.layers(),
-            layout.experts());
+        // The routing since a shift part-way, when an interval is known to be wholly after it.
+        WindowFit fit = WindowFit.of(window.get());
+        RoutingStats fitted = ModelStatistics.fit((fit.settled() ? fit.window() : window.get()).stats(),
+            "the workers' statistics", layout.layers(), layout.experts());
         if (!ModelStatistics.isEmpty(fitted)) {
           return fitted;
         }
