@@ -437,12 +437,7 @@ public class MoEModelReconciler implements Reconciler<MoEModel> {
     ChurnLedger churn = churn(model, status, rules, now);
     Instant observedAt = current.getObservedAt() == null ? null : Instant.parse(current.getObservedAt());
     if (observedAt != null && now.isBefore(observedAt.plus(rules.minInterval()))) {
-      try {
-        statistics.sample(model, rules.window());
-      } catch (StatisticsUnavailableException e) {
-        // The window at the next observation says why; without this sample it is split less finely.
-      }
-      return min(Duration.between(now, observedAt.plus(rules.minInterval())), nextLook(rules));
+      return min(Duration.between(now, observedAt.plus(rules.minInterval())), RECHECK);
     }
     Optional<WindowFit> window;
     try {
@@ -456,7 +451,7 @@ public class MoEModelReconciler implements Reconciler<MoEModel> {
       return RECHECK;
     }
     if (window.isEmpty() || ModelStatistics.isEmpty(window.get().window().stats())) {
-      return nextLook(rules);
+      return min(rules.minInterval(), RECHECK);
     }
     WindowFit fit = window.get();
     Instant lastRebalance = status.lastTaken().map(d -> Instant.parse(d.getTime())).orElse(null);
@@ -470,10 +465,12 @@ public class MoEModelReconciler implements Reconciler<MoEModel> {
     metrics.observedBalancedness(ns, name, outcome.observed());
     metrics.statisticsCoverage(ns, name, coverage.tokenShare());
     if (outcome.verdict().isEmpty()) {
-      return nextLook(rules);
+      return min(rules.minInterval(), RECHECK);
     }
     var verdict = outcome.verdict().get();
-    String reason = verdict.reason() + (fit.settled() && fit.shift() != null ? "; " + fit.shift() : "");
+    // A plan was fitted on the part after a shift, or at least it was observed.
+    String reason = verdict.reason() + (fit.settled() && fit.shift() != null
+        ? (verdict.solveSeconds() > 0 ? "; fitted on " : "; observed on ") + fit.shift() : "");
     RebalanceDecision d = new RebalanceDecision();
     d.setTime(now.toString());
     d.setDecision(verdict.decision());
@@ -494,18 +491,12 @@ public class MoEModelReconciler implements Reconciler<MoEModel> {
         reason + String.format(" (observed %.4f, %d replicas; statistics of %s)", outcome.observed(),
             verdict.replicasMoved(), coverage.describe()));
     if (!taken) {
-      return nextLook(rules);
+      return min(rules.minInterval(), RECHECK);
     }
     recordChurn(model, status, rules, churn.plus(now, verdict.replicasMoved()));
     status.condition(Conditions.REBALANCING, true, Reasons.ROLLING_OUT, "rolling out "
         + created.getMetadata().getName() + ": " + reason);
     return Duration.ofMillis(200);
-  }
-
-  /** When to look at the statistics again: for the next sample of the window, if it is split, else the next window. */
-  private static Duration nextLook(RebalanceRules rules) {
-    Duration window = min(rules.minInterval(), RECHECK);
-    return StatisticsSource.sampleInterval(rules.window()).map(every -> min(every, window)).orElse(window);
   }
 
   /** The churn budget's use over the period up to {@code now}, in the status and the metrics. */

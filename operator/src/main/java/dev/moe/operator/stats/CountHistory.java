@@ -43,8 +43,11 @@ final class CountHistory {
         || !snapshots.peekLast().at().isAfter(now.minus(every.multipliedBy(9).dividedBy(10)));
   }
 
-  /** Records a sample, which splits the windows that will hold it. */
+  /** Records a sample, which splits the windows that will hold it; one older than the newest snapshot came late. */
   synchronized void sample(Snapshot now, Duration window) {
+    if (!snapshots.isEmpty() && !now.at().isAfter(snapshots.peekLast().at())) {
+      return;
+    }
     snapshots.addLast(now);
     Snapshot base = base(now, window);
     if (base != null) {
@@ -55,6 +58,10 @@ final class CountHistory {
 
   /** Records {@code now} and returns the window it closes, if the history covers one. */
   synchronized Optional<StatisticsWindow> advance(Snapshot now, Duration window, int layers, int experts) {
+    // A sample read while this snapshot was being read, and recorded first, is dropped: the order is time's.
+    while (!snapshots.isEmpty() && snapshots.peekLast().at().isAfter(now.at())) {
+      snapshots.removeLast();
+    }
     snapshots.addLast(now);
     Snapshot base = base(now, window);
     if (base == null) {

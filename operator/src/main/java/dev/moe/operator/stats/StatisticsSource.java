@@ -19,25 +19,6 @@ public interface StatisticsSource {
    */
   Optional<StatisticsWindow> window(MoEModel model, Duration window);
 
-  /**
-   * Takes a sample between windows, when one is due ({@link #sampleInterval}): the samples split the
-   * windows into intervals, in which a change of routing part-way shows ({@link ChangePoint}). A
-   * source without a history of its own has nothing to sample.
-   *
-   * @throws StatisticsUnavailableException when no worker can be read; its message says why
-   */
-  default void sample(MoEModel model, Duration window) {}
-
-  /**
-   * How often to sample a {@code window}: a quarter of it, so that a change of routing part-way leaves
-   * an interval or more wholly after it; never within 5 s, as each sample reads every worker's counts
-   * (at DeepSeek-V3's size 144 workers x 58 x 256). Empty for a window too short to split.
-   */
-  static Optional<Duration> sampleInterval(Duration window) {
-    Duration every = window.dividedBy(4);
-    return every.compareTo(Duration.ofSeconds(5)) < 0 ? Optional.empty() : Optional.of(every);
-  }
-
   /** Drops what is kept for models other than {@code modelUids}: deleted ones. */
   void retain(Set<String> modelUids);
 }

@@ -13,7 +13,8 @@ import java.util.List;
  * change may still lie inside the last interval, nothing is known to be after it: the decision waits.
  *
  * @param window what to observe and fit on (the part after a change has the whole window's coverage)
- * @param shift how the part was chosen, for the decision; null for the whole window
+ * @param shift the part chosen, for the decision ("the last 10 s (since 12:01:10 UTC), after a routing shift
+ *     in the window (G 812 > 361)"); null for the whole window
  * @param settled false while the change may lie inside the last interval: then {@code shift} says why
  *     nothing is fitted yet, and {@code window} is that last interval, the newest routing there is
  */
@@ -34,8 +35,7 @@ public record WindowFit(StatisticsWindow window, String shift, boolean settled) 
         after.stream().map(StatisticsWindow.Interval::counts).toList(), 0, after.size())), window.coverage());
     String test = String.format("G %.0f > %.0f", split.get().statistic(), split.get().threshold());
     return split.get().settled()
-        ? new WindowFit(part, "fitted on the last " + span + ", after a routing shift in the window (" + test + ")",
-            true)
+        ? new WindowFit(part, "the last " + span + ", after a routing shift in the window (" + test + ")", true)
         : new WindowFit(part, "ShiftSettling: the routing shifted within the window's last " + span + " (" + test
             + "); waiting for an interval wholly after the shift", false);
   }

@@ -139,6 +139,21 @@ class CountHistoryTest {
     assertEquals(T0.plusSeconds(40), w.intervals().getFirst().start());
   }
 
+  @Test
+  void aSampleReadWhileAWindowWasReadKeepsTheSnapshotsInTimesOrder() {
+    CountHistory h = new CountHistory();
+    h.advance(at(0, Map.of("a", counts(0, 0))), WINDOW, 1, 2);
+    h.advance(at(10, Map.of("a", counts(10, 0))), WINDOW, 1, 2);
+    // Read at 9 s, recorded after the window's snapshot of 10 s: dropped.
+    h.sample(at(9, Map.of("a", counts(9, 0))), WINDOW);
+    // Read at 15 s, recorded before the window's snapshot of 14 s: dropped by it.
+    h.sample(at(15, Map.of("a", counts(15, 0))), WINDOW);
+    h.advance(at(14, Map.of("a", counts(14, 0))), WINDOW, 1, 2);
+    StatisticsWindow w = h.advance(at(20, Map.of("a", counts(20, 0))), WINDOW, 1, 2).orElseThrow();
+    assertEquals(List.of(T0, T0.plusSeconds(10), T0.plusSeconds(14)),
+        w.intervals().stream().map(StatisticsWindow.Interval::start).toList());
+  }
+
   private static CountHistory.Snapshot at(int seconds, Map<String, double[][]> workers) {
     return at(seconds, workers, Map.of());
   }

@@ -117,7 +117,7 @@ class WorkerStatisticsScraperTest {
         return this;
       }
     };
-    scraper = new WorkerStatisticsScraper(client, new WorkerHttp(), clock, port);
+    scraper = new WorkerStatisticsScraper(client, new WorkerHttp(), clock, port, null);
   }
 
   @AfterEach
@@ -177,7 +177,7 @@ class WorkerStatisticsScraperTest {
     WindowFit fit = WindowFit.of(w);
     assertTrue(fit.settled());
     assertArrayEquals(new double[][] {{0, 600}}, fit.window().stats().logicalCount());
-    assertTrue(fit.shift().startsWith("fitted on the last 10 s (since 00:00:10 UTC), after a routing shift in the"
+    assertTrue(fit.shift().startsWith("the last 10 s (since 00:00:10 UTC), after a routing shift in the"
         + " window (G "), fit.shift());
   }
 
