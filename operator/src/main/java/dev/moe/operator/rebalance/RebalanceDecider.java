@@ -45,7 +45,7 @@ public final class RebalanceDecider {
    */
   public static Outcome decide(RebalanceRules rules, SolverOptions solverOptions, ClusterSpec cluster,
       StatisticsWindow window, Placement current, Instant lastRebalance, ChurnLedger churn, Instant now) {
-    double observed = PlacementEvaluator.evaluate(window.stats(), cluster, current, null, 0).balancedness();
+    double observed = observe(window, cluster, current);
     if (observed >= rules.trigger()) {
       return new Outcome(observed, Optional.empty());
     }
@@ -87,6 +87,20 @@ public final class RebalanceDecider {
     return new Outcome(observed, Optional.of(new Verdict(Decision.TAKEN,
         String.format("Rebalanced: balancedness %.4f -> %.4f", observed, report.balancedness()), gain, moved, plan,
         report.solveSeconds())));
+  }
+
+  /**
+   * What a window too unsettled to fit a plan on decides: nothing above the trigger, else a decline
+   * for {@code reason}.
+   */
+  public static Outcome hold(RebalanceRules rules, ClusterSpec cluster, StatisticsWindow window, Placement current,
+      String reason) {
+    double observed = observe(window, cluster, current);
+    return observed >= rules.trigger() ? new Outcome(observed, Optional.empty()) : declined(observed, reason);
+  }
+
+  private static double observe(StatisticsWindow window, ClusterSpec cluster, Placement current) {
+    return PlacementEvaluator.evaluate(window.stats(), cluster, current, null, 0).balancedness();
   }
 
   /** A duration as the spec writes it: 1h, 30m, 45s. */

@@ -35,6 +35,7 @@ import dev.moe.operator.stats.ModelStatistics;
 import dev.moe.operator.stats.StatisticsSource;
 import dev.moe.operator.stats.StatisticsUnavailableException;
 import dev.moe.operator.stats.StatisticsWindow;
+import dev.moe.operator.stats.WindowFit;
 import dev.moe.placement.Placement;
 import dev.moe.placement.solve.PlacementSolver;
 import dev.moe.stats.RoutingStats;
@@ -442,22 +443,26 @@ public class MoEModelReconciler implements Reconciler<MoEModel> {
     if (observedAt != null && now.isBefore(observedAt.plus(rules.minInterval()))) {
       return min(Duration.between(now, observedAt.plus(rules.minInterval())), RECHECK);
     }
-    Optional<StatisticsWindow> window;
+    Optional<WindowFit> window;
     try {
-      window = statistics.window(model, rules.window()).map(w -> new StatisticsWindow(
-          ModelStatistics.fit(w.stats(), "the workers' statistics", layout.layers(), layout.experts()), w.coverage()));
+      // The part after a routing shift part-way, if the window had one: what the traffic is now.
+      window = statistics.window(model, rules.window()).map(WindowFit::of).map(f -> new WindowFit(new StatisticsWindow(
+          ModelStatistics.fit(f.window().stats(), "the workers' statistics", layout.layers(), layout.experts()),
+          f.window().coverage()), f.shift(), f.settled()));
     } catch (StatisticsUnavailableException e) {
       status.condition(Conditions.REBALANCING, false, Reasons.STATISTICS_UNAVAILABLE,
           "keeping " + current.getRevision() + ": " + e.getMessage());
       return RECHECK;
     }
-    if (window.isEmpty() || ModelStatistics.isEmpty(window.get().stats())) {
+    if (window.isEmpty() || ModelStatistics.isEmpty(window.get().window().stats())) {
       return min(rules.minInterval(), RECHECK);
     }
+    WindowFit fit = window.get();
     Instant lastRebalance = status.lastTaken().map(d -> Instant.parse(d.getTime())).orElse(null);
-    var outcome = RebalanceDecider.decide(rules, layout.options(), layout.cluster(), window.get(), placement,
-        lastRebalance, churn, now);
-    var coverage = window.get().coverage();
+    var outcome = fit.settled() ? RebalanceDecider.decide(rules, layout.options(), layout.cluster(), fit.window(),
+        placement, lastRebalance, churn, now) : RebalanceDecider.hold(rules, layout.cluster(), fit.window(), placement,
+        fit.shift());
+    var coverage = fit.window().coverage();
     current.setObservedBalancedness(outcome.observed());
     current.setObservedAt(now.toString());
     current.setObservedCoverage(coverage.toStatus());
@@ -467,10 +472,13 @@ public class MoEModelReconciler implements Reconciler<MoEModel> {
       return min(rules.minInterval(), RECHECK);
     }
     var verdict = outcome.verdict().get();
+    // A plan was fitted on the part after a shift, or at least it was observed.
+    String reason = verdict.reason() + (fit.settled() && fit.shift() != null
+        ? (verdict.solveSeconds() > 0 ? "; fitted on " : "; observed on ") + fit.shift() : "");
     RebalanceDecision d = new RebalanceDecision();
     d.setTime(now.toString());
     d.setDecision(verdict.decision());
-    d.setReason(verdict.reason());
+    d.setReason(reason);
     d.setObservedBalancedness(outcome.observed());
     d.setPredictedGain(verdict.predictedGain());
     d.setReplicasMoved(verdict.replicasMoved());
@@ -484,14 +492,14 @@ public class MoEModelReconciler implements Reconciler<MoEModel> {
       metrics.solve(ns, name, verdict.solveSeconds());
     }
     EventRecorder.record(client, model, false, taken ? "Rebalance" : "RebalanceDeclined",
-        verdict.reason() + String.format(" (observed %.4f, %d replicas; statistics of %s)", outcome.observed(),
+        reason + String.format(" (observed %.4f, %d replicas; statistics of %s)", outcome.observed(),
             verdict.replicasMoved(), coverage.describe()));
     if (!taken) {
       return min(rules.minInterval(), RECHECK);
     }
     recordChurn(model, status, rules, churn.plus(now, verdict.replicasMoved()));
     status.condition(Conditions.REBALANCING, true, Reasons.ROLLING_OUT, "rolling out "
-        + created.getMetadata().getName() + ": " + verdict.reason());
+        + created.getMetadata().getName() + ": " + reason);
     return Duration.ofMillis(200);
   }
 
@@ -525,8 +533,10 @@ public class MoEModelReconciler implements Reconciler<MoEModel> {
     try {
       Optional<StatisticsWindow> window = statistics.window(model, rules.window());
       if (window.isPresent()) {
-        RoutingStats fitted = ModelStatistics.fit(window.get().stats(), "the workers' statistics", layout.layers(),
-            layout.experts());
+        // The routing since a shift part-way, when an interval is known to be wholly after it.
+        WindowFit fit = WindowFit.of(window.get());
+        RoutingStats fitted = ModelStatistics.fit((fit.settled() ? fit.window() : window.get()).stats(),
+            "the workers' statistics", layout.layers(), layout.experts());
         if (!ModelStatistics.isEmpty(fitted)) {
           return fitted;
         }

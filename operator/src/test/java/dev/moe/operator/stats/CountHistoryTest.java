@@ -104,6 +104,56 @@ class CountHistoryTest {
     assertArrayEquals(counts(3, 4), w);
   }
 
+  @Test
+  void samplesSplitTheWindowIntoIntervalsOfTheWorkersThatAnsweredThemAll() {
+    CountHistory h = new CountHistory();
+    h.advance(at(0, Map.of("a", counts(0, 0), "b", counts(0, 0), "c", counts(0, 0))), WINDOW, 1, 2);
+    h.sample(at(5, Map.of("a", counts(5, 0), "b", counts(5, 0), "c", counts(5, 0))), WINDOW);
+    // c does not answer the second sample, b restarts before the third: both are left out of the intervals.
+    h.sample(at(10, Map.of("a", counts(10, 0), "b", counts(10, 0)), Map.of("c", "w-2 /stats answered 503")), WINDOW);
+    h.sample(at(15, Map.of("a", counts(10, 5), "b", counts(0, 2), "c", counts(10, 5))), WINDOW);
+    StatisticsWindow w = h.advance(at(20, Map.of("a", counts(10, 10), "b", counts(0, 4), "c", counts(10, 10))),
+        WINDOW, 1, 2).orElseThrow();
+    assertArrayEquals(counts(10 + 0 + 10, 10 + 4 + 10), w.stats().logicalCount());
+    assertEquals(4, w.intervals().size());
+    for (int i = 0; i < 4; i++) {
+      assertArrayEquals(i < 2 ? counts(5, 0) : counts(0, 5), w.intervals().get(i).counts(), "interval " + i);
+      assertEquals(T0.plusSeconds(5L * i), w.intervals().get(i).start());
+      assertEquals(T0.plusSeconds(5L * i + 5), w.intervals().get(i).end());
+    }
+  }
+
+  @Test
+  void aSampleIsDueAQuarterOfTheWindowAfterTheLastAndTheHistoryKeepsOnlyWhatAWindowCanReach() {
+    CountHistory h = new CountHistory();
+    Duration every = Duration.ofSeconds(5);
+    assertTrue(h.due(T0, every), "an empty history");
+    h.advance(at(0, Map.of("a", counts(0, 0))), WINDOW, 1, 2);
+    assertTrue(!h.due(T0.plusSeconds(4), every) && h.due(T0.plusMillis(4500), every), "a tenth early is due");
+    for (int t = 5; t <= 60; t += 5) {
+      h.sample(at(t, Map.of("a", counts(t, 0))), WINDOW);
+    }
+    // At 62 s the window starts at 44 s: from the sample of 40 s.
+    StatisticsWindow w = h.advance(at(62, Map.of("a", counts(62, 0))), WINDOW, 1, 2).orElseThrow();
+    assertArrayEquals(counts(22, 0), w.stats().logicalCount());
+    assertEquals(T0.plusSeconds(40), w.intervals().getFirst().start());
+  }
+
+  @Test
+  void aSampleReadWhileAWindowWasReadKeepsTheSnapshotsInTimesOrder() {
+    CountHistory h = new CountHistory();
+    h.advance(at(0, Map.of("a", counts(0, 0))), WINDOW, 1, 2);
+    h.advance(at(10, Map.of("a", counts(10, 0))), WINDOW, 1, 2);
+    // Read at 9 s, recorded after the window's snapshot of 10 s: dropped.
+    h.sample(at(9, Map.of("a", counts(9, 0))), WINDOW);
+    // Read at 15 s, recorded before the window's snapshot of 14 s: dropped by it.
+    h.sample(at(15, Map.of("a", counts(15, 0))), WINDOW);
+    h.advance(at(14, Map.of("a", counts(14, 0))), WINDOW, 1, 2);
+    StatisticsWindow w = h.advance(at(20, Map.of("a", counts(20, 0))), WINDOW, 1, 2).orElseThrow();
+    assertEquals(List.of(T0, T0.plusSeconds(10), T0.plusSeconds(14)),
+        w.intervals().stream().map(StatisticsWindow.Interval::start).toList());
+  }
+
   private static CountHistory.Snapshot at(int seconds, Map<String, double[][]> workers) {
     return at(seconds, workers, Map.of());
   }

@@ -117,7 +117,7 @@ class WorkerStatisticsScraperTest {
         return this;
       }
     };
-    scraper = new WorkerStatisticsScraper(client, new WorkerHttp(), clock, port);
+    scraper = new WorkerStatisticsScraper(client, new WorkerHttp(), clock, port, null);
   }
 
   @AfterEach
@@ -154,6 +154,31 @@ class WorkerStatisticsScraperTest {
     now = now.plusSeconds(20);
     var e = assertThrows(StatisticsUnavailableException.class, () -> scraper.window(model, WINDOW));
     assertTrue(e.getMessage().startsWith("no worker answered /stats: w-workers-0 /stats answered 500"), e.getMessage());
+  }
+
+  @Test
+  void samplesBetweenWindowsSplitThemWhereTheRoutingShifted() {
+    assertTrue(scraper.window(model, WINDOW).isEmpty());
+    // Every worker's traffic moves from expert 0 to expert 1 at 10 s.
+    for (int t = 5; t <= 15; t += 5) {
+      double[] c = {100 * Math.min(t, 10) / 5, 100 * Math.max(t - 10, 0) / 5};
+      counts(c, c, c);
+      now = Instant.parse("2026-12-05T00:00:00Z").plusSeconds(t);
+      scraper.sample(model, WINDOW);
+    }
+    // Not due a second after the last: nothing read, no interval.
+    counts(new double[] {999, 0}, new double[] {999, 0}, new double[] {999, 0});
+    now = now.plusSeconds(1);
+    scraper.sample(model, WINDOW);
+    counts(new double[] {200, 200}, new double[] {200, 200}, new double[] {200, 200});
+    StatisticsWindow w = after(20);
+    assertArrayEquals(new double[][] {{600, 600}}, w.stats().logicalCount());
+    assertEquals(4, w.intervals().size());
+    WindowFit fit = WindowFit.of(w);
+    assertTrue(fit.settled());
+    assertArrayEquals(new double[][] {{0, 600}}, fit.window().stats().logicalCount());
+    assertTrue(fit.shift().startsWith("the last 10 s (since 00:00:10 UTC), after a routing shift in the"
+        + " window (G "), fit.shift());
   }
 
   @Test
