@@ -1,0 +1,184 @@
+package dev.moe.placement.baseline;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import dev.moe.placement.ClusterSpec;
+import dev.moe.placement.Placement;
+import dev.moe.placement.PlacementEvaluator;
+import dev.moe.placement.Placer;
+import dev.moe.stats.LayerPair;
+import dev.moe.stats.RoutingStats;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.function.ToDoubleFunction;
+import org.junit.jupiter.api.Test;
+
+/**
+ * ExFlow's and MoETuner's programs reach the optimum of their own objective on instances small
+ * enough to enumerate every arrangement of the replicas onto GPUs. The objectives are measured here
+ * with {@link PlacementEvaluator}, not with the model's own arithmetic.
+ */
+class AffinityBaselinesTest {
+
+  private static final Duration LIMIT = Duration.ofSeconds(5);
+
+  /** ExFlow: transitions kept on one GPU, to be maximized. */
+  private static double kept(RoutingStats stats, ClusterSpec cluster, Placement p) {
+    double all = 0;
+    for (double[][] counts : stats.transitions().values()) {
+      for (double[] row : counts) {
+        for (double c : row) {
+          all += c;
+        }
+      }
+    }
+    return all * (1 - PlacementEvaluator.evaluate(stats, cluster, p, null, 0).crossGpuTransitionFraction());
+  }
+
+  /** MoETuner: sum of the layers' max GPU loads plus cross-GPU transitions per GPU, to be minimized. */
+  private static double loadPlusCrossing(RoutingStats stats, ClusterSpec cluster, Placement p) {
+    double all = 0;
+    for (double[][] counts : stats.transitions().values()) {
+      for (double[] row : counts) {
+        for (double c : row) {
+          all += c;
+        }
+      }
+    }
+    double cost = (all - kept(stats, cluster, p)) / cluster.gpus();
+    for (int l = 0; l < stats.layers(); l++) {
+      double max = 0;
+      for (double v : PlacementEvaluator.gpuLoads(
+          stats.load(l), p.physicalToLogical()[l], p.replicaShares()[l], cluster)) {
+        max = Math.max(max, v);
+      }
+      cost += max;
+    }
+    return cost;
+  }
+
+  /** Layers 0 -> 1 (-> 2), random transitions; each layer's load is what the transitions carry. */
+  private static RoutingStats instance(Random random, int layers, int experts) {
+    Map<LayerPair, double[][]> transitions = new HashMap<>();
+    double[][] load = new double[layers][experts];
+    for (int l = 0; l + 1 < layers; l++) {
+      double[][] counts = new double[experts][experts];
+      for (int i = 0; i < experts; i++) {
+        for (int j = 0; j < experts; j++) {
+          // Skewed, so that affinity and balance pull apart.
+          counts[i][j] = random.nextInt(random.nextBoolean() ? 1000 : 50);
+          load[l][i] += counts[i][j];
+          if (l + 2 == layers) {
+            load[l + 1][j] += counts[i][j];
+          }
+        }
+      }
+      transitions.put(new LayerPair(l, l + 1), counts);
+    }
+    return new RoutingStats(load, transitions, null);
+  }
+
+  /** Every arrangement of {@code start}'s replicas onto GPUs, one replica of an expert per GPU. */
+  private static List<Placement> arrangements(Placement start, ClusterSpec cluster) {
+    List<Placement> out = new ArrayList<>();
+    out.add(start);
+    for (int l = 0; l < start.layers(); l++) {
+      List<Placement> next = new ArrayList<>();
+      for (Placement p : out) {
+        for (int[] order : slotOrders(start.physicalToLogical()[l], cluster)) {
+          int[][] maps = p.physicalToLogical().clone();
+          double[][] shares = p.replicaShares().clone();
+          maps[l] = new int[order.length];
+          shares[l] = new double[order.length];
+          for (int s = 0; s < order.length; s++) {
+            maps[l][s] = start.physicalToLogical()[l][order[s]];
+            shares[l][s] = start.replicaShares()[l][order[s]];
+          }
+          next.add(new Placement(start.slotsPerGpu(), maps, shares, null));
+        }
+      }
+      out = next;
+    }
+    return out;
+  }
+
+  /** Permutations of the slots, as slot orders, that keep every expert's replicas on distinct GPUs. */
+  private static List<int[]> slotOrders(int[] map, ClusterSpec cluster) {
+    List<int[]> out = new ArrayList<>();
+    permute(new int[map.length], new boolean[map.length], 0, map, cluster, out);
+    return out;
+  }
+
+  private static void permute(int[] order, boolean[] used, int pos, int[] map, ClusterSpec cluster, List<int[]> out) {
+    if (pos == order.length) {
+      out.add(order.clone());
+      return;
+    }
+    for (int s = 0; s < order.length; s++) {
+      if (used[s]) {
+        continue;
+      }
+      boolean clash = false;
+      for (int t = pos - pos % cluster.slotsPerGpu(); t < pos; t++) {
+        clash |= map[order[t]] == map[s];
+      }
+      if (!clash) {
+        used[s] = true;
+        order[pos] = s;
+        permute(order, used, pos + 1, map, cluster, out);
+        used[s] = false;
+      }
+    }
+  }
+
+  private static void assertReachesEnumeratedOptimum(
+      Placer placer, ToDoubleFunction<Placement> objective, boolean maximize, RoutingStats stats, ClusterSpec cluster) {
+    Placement start = new EplbPlacer(EplbPlacer.Mode.GLOBAL, 1).place(stats, cluster);
+    double best = maximize ? Double.NEGATIVE_INFINITY : Double.POSITIVE_INFINITY;
+    for (Placement p : arrangements(start, cluster)) {
+      double v = objective.applyAsDouble(p);
+      best = maximize ? Math.max(best, v) : Math.min(best, v);
+    }
+    Placement placed = placer.place(stats, cluster);
+    Baselines.assertValid(placed, cluster, stats.layers(), stats.experts());
+    assertEquals(best, objective.applyAsDouble(placed), 1e-6 * Math.abs(best));
+  }
+
+  @Test
+  void exFlowKeepsTheMostTransitionsOnOneGpu() {
+    Random random = new Random(19);
+    ClusterSpec cluster = new ClusterSpec(2, 1, 2);
+    for (int trial = 0; trial < 10; trial++) {
+      RoutingStats stats = instance(random, 2, 4);
+      assertReachesEnumeratedOptimum(new ExFlowPlacer(LIMIT, 1), p -> kept(stats, cluster, p), true, stats, cluster);
+    }
+  }
+
+  @Test
+  void moETunerMinimizesMaxLoadPlusCrossing() {
+    Random random = new Random(23);
+    ClusterSpec cluster = new ClusterSpec(2, 1, 2);
+    for (int trial = 0; trial < 10; trial++) {
+      RoutingStats stats = instance(random, 2, 4);
+      assertReachesEnumeratedOptimum(new MoETunerPlacer(LIMIT, 1), p -> loadPlusCrossing(stats, cluster, p), false, stats, cluster);
+    }
+  }
+
+  @Test
+  void replicasOnSpareSlotsCountByTheirShares() {
+    // 3 experts in 4 slots: EPLB replicates one; three layers, two pairs.
+    Random random = new Random(29);
+    ClusterSpec cluster = new ClusterSpec(2, 1, 2);
+    for (int trial = 0; trial < 5; trial++) {
+      RoutingStats stats = instance(random, 3, 3);
+      assertReachesEnumeratedOptimum(new ExFlowPlacer(LIMIT, 1),
+          p -> kept(stats, cluster, p), true, stats, cluster);
+      assertReachesEnumeratedOptimum(new MoETunerPlacer(LIMIT, 1),
+          p -> loadPlusCrossing(stats, cluster, p), false, stats, cluster);
+    }
+  }
+}
