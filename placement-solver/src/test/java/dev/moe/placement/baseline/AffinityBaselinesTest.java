@@ -6,12 +6,11 @@ import dev.moe.placement.ClusterSpec;
 import dev.moe.placement.Placement;
 import dev.moe.placement.PlacementEvaluator;
 import dev.moe.placement.Placer;
+import dev.moe.placement.colocation.Arrangements;
 import dev.moe.stats.LayerPair;
 import dev.moe.stats.RoutingStats;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.function.ToDoubleFunction;
@@ -24,7 +23,7 @@ import org.junit.jupiter.api.Test;
  */
 class AffinityBaselinesTest {
 
-  private static final Duration LIMIT = Duration.ofSeconds(5);
+  private static final Duration LIMIT = Duration.ofSeconds(1);
 
   /** ExFlow: transitions kept on one GPU, to be maximized. */
   private static double kept(RoutingStats stats, ClusterSpec cluster, Placement p) {
@@ -82,64 +81,11 @@ class AffinityBaselinesTest {
     return new RoutingStats(load, transitions, null);
   }
 
-  /** Every arrangement of {@code start}'s replicas onto GPUs, one replica of an expert per GPU. */
-  private static List<Placement> arrangements(Placement start, ClusterSpec cluster) {
-    List<Placement> out = new ArrayList<>();
-    out.add(start);
-    for (int l = 0; l < start.layers(); l++) {
-      List<Placement> next = new ArrayList<>();
-      for (Placement p : out) {
-        for (int[] order : slotOrders(start.physicalToLogical()[l], cluster)) {
-          int[][] maps = p.physicalToLogical().clone();
-          double[][] shares = p.replicaShares().clone();
-          maps[l] = new int[order.length];
-          shares[l] = new double[order.length];
-          for (int s = 0; s < order.length; s++) {
-            maps[l][s] = start.physicalToLogical()[l][order[s]];
-            shares[l][s] = start.replicaShares()[l][order[s]];
-          }
-          next.add(new Placement(start.slotsPerGpu(), maps, shares, null));
-        }
-      }
-      out = next;
-    }
-    return out;
-  }
-
-  /** Permutations of the slots, as slot orders, that keep every expert's replicas on distinct GPUs. */
-  private static List<int[]> slotOrders(int[] map, ClusterSpec cluster) {
-    List<int[]> out = new ArrayList<>();
-    permute(new int[map.length], new boolean[map.length], 0, map, cluster, out);
-    return out;
-  }
-
-  private static void permute(int[] order, boolean[] used, int pos, int[] map, ClusterSpec cluster, List<int[]> out) {
-    if (pos == order.length) {
-      out.add(order.clone());
-      return;
-    }
-    for (int s = 0; s < order.length; s++) {
-      if (used[s]) {
-        continue;
-      }
-      boolean clash = false;
-      for (int t = pos - pos % cluster.slotsPerGpu(); t < pos; t++) {
-        clash |= map[order[t]] == map[s];
-      }
-      if (!clash) {
-        used[s] = true;
-        order[pos] = s;
-        permute(order, used, pos + 1, map, cluster, out);
-        used[s] = false;
-      }
-    }
-  }
-
   private static void assertReachesEnumeratedOptimum(
       Placer placer, ToDoubleFunction<Placement> objective, boolean maximize, RoutingStats stats, ClusterSpec cluster) {
     Placement start = new EplbPlacer(EplbPlacer.Mode.GLOBAL, 1).place(stats, cluster);
     double best = maximize ? Double.NEGATIVE_INFINITY : Double.POSITIVE_INFINITY;
-    for (Placement p : arrangements(start, cluster)) {
+    for (Placement p : Arrangements.of(start, cluster)) {
       double v = objective.applyAsDouble(p);
       best = maximize ? Math.max(best, v) : Math.min(best, v);
     }
