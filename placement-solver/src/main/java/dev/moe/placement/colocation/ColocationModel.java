@@ -240,27 +240,17 @@ public final class ColocationModel {
     if (status != CpSolverStatus.OPTIMAL && status != CpSolverStatus.FEASIBLE) {
       return start;
     }
-    int slotsPerGpu = cluster.slotsPerGpu();
-    int[][] maps = new int[start.layers()][];
-    double[][] shares = new double[start.layers()][];
-    for (int l = 0; l < start.layers(); l++) {
-      maps[l] = start.physicalToLogical()[l].clone();
-      shares[l] = start.replicaShares()[l].clone();
-    }
+    int[][] gpuOf = new int[layers.length][cluster.slots()];
     for (int i = 0; i < layers.length; i++) {
-      int layer = layers[i];
-      int[] next = new int[cluster.gpus()];
       for (int s = 0; s < cluster.slots(); s++) {
         for (int g = 0; g < cluster.gpus(); g++) {
           if (solver.booleanValue(place[i][s][g])) {
-            int slot = g * slotsPerGpu + next[g]++;
-            maps[layer][slot] = start.physicalToLogical()[layer][s];
-            shares[layer][slot] = start.replicaShares()[layer][s];
+            gpuOf[i][s] = g;
           }
         }
       }
     }
-    return new Placement(slotsPerGpu, maps, shares, null);
+    return linked.arrange(start, cluster, gpuOf);
   }
 
   private static double sum(double[] row) {

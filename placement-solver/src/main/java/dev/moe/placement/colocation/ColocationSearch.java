@@ -203,7 +203,7 @@ public final class ColocationSearch {
         bestGpuOf = copy(gpuOf);
       }
     }
-    return placementOf(bestGpuOf);
+    return linked.arrange(start, cluster, bestGpuOf);
   }
 
   /** Replica s of linked layer i goes from GPU {@code from} to {@code to}; its neighbours' {@code near} follow. */
@@ -226,27 +226,6 @@ public final class ColocationSearch {
         }
       }
     }
-  }
-
-  private Placement placementOf(int[][] assignment) {
-    int slotsPerGpu = cluster.slotsPerGpu();
-    int[][] maps = new int[start.layers()][];
-    double[][] shares = new double[start.layers()][];
-    for (int l = 0; l < start.layers(); l++) {
-      maps[l] = start.physicalToLogical()[l].clone();
-      shares[l] = start.replicaShares()[l].clone();
-    }
-    for (int i = 0; i < assignment.length; i++) {
-      int layer = linked.layers()[i];
-      int[] next = new int[cluster.gpus()];
-      for (int s = 0; s < assignment[i].length; s++) {
-        int g = assignment[i][s];
-        int slot = g * slotsPerGpu + next[g]++;
-        maps[layer][slot] = start.physicalToLogical()[layer][s];
-        shares[layer][slot] = start.replicaShares()[layer][s];
-      }
-    }
-    return new Placement(slotsPerGpu, maps, shares, null);
   }
 
   private static double max(double[] values) {

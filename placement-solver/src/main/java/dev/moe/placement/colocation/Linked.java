@@ -58,4 +58,28 @@ record Linked(int[] layers, List<Pair> pairs) {
     return pair.from() < placedLayers && pair.to() < placedLayers
         && !stats.isDense(pair.from()) && !stats.isDense(pair.to());
   }
+
+  /**
+   * {@code start} with replica s of linked layer {@code layers[i]} moved, with its share, to GPU
+   * {@code gpuOf[i][s]} (each GPU receiving its slot count).
+   */
+  Placement arrange(Placement start, ClusterSpec cluster, int[][] gpuOf) {
+    int slotsPerGpu = cluster.slotsPerGpu();
+    int[][] maps = new int[start.layers()][];
+    double[][] shares = new double[start.layers()][];
+    for (int l = 0; l < start.layers(); l++) {
+      maps[l] = start.physicalToLogical()[l].clone();
+      shares[l] = start.replicaShares()[l].clone();
+    }
+    for (int i = 0; i < layers.length; i++) {
+      int layer = layers[i];
+      int[] next = new int[cluster.gpus()];
+      for (int s = 0; s < gpuOf[i].length; s++) {
+        int slot = gpuOf[i][s] * slotsPerGpu + next[gpuOf[i][s]]++;
+        maps[layer][slot] = start.physicalToLogical()[layer][s];
+        shares[layer][slot] = start.replicaShares()[layer][s];
+      }
+    }
+    return new Placement(slotsPerGpu, maps, shares, null);
+  }
 }

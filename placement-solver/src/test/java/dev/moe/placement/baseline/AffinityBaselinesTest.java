@@ -27,6 +27,10 @@ class AffinityBaselinesTest {
 
   /** ExFlow: transitions kept on one GPU, to be maximized. */
   private static double kept(RoutingStats stats, ClusterSpec cluster, Placement p) {
+    return allTransitions(stats) * (1 - PlacementEvaluator.evaluate(stats, cluster, p, null, 0).crossGpuTransitionFraction());
+  }
+
+  private static double allTransitions(RoutingStats stats) {
     double all = 0;
     for (double[][] counts : stats.transitions().values()) {
       for (double[] row : counts) {
@@ -35,20 +39,12 @@ class AffinityBaselinesTest {
         }
       }
     }
-    return all * (1 - PlacementEvaluator.evaluate(stats, cluster, p, null, 0).crossGpuTransitionFraction());
+    return all;
   }
 
   /** MoETuner: sum of the layers' max GPU loads plus cross-GPU transitions per GPU, to be minimized. */
   private static double loadPlusCrossing(RoutingStats stats, ClusterSpec cluster, Placement p) {
-    double all = 0;
-    for (double[][] counts : stats.transitions().values()) {
-      for (double[] row : counts) {
-        for (double c : row) {
-          all += c;
-        }
-      }
-    }
-    double cost = (all - kept(stats, cluster, p)) / cluster.gpus();
+    double cost = (allTransitions(stats) - kept(stats, cluster, p)) / cluster.gpus();
     for (int l = 0; l < stats.layers(); l++) {
       double max = 0;
       for (double v : PlacementEvaluator.gpuLoads(
@@ -94,37 +90,27 @@ class AffinityBaselinesTest {
     assertEquals(best, objective.applyAsDouble(placed), 1e-6 * Math.abs(best));
   }
 
-  @Test
-  void exFlowKeepsTheMostTransitionsOnOneGpu() {
-    Random random = new Random(19);
+  /** Both programs on {@code trials} random instances of the size given, 2 GPUs x 2 slots. */
+  private static void assertBothReachTheirOptimum(long seed, int layers, int experts, int trials) {
+    Random random = new Random(seed);
     ClusterSpec cluster = new ClusterSpec(2, 1, 2);
-    for (int trial = 0; trial < 10; trial++) {
-      RoutingStats stats = instance(random, 2, 4);
+    for (int trial = 0; trial < trials; trial++) {
+      RoutingStats stats = instance(random, layers, experts);
       assertReachesEnumeratedOptimum(new ExFlowPlacer(LIMIT, 1), p -> kept(stats, cluster, p), true, stats, cluster);
+      assertReachesEnumeratedOptimum(
+          new MoETunerPlacer(LIMIT, 1), p -> loadPlusCrossing(stats, cluster, p), false, stats, cluster);
     }
   }
 
   @Test
-  void moETunerMinimizesMaxLoadPlusCrossing() {
-    Random random = new Random(23);
-    ClusterSpec cluster = new ClusterSpec(2, 1, 2);
-    for (int trial = 0; trial < 10; trial++) {
-      RoutingStats stats = instance(random, 2, 4);
-      assertReachesEnumeratedOptimum(new MoETunerPlacer(LIMIT, 1), p -> loadPlusCrossing(stats, cluster, p), false, stats, cluster);
-    }
+  void oneReplicaPerExpert() {
+    // 2 layers x 4 experts on 2 GPUs x 2 slots: 6 x 6 arrangements.
+    assertBothReachTheirOptimum(19, 2, 4, 10);
   }
 
   @Test
   void replicasOnSpareSlotsCountByTheirShares() {
     // 3 experts in 4 slots: EPLB replicates one; three layers, two pairs.
-    Random random = new Random(29);
-    ClusterSpec cluster = new ClusterSpec(2, 1, 2);
-    for (int trial = 0; trial < 5; trial++) {
-      RoutingStats stats = instance(random, 3, 3);
-      assertReachesEnumeratedOptimum(new ExFlowPlacer(LIMIT, 1),
-          p -> kept(stats, cluster, p), true, stats, cluster);
-      assertReachesEnumeratedOptimum(new MoETunerPlacer(LIMIT, 1),
-          p -> loadPlusCrossing(stats, cluster, p), false, stats, cluster);
-    }
+    assertBothReachTheirOptimum(29, 3, 3, 5);
   }
 }
