@@ -2,9 +2,7 @@ package dev.moe.placement.colocation;
 
 import dev.moe.placement.ClusterSpec;
 import dev.moe.placement.Placement;
-import dev.moe.stats.LayerPair;
 import dev.moe.stats.RoutingStats;
-import java.util.Map;
 import java.util.SplittableRandom;
 
 /**
