@@ -62,7 +62,7 @@ public final class PlacementBenchmark {
     bench.deepSeekBalance();
     bench.shift();
     bench.perDomain();
-    bench.affinity();
+    AffinityTable.print(dataDir, bench.options(), quick, out);
   }
 
   private SolverOptions options() {
@@ -150,29 +150,6 @@ public final class PlacementBenchmark {
       out.printf(Locale.ROOT, "| %s | %d x %d | %s | %s | %s | %.2f%% | %.2f |%n", name(file), moeLayers(stats),
           stats.experts(), f4(eplb.balancedness()), f4(ours.balancedness()), f4(ours.balancednessBound()),
           100 * ours.gap(), ours.solveSeconds());
-    }
-    out.println();
-  }
-
-  private void affinity() {
-    out.println("## OLMoE inter-layer affinity (layers 0 -> 7 -> 15, 64 experts, 8 GPUs on 2 nodes)");
-    out.println();
-    out.println("| domain | slots/GPU | cross-GPU transitions, EPLB | without affinity term | with affinity term | balancedness without | with |");
-    out.println("|---|---|---|---|---|---|---|");
-    Path dir = data.resolve("olmoe-crosslayer");
-    for (String domain : quick ? List.of("arxiv") : List.of("arxiv", "book", "github")) {
-      RoutingStats stats = RoutingStatsReader.readLayerCounts(
-          dir.resolve("olmoe__expert_counts__" + domain + ".json"),
-          dir.resolve("olmoe__expert_counts_crosslayer__" + domain + ".json"));
-      for (int slots : new int[] {8, 9}) {
-        ClusterSpec cluster = new ClusterSpec(8, 4, slots);
-        PlacementReport eplb = timed(new EplbPlacer(EplbPlacer.Mode.GLOBAL, 1), stats, cluster).report();
-        PlacementReport plain = new PlacementSolver(options().withAffinityWeight(0)).solve(stats, cluster, null).report();
-        PlacementReport affine = new PlacementSolver(options()).solve(stats, cluster, null).report();
-        out.printf(Locale.ROOT, "| %s | %d | %s | %s | %s | %s | %s |%n", domain, slots,
-            f3(eplb.crossGpuTransitionFraction()), f3(plain.crossGpuTransitionFraction()),
-            f3(affine.crossGpuTransitionFraction()), f4(plain.balancedness()), f4(affine.balancedness()));
-      }
     }
     out.println();
   }

@@ -3,6 +3,12 @@ package dev.moe.placement.solve;
 import com.google.ortools.Loader;
 import com.google.ortools.graph.LinearSumAssignment;
 import dev.moe.placement.ClusterSpec;
+import dev.moe.placement.Placement;
+import dev.moe.placement.PlacementEvaluator;
+import dev.moe.placement.colocation.Colocation;
+import dev.moe.placement.colocation.ColocationObjective;
+import dev.moe.placement.colocation.ColocationSearch;
+import dev.moe.placement.baseline.EplbPlacer;
 import dev.moe.placement.solve.PlacementSolver.LayerSolution;
 import dev.moe.stats.LayerPair;
 import dev.moe.stats.RoutingStats;
@@ -18,15 +24,20 @@ import java.util.function.BiFunction;
  * g as often as the transition counts say it will.
  * Same-layer co-activation counts are used the same way, against the layer's own placement.
  *
- * <p>GPUs are interchangeable within a layer, so the balanced layer's GPU contents are first
- * assigned to physical GPUs by a linear assignment (no balance lost); then pairs of replicas swap
- * GPUs, best co-location gain first, while the layer's max load stays within {@code 1 + weight}
- * times the balanced one.
+ * <p>Transitions: GPUs are interchangeable within a layer, so the balanced layer's GPU contents are
+ * first assigned to physical GPUs by a linear assignment (no balance lost); then all linked layers'
+ * replicas are re-arranged together ({@link Colocation}: a swap search, then CP-SAT) for the most
+ * transitions kept on one GPU, while the linked layers' max loads sum to at most {@code 1 + weight}
+ * times the balanced ones. Co-activation: pairs of replicas swap GPUs, best gain first, while the
+ * layer's max load stays within {@code 1 + weight} times the balanced one.
  */
 final class AffinityPass {
 
   /** Best-gain swaps checked against the load cap per step before the climb stops. */
   private static final int CLIMB_TRIES = 64;
+
+  /** The swap search's seed: a solve is repeatable. */
+  private static final long SEED = 19;
 
 
   static {
@@ -35,10 +46,11 @@ final class AffinityPass {
 
   private AffinityPass() {}
 
-  static void apply(RoutingStats stats, ClusterSpec cluster, LayerSolution[] solved, double weight, long deadline) {
+  static void apply(RoutingStats stats, ClusterSpec cluster, LayerSolution[] solved, double weight, long deadline,
+      int threads) {
     long transitionsDeadline =
         stats.coactivation() == null ? deadline : System.nanoTime() + (deadline - System.nanoTime()) / 2;
-    applyTransitions(stats, cluster, solved, weight, transitionsDeadline);
+    applyTransitions(stats, cluster, solved, weight, transitionsDeadline, threads);
     if (stats.coactivation() != null) {
       applyCoactivation(stats, cluster, solved, weight, deadline);
     }
@@ -68,27 +80,100 @@ final class AffinityPass {
     }
   }
 
-  private static void applyTransitions(
-      RoutingStats stats, ClusterSpec cluster, LayerSolution[] solved, double weight, long deadline) {
+  /**
+   * Each linked layer's GPU contents first go to the GPUs that suit the layer before it (a linear
+   * assignment, no balance lost); from there all linked layers are re-placed together.
+   */
+  private static void applyTransitions(RoutingStats stats, ClusterSpec cluster, LayerSolution[] solved,
+      double weight, long deadline, int threads) {
     List<Map.Entry<LayerPair, double[][]>> pairs = stats.transitions().entrySet().stream()
         .sorted(Comparator.comparingInt((Map.Entry<LayerPair, double[][]> p) -> p.getKey().from()))
         .toList();
-    for (int i = 0; i < pairs.size(); i++) {
-      LayerPair pair = pairs.get(i).getKey();
-      if (pair.from() >= solved.length || pair.to() >= solved.length || stats.isDense(pair.to())) {
+    for (Map.Entry<LayerPair, double[][]> entry : pairs) {
+      LayerPair pair = entry.getKey();
+      if (pair.from() >= solved.length || pair.to() >= solved.length
+          || stats.isDense(pair.from()) || stats.isDense(pair.to())) {
         continue;
       }
-      double[] load = stats.load(pair.to());
       LayerSolution a = solved[pair.from()];
-      double[][] reward = reward(pairs.get(i).getValue(), a.map(), a.shares(), cluster);
-      LayerSolution b = solved[pair.to()];
-      ShareBalancer balancer = new ShareBalancer(load, cluster.gpus(), cluster.slotsPerGpu());
-      int[] map = permute(b.map(), b.shares(), reward, cluster);
-      long pairDeadline = System.nanoTime() + Math.max(0, deadline - System.nanoTime()) / (pairs.size() - i);
-      map = climb(map, (m, shares) -> reward, balancer, balancer.maxLoad(map) * (1 + weight), cluster, pairDeadline);
-      solved[pair.to()] = new LayerSolution(
-          map, PlacementSolver.bestShares(load, map, cluster, balancer), b.maxLoadLowerBound());
+      solved[pair.to()] = permute(solved[pair.to()], reward(entry.getValue(), a.map(), a.shares(), cluster), cluster);
     }
+    colocate(stats, cluster, solved, weight, deadline, threads);
+  }
+
+  /**
+   * All linked layers at once ({@link Colocation}: a swap search, then CP-SAT hinted with it): the
+   * most transitions kept on one GPU while the linked layers' max GPU loads sum to at most {@code 1 +
+   * weight} times what they sum to now, which keeps balancedness within that factor of the
+   * affinity-free plan's.
+   */
+  private static void colocate(RoutingStats stats, ClusterSpec cluster, LayerSolution[] solved, double weight,
+      long deadline, int threads) {
+    int[][] maps = new int[solved.length][];
+    double[][] shares = new double[solved.length][];
+    for (int l = 0; l < solved.length; l++) {
+      maps[l] = solved[l].map();
+      shares[l] = solved[l].shares();
+    }
+    Placement start = new Placement(cluster.slotsPerGpu(), maps, shares, null);
+    double maxLoadSum = 0;
+    for (int l = 0; l < solved.length; l++) {
+      if (linked(stats, l)) {
+        double max = 0;
+        for (double v : PlacementEvaluator.gpuLoads(stats.load(l), maps[l], shares[l], cluster)) {
+          max = Math.max(max, v);
+        }
+        maxLoadSum += max;
+      }
+    }
+    ColocationObjective objective = ColocationObjective.keepTransitionsWithin(maxLoadSum * (1 + weight));
+    // Which experts get the spare slots decides how many transitions can stay: EPLB's replicas
+    // (equal shares) are a second start where there are spare slots and they fit the limit.
+    List<Placement> starts = new ArrayList<>(List.of(start));
+    if (cluster.slots() > stats.experts()) {
+      starts.add(withLinkedLayersOf(stats, start, new EplbPlacer(EplbPlacer.Mode.GLOBAL, 1).place(stats, cluster)));
+    }
+    Placement best = start;
+    double bestScore = ColocationSearch.score(stats, cluster, start, objective);
+    for (int i = 0; i < starts.size(); i++) {
+      long startDeadline = System.nanoTime() + Math.max(0, deadline - System.nanoTime()) / (starts.size() - i);
+      Placement placed = Colocation.place(stats, cluster, starts.get(i), objective, startDeadline, threads, SEED);
+      double score = ColocationSearch.score(stats, cluster, placed, objective);
+      if (score > bestScore) {
+        best = placed;
+        bestScore = score;
+      }
+    }
+    for (int l = 0; l < solved.length; l++) {
+      solved[l] = new LayerSolution(
+          best.physicalToLogical()[l], best.replicaShares()[l], solved[l].maxLoadLowerBound());
+    }
+  }
+
+  /** {@code base} with the linked layers taken from {@code other}. */
+  private static Placement withLinkedLayersOf(RoutingStats stats, Placement base, Placement other) {
+    int[][] maps = base.physicalToLogical().clone();
+    double[][] shares = base.replicaShares().clone();
+    for (int l = 0; l < maps.length; l++) {
+      if (linked(stats, l)) {
+        maps[l] = other.physicalToLogical()[l];
+        shares[l] = other.replicaShares()[l];
+      }
+    }
+    return new Placement(base.slotsPerGpu(), maps, shares, null);
+  }
+
+  /** Whether some transition pair names this MoE layer. */
+  private static boolean linked(RoutingStats stats, int layer) {
+    if (stats.isDense(layer)) {
+      return false;
+    }
+    for (LayerPair pair : stats.transitions().keySet()) {
+      if (pair.from() == layer || pair.to() == layer) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /**
@@ -115,10 +200,12 @@ final class AffinityPass {
     return reward;
   }
 
-  /** The best assignment of the layer's GPU contents to physical GPUs. */
-  private static int[] permute(int[] map, double[] shares, double[][] reward, ClusterSpec cluster) {
+  /** The layer with its GPU contents (replicas and shares) assigned to physical GPUs at best. */
+  private static LayerSolution permute(LayerSolution layer, double[][] reward, ClusterSpec cluster) {
     int gpus = cluster.gpus();
     int slotsPerGpu = cluster.slotsPerGpu();
+    int[] map = layer.map();
+    double[] shares = layer.shares();
     double[][] value = new double[gpus][gpus];
     double top = 0;
     for (int g = 0; g < gpus; g++) {
@@ -131,7 +218,7 @@ final class AffinityPass {
       }
     }
     if (top == 0) {
-      return map;
+      return layer;
     }
     LinearSumAssignment assignment = new LinearSumAssignment();
     for (int g = 0; g < gpus; g++) {
@@ -140,14 +227,16 @@ final class AffinityPass {
       }
     }
     if (assignment.solve() != LinearSumAssignment.Status.OPTIMAL) {
-      return map;
+      return layer;
     }
-    int[] out = new int[map.length];
+    int[] outMap = new int[map.length];
+    double[] outShares = new double[map.length];
     for (int g = 0; g < gpus; g++) {
       int h = assignment.getRightMate(g);
-      System.arraycopy(map, h * slotsPerGpu, out, g * slotsPerGpu, slotsPerGpu);
+      System.arraycopy(map, h * slotsPerGpu, outMap, g * slotsPerGpu, slotsPerGpu);
+      System.arraycopy(shares, h * slotsPerGpu, outShares, g * slotsPerGpu, slotsPerGpu);
     }
-    return out;
+    return new LayerSolution(outMap, outShares, layer.maxLoadLowerBound());
   }
 
   /**

@@ -46,10 +46,13 @@ public final class PlacementSolver {
         : current.physicalToLogical();
     int[] moveBudget = moveBudgets(stats.layers(), moeLayers, current);
     long limit = options.timeLimit().toNanos();
-    // Layers share the threads; the affinity pass and read-back get the last 15% of the limit.
-    long perLayer = (long) (0.85 * limit * Math.min(options.threads(), Math.max(1, moeLayers.size()))
+    boolean affinity = current == null && options.affinityWeight() > 0 && stats.hasAffinity();
+    // Layers share the threads; the read-back gets the last 15% of the limit, the affinity pass
+    // (a CP-SAT model over all linked layers) the last half.
+    double layerPart = affinity ? 0.5 : 0.85;
+    long perLayer = (long) (layerPart * limit * Math.min(options.threads(), Math.max(1, moeLayers.size()))
         / Math.max(1, moeLayers.size()));
-    long deadline = started + (long) (0.85 * limit);
+    long deadline = started + (long) (layerPart * limit);
     LayerSolution[] solved = new LayerSolution[stats.layers()];
     try (ExecutorService pool = Executors.newFixedThreadPool(options.threads())) {
       List<Future<LayerSolution>> futures = new ArrayList<>();
@@ -70,8 +73,8 @@ public final class PlacementSolver {
       }
       throw new IllegalStateException(e.getCause());
     }
-    if (current == null && options.affinityWeight() > 0 && stats.hasAffinity()) {
-      AffinityPass.apply(stats, cluster, solved, options.affinityWeight(), started + limit);
+    if (affinity) {
+      AffinityPass.apply(stats, cluster, solved, options.affinityWeight(), started + limit, options.threads());
     }
     return assemble(stats, cluster, current, solved, started);
   }

@@ -45,7 +45,7 @@ public record SolverOptions(
 
   public static SolverOptions defaults() {
     return new SolverOptions(
-        Duration.ofSeconds(10), -1, 0.02, 0.02, 0.001, 1, Runtime.getRuntime().availableProcessors());
+        Duration.ofSeconds(10), -1, 0.02, 0.01, 0.001, 1, Runtime.getRuntime().availableProcessors());
   }
 
   public SolverOptions withTimeLimit(Duration limit) {
