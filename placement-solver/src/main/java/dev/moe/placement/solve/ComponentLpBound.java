@@ -38,11 +38,14 @@ final class ComponentLpBound {
   /** Columns added per round: the most violated. */
   private static final int COLUMNS_PER_ROUND = 30;
 
-  /** Bisection steps on L. */
-  private static final int STEPS = 8;
+  /** LPs solved per layer, at loads bisecting the window. */
+  private static final int STEPS = 4;
+
+  /** Checks of one LP's prices at higher loads, bisecting. */
+  private static final int CHECKS = 5;
 
   /** The bisection looks this far (relative) above the fixed shapes' bound. */
-  private static final double WINDOW = 0.008;
+  private static final double WINDOW = 0.006;
 
   private static final double EPS = 1e-9;
 
@@ -68,10 +71,21 @@ final class ComponentLpBound {
       double hi = Math.min(feasible, proven * (1 + WINDOW));
       for (int step = 0; step < STEPS && System.nanoTime() < deadlineNanos; step++) {
         double mid = 0.5 * (lo + hi);
-        if (lp.provesInfeasible(mid, deadlineNanos)) {
-          lo = mid;
-        } else {
+        double[] prices = lp.provingPrices(mid, deadlineNanos);
+        if (prices == null) {
           hi = mid;
+          continue;
+        }
+        lo = mid;
+        // The same prices often prove higher loads too: checking them costs no LP.
+        double top = hi;
+        for (int check = 0; check < CHECKS && top - lo > 1e-5 * top; check++) {
+          double l = 0.5 * (lo + top);
+          if (lp.proves(prices, l)) {
+            lo = l;
+          } else {
+            top = l;
+          }
         }
       }
       return lo;
@@ -120,13 +134,23 @@ final class ComponentLpBound {
       return set.length == 1 ? Math.min(0, v) : v;
     }
 
-    /** Whether prices summing below E - G exist at max load {@code maxLoad}. */
-    boolean provesInfeasible(double maxLoad, long deadlineNanos) {
+    /** Whether {@code prices}, made dual feasible at max load {@code maxLoad}, sum below E - G. */
+    boolean proves(double[] prices, double maxLoad) {
+      setLoad(maxLoad);
+      return provenBy(prices);
+    }
+
+    private void setLoad(double maxLoad) {
       slack = new int[n];
       for (int e = 0; e < n; e++) {
         // Rounded up (with a margin for the arithmetic): val only rises, so the LP stays a relaxation.
         slack[e] = Math.min(GRID, (int) Math.ceil((1 - load[e] / maxLoad) * GRID + 1e-7));
       }
+    }
+
+    /** Prices that prove max load {@code maxLoad} infeasible, or null when none were found. */
+    double[] provingPrices(double maxLoad, long deadlineNanos) {
+      setLoad(maxLoad);
       MPObjective objective = solver.objective();
       for (int c = 0; c < columns.size(); c++) {
         objective.setCoefficient(vars.get(c), value(columns.get(c)));
@@ -140,7 +164,7 @@ final class ComponentLpBound {
       for (int round = 0; round < MAX_ROUNDS && System.nanoTime() < deadlineNanos; round++) {
         if (solver.solve() != MPSolver.ResultStatus.OPTIMAL || objective.value() >= need - 1e-6) {
           // The relaxation reaches E - G: no prices prove this L infeasible.
-          return false;
+          return null;
         }
         for (int e = 0; e < n; e++) {
           price[e] = cover[e].dualValue();
@@ -149,7 +173,7 @@ final class ComponentLpBound {
         List<int[]> found = pricing.violatingSets(COLUMNS_PER_ROUND);
         // Prices short of optimal may prove it already (screened with the sets priced so far).
         if (pricing.couldProve() && provenBy(price)) {
-          return true;
+          return price;
         }
         if (found.isEmpty()) {
           break;
@@ -158,7 +182,7 @@ final class ComponentLpBound {
           addColumn(set);
         }
       }
-      return provenBy(price);
+      return provenBy(price) ? price : null;
     }
 
     /** Whether these prices, made dual feasible, sum below E - G. */

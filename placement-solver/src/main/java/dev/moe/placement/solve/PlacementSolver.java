@@ -22,8 +22,11 @@ import java.util.concurrent.Future;
  */
 public final class PlacementSolver {
 
-  /** With two slots per GPU, the search's share of a layer's time; the LP-priced bound gets the rest. */
-  private static final double SEARCH_SHARE = 0.6;
+  /**
+   * With two slots per GPU, the search's share of a layer's time; the LP-priced bound gets the rest
+   * (more where the search stops early, stuck).
+   */
+  private static final double SEARCH_SHARE = 0.7;
 
   private final SolverOptions options;
 
@@ -123,7 +126,8 @@ public final class PlacementSolver {
     }
     double stopAt = bound * (1 + 1e-9);
     boolean exact = currentMap == null && minNodes <= 1 && ExactLayerModel.fits(load.length, cluster);
-    boolean priced = cluster.slots() == 2 * cluster.gpus();
+    // Where CP-SAT solves the layer exactly, its own bound beats the LP's.
+    boolean priced = !exact && cluster.slots() == 2 * cluster.gpus();
     long searchDeadline = exact || priced
         ? System.nanoTime() + (long) ((layerDeadline - System.nanoTime()) * (exact ? 1 / 3.0 : SEARCH_SHARE))
         : layerDeadline;
