@@ -126,8 +126,9 @@ public final class PlacementSolver {
     }
     double stopAt = bound * (1 + 1e-9);
     boolean exact = currentMap == null && minNodes <= 1 && ExactLayerModel.fits(load.length, cluster);
-    // Where CP-SAT solves the layer exactly, its own bound beats the LP's.
-    boolean priced = !exact && cluster.slots() == 2 * cluster.gpus();
+    // Fresh solves only (a re-plan's search needs its time), and where CP-SAT does not solve the
+    // layer exactly: its own bound beats the LP's.
+    boolean priced = currentMap == null && !exact && cluster.slots() == 2 * cluster.gpus();
     long searchDeadline = exact || priced
         ? System.nanoTime() + (long) ((layerDeadline - System.nanoTime()) * (exact ? 1 / 3.0 : SEARCH_SHARE))
         : layerDeadline;
