@@ -39,7 +39,7 @@ final class ComponentLpBound {
   private static final int COLUMNS_PER_ROUND = 30;
 
   /** LPs solved per layer, at loads bisecting the window. */
-  private static final int STEPS = 4;
+  private static final int STEPS = 3;
 
   /** Checks of one LP's prices at higher loads, bisecting. */
   private static final int CHECKS = 5;
