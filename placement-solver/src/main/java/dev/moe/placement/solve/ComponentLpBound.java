@@ -30,7 +30,7 @@ import java.util.Set;
 final class ComponentLpBound {
 
   /** Slack grid: x is rounded up to a multiple of 1 / GRID. */
-  static final int GRID = 400;
+  private static final int GRID = 400;
 
   /** Column generation rounds per L. */
   private static final int MAX_ROUNDS = 40;
