@@ -22,6 +22,12 @@ import java.util.concurrent.Future;
  */
 public final class PlacementSolver {
 
+  /**
+   * With two slots per GPU, the search's share of a layer's time; the LP-priced bound gets the rest
+   * (more where the search stops early, stuck).
+   */
+  private static final double SEARCH_SHARE = 0.7;
+
   private final SolverOptions options;
 
   public PlacementSolver(SolverOptions options) {
@@ -123,8 +129,16 @@ public final class PlacementSolver {
     }
     double stopAt = bound * (1 + 1e-9);
     boolean exact = currentMap == null && minNodes <= 1 && ExactLayerModel.fits(load.length, cluster);
-    long searchDeadline = exact ? System.nanoTime() + (layerDeadline - System.nanoTime()) / 3 : layerDeadline;
+    // Fresh solves only (a re-plan's search needs its time), and where CP-SAT does not solve the
+    // layer exactly: its own bound beats the LP's.
+    boolean priced = currentMap == null && !exact && cluster.slots() == 2 * cluster.gpus();
+    long searchDeadline = exact || priced
+        ? System.nanoTime() + (long) ((layerDeadline - System.nanoTime()) * (exact ? 1 / 3.0 : SEARCH_SHARE))
+        : layerDeadline;
     int[] map = search.improve(best, searchDeadline, stopAt);
+    if (priced) {
+      bound = ComponentLpBound.maxLoadLowerBound(load, cluster.gpus(), bound, balancer.maxLoad(map), layerDeadline);
+    }
     if (exact && balancer.maxLoad(map) > stopAt) {
       ShareBalancer.Result hint = balancer.balance(map);
       ExactLayerModel.Result r = new ExactLayerModel(load, cluster).minimizeMaxLoad(

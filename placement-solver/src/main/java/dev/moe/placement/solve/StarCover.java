@@ -32,6 +32,8 @@ final class StarCover {
 
   private static final int CLIMB_PASSES = 10;
 
+  private static final int STRATEGIES = 3;
+
   /** Slack tolerance (in units of L) for a group to count as closed. */
   private static final double TOL = 1e-9;
 
@@ -75,18 +77,8 @@ final class StarCover {
 
   private static int[] build(double[] load, int gpus, double maxLoad, boolean climb) {
     int need = load.length - gpus;
-    for (int strategy = 0; strategy < 3; strategy++) {
-      Partition partition = new Partition(load, maxLoad);
-      if (strategy < 2) {
-        partition.coverByCount(strategy == 0);
-      } else {
-        partition.coverBySlack();
-        // Climbing helps the slack cover most: its groups keep spare slack to trade.
-        if (climb && partition.closed() < need) {
-          partition.climb(CLIMB_PASSES);
-        }
-      }
-      partition.mergeGroups();
+    for (int strategy = 0; strategy < STRATEGIES; strategy++) {
+      Partition partition = greedy(load, maxLoad, strategy, climb ? need : 0);
       if (partition.closed() >= need) {
         int[] map = partition.toSlots(gpus);
         if (map != null) {
@@ -95,6 +87,34 @@ final class StarCover {
       }
     }
     return null;
+  }
+
+  /** The groups of every greedy partition at {@code maxLoad}: starting columns for {@link ComponentLpBound}. */
+  static List<int[]> greedyGroups(double[] load, double maxLoad) {
+    List<int[]> all = new ArrayList<>();
+    for (int strategy = 0; strategy < STRATEGIES; strategy++) {
+      all.addAll(greedy(load, maxLoad, strategy, 0).groups());
+    }
+    return all;
+  }
+
+  /**
+   * Partition {@code strategy}: covering by count (heaviest first or last), or by slack, climbed
+   * while it closes fewer than {@code climbBelow} groups.
+   */
+  private static Partition greedy(double[] load, double maxLoad, int strategy, int climbBelow) {
+    Partition partition = new Partition(load, maxLoad);
+    if (strategy < 2) {
+      partition.coverByCount(strategy == 0);
+    } else {
+      partition.coverBySlack();
+      // Climbing helps the slack cover most: its groups keep spare slack to trade.
+      if (partition.closed() < climbBelow) {
+        partition.climb(CLIMB_PASSES);
+      }
+    }
+    partition.mergeGroups();
+    return partition;
   }
 
   /** Experts split into groups; each group's slack sum decides the GPUs it saves. */
@@ -674,8 +694,17 @@ final class StarCover {
       return v * v;
     }
 
-    /** The GPUs of every group, spare GPUs as self-loops; null when more than {@code gpus}. */
-    int[] toSlots(int gpus) {
+    /** The members of each non-empty group. */
+    List<int[]> groups() {
+      List<List<Integer>> members = members();
+      List<int[]> sets = new ArrayList<>();
+      for (List<Integer> m : members) {
+        sets.add(m.stream().mapToInt(Integer::intValue).toArray());
+      }
+      return sets;
+    }
+
+    private List<List<Integer>> members() {
       List<List<Integer>> members = new ArrayList<>();
       for (int g = 0; g < groups; g++) {
         members.add(new ArrayList<>());
@@ -684,6 +713,12 @@ final class StarCover {
         members.get(group[e]).add(e);
       }
       members.removeIf(List::isEmpty);
+      return members;
+    }
+
+    /** The GPUs of every group, spare GPUs as self-loops; null when more than {@code gpus}. */
+    int[] toSlots(int gpus) {
+      List<List<Integer>> members = members();
       int k = members.size();
       List<int[]> edges = new ArrayList<>();
       int[] start = new int[k + 1];
