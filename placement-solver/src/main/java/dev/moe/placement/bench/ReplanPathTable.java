@@ -52,7 +52,7 @@ public final class ReplanPathTable {
     out.println();
     out.println("Each cell: balancedness on prefill (replicas moved by that step, % of all). Today's re-plan: one");
     out.println("budgeted search from the decode placement. The steps head for the fresh solve's placement, its GPUs");
-    out.println("relabelled per layer to keep what each GPU holds.");
+    out.println("relabelled per layer to keep what each GPU holds; a layer within 1% of it is where its path ends.");
     out.println();
   }
 
@@ -67,22 +67,29 @@ public final class ReplanPathTable {
     ReplanPath path = new ReplanPath(options.withMaxMoves(budget));
     int moved = 0;
     int left = -1;
+    boolean done = false;
     for (int i = 0; i < MAX_STEPS; i++) {
-      if (i >= steps || left == 0) {
+      if (i >= steps || done) {
         cells.append(" - |");
         continue;
       }
       ReplanPath.Step step = path.plan(after, cluster, served, fresh);
-      served = step.placement();
       left = step.movesLeft();
-      moved += served.report().replicasMoved();
-      cells.append(' ').append(cell(served.report().balancedness(), served.report().replicasMoved(), replicas))
-          .append(" |");
+      int stepMoved = step.placement().report().replicasMoved();
+      // A step that moves nothing is no rebalance (the operator declines it): the path ended or stalled.
+      done = left == 0 || stepMoved == 0;
+      if (stepMoved == 0) {
+        cells.append(" - |");
+        continue;
+      }
+      served = step.placement();
+      moved += stepMoved;
+      cells.append(' ').append(cell(served.report().balancedness(), stepMoved, replicas)).append(" |");
     }
     out.printf(Locale.ROOT, "| %s | %d x %d | %s |%s %.4f | %d (%.1f%%)%s |%n", label, cluster.gpus(),
         cluster.slotsPerGpu(), cell(today.report().balancedness(), today.report().replicasMoved(), replicas), cells,
         fresh.report().balancedness(), moved, 100.0 * moved / replicas,
-        left == 0 ? "" : ", " + left + " to go");
+        left == 0 ? "" : ", " + left + " short of the target");
   }
 
   private static String cell(double balancedness, int moved, int replicas) {
