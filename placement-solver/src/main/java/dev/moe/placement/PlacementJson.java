@@ -8,6 +8,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.function.Function;
@@ -37,6 +38,9 @@ public final class PlacementJson {
 
   private static final List<String> REPORT_FIELDS = List.of("balancedness", "balancedness_bound", "gap",
       "cross_node_fraction", "cross_gpu_transition_fraction", "replicas_moved", "solve_seconds");
+
+  /** Only in a step of a re-plan path: what the path leads to. Optional, so older files still read. */
+  private static final String TARGET_FIELD = "target_balancedness";
 
   /** How far one expert's shares may sum from 1: rounding of the solver's shares, not more. */
   public static final double SHARE_TOLERANCE = 1e-6;
@@ -113,6 +117,9 @@ public final class PlacementJson {
       Object v = values[i] instanceof Double d && !Double.isFinite(d) ? "null" : values[i];
       json.append(i == 0 ? "\n" : ",\n").append(indent).append("  \"").append(REPORT_FIELDS.get(i))
           .append("\": ").append(v);
+    }
+    if (Double.isFinite(r.targetBalancedness())) {
+      json.append(",\n").append(indent).append("  \"" + TARGET_FIELD + "\": ").append(r.targetBalancedness());
     }
     json.append('\n').append(indent).append('}');
   }
@@ -275,7 +282,9 @@ public final class PlacementJson {
     if (!node.isObject()) {
       throw fail.apply("report is " + JsonInput.describe(node) + ", expected an object");
     }
-    JsonInput.checkFields(node, "report: ", Set.copyOf(REPORT_FIELDS), fail);
+    Set<String> fields = new HashSet<>(REPORT_FIELDS);
+    fields.add(TARGET_FIELD);
+    JsonInput.checkFields(node, "report: ", fields, fail);
     double[] v = new double[REPORT_FIELDS.size()];
     for (int i = 0; i < v.length; i++) {
       String key = REPORT_FIELDS.get(i);
@@ -289,7 +298,9 @@ public final class PlacementJson {
     if (!moved.isIntegralNumber() || !moved.canConvertToInt() || moved.intValue() < 0) {
       throw fail.apply("report.replicas_moved is " + JsonInput.describe(moved) + ", expected a whole number >= 0");
     }
-    return new PlacementReport(v[0], v[1], v[2], v[3], v[4], moved.intValue(), v[6]);
+    JsonNode target = node.get(TARGET_FIELD);
+    return new PlacementReport(v[0], v[1], v[2], v[3], v[4], moved.intValue(), v[6],
+        target == null || target.isNull() ? Double.NaN : JsonInput.finite(target, "report." + TARGET_FIELD, fail));
   }
 
   /** Each replica of an expert serves the same fraction of its tokens. */

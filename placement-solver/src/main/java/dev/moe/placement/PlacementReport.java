@@ -12,6 +12,8 @@ package dev.moe.placement;
  *     experts are served on different GPUs; NaN when no transitions were given
  * @param replicasMoved replicas a GPU must fetch to go from the current placement to this one
  * @param solveSeconds wall time of the solve
+ * @param targetBalancedness for a step of a re-plan path, the balancedness of the placement the path
+ *     leads to; NaN otherwise
  */
 public record PlacementReport(
     double balancedness,
@@ -20,4 +22,18 @@ public record PlacementReport(
     double crossNodeFraction,
     double crossGpuTransitionFraction,
     int replicasMoved,
-    double solveSeconds) {}
+    double solveSeconds,
+    double targetBalancedness) {
+
+  /** A report that is no step of a path. */
+  public PlacementReport(double balancedness, double balancednessBound, double gap, double crossNodeFraction,
+      double crossGpuTransitionFraction, int replicasMoved, double solveSeconds) {
+    this(balancedness, balancednessBound, gap, crossNodeFraction, crossGpuTransitionFraction, replicasMoved,
+        solveSeconds, Double.NaN);
+  }
+
+  public PlacementReport withTargetBalancedness(double target) {
+    return new PlacementReport(balancedness, balancednessBound, gap, crossNodeFraction, crossGpuTransitionFraction,
+        replicasMoved, solveSeconds, target);
+  }
+}

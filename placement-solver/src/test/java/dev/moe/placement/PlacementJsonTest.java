@@ -43,6 +43,20 @@ class PlacementJsonTest {
   }
 
   @Test
+  void aStepOfAReplanPathCarriesItsTargetAndStaysOptionalForOlderFiles() throws IOException {
+    PlacementReport step = REPORT.withTargetBalancedness(0.88);
+    Path file = dir.resolve("p.json");
+    PlacementJson.write(sample(step), file);
+    JsonNode report = new ObjectMapper().readTree(file.toFile()).get("report");
+    assertEquals(0.88, report.get("target_balancedness").doubleValue());
+    assertEquals(step, PlacementJson.read(file).report());
+    // A placement that is no step: the key is absent, as in files written before it existed.
+    PlacementJson.write(sample(REPORT), file);
+    assertTrue(!Files.readString(file).contains("target_balancedness"));
+    assertTrue(Double.isNaN(PlacementJson.read(file).report().targetBalancedness()));
+  }
+
+  @Test
   void roundTripKeepsNaNAsNullAndNoReport() throws IOException {
     PlacementReport noTransitions = new PlacementReport(0.9, 1.0, 0.1, 0.2, Double.NaN, 0, 0.5);
     Path file = dir.resolve("p.json");

@@ -39,6 +39,10 @@ public class PlacementReport {
   @JsonPropertyDescription("Wall time of the solve.")
   private Double solveSeconds;
 
+  @JsonProperty("target_balancedness")
+  @JsonPropertyDescription("For a step of a re-plan path: the balancedness of the placement the path leads to.")
+  private Double targetBalancedness;
+
   public Double getBalancedness() {
     return balancedness;
   }
@@ -93,5 +97,13 @@ public class PlacementReport {
 
   public void setSolveSeconds(Double solveSeconds) {
     this.solveSeconds = solveSeconds;
+  }
+
+  public Double getTargetBalancedness() {
+    return targetBalancedness;
+  }
+
+  public void setTargetBalancedness(Double targetBalancedness) {
+    this.targetBalancedness = targetBalancedness;
   }
 }

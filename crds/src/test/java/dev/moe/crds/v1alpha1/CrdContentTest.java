@@ -108,7 +108,7 @@ class CrdContentTest {
     assertEquals(List.of("model", "physical_to_logical_map", "revision", "slots_per_gpu"),
         spec.getRequired().stream().sorted().toList());
     assertEquals(List.of("balancedness", "balancedness_bound", "cross_gpu_transition_fraction", "cross_node_fraction",
-            "gap", "replicas_moved", "solve_seconds"),
+            "gap", "replicas_moved", "solve_seconds", "target_balancedness"),
         spec.getProperties().get("report").getProperties().keySet().stream().sorted().toList());
     JSONSchemaProps map = spec.getProperties().get("physical_to_logical_map");
     assertEquals("integer", map.getItems().getSchema().getItems().getSchema().getType());

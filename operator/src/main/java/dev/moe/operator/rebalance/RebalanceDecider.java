@@ -8,7 +8,7 @@ import dev.moe.placement.ClusterSpec;
 import dev.moe.placement.Placement;
 import dev.moe.placement.PlacementEvaluator;
 import dev.moe.placement.PlacementReport;
-import dev.moe.placement.solve.PlacementSolver;
+import dev.moe.placement.solve.ReplanPath;
 import dev.moe.placement.solve.SolverOptions;
 import java.time.Duration;
 import java.time.Instant;
@@ -17,12 +17,14 @@ import java.util.Optional;
 /**
  * Decides whether to roll out a new placement for a window of statistics. A re-plan is considered
  * only when the observed balancedness is below the trigger (hysteresis: the solver's plans sit well
- * above it), and the cool-down since the last rollout has passed; the solver then re-plans from the
- * current placement within the move budget, and the plan is taken only when its predicted gain
- * clears the threshold. A window that saw too little of the traffic decides nothing, and the churn
- * budget bounds the rebalances and moved replicas of any period: traffic that flips between two
- * expert sets gains from every re-plan, so only the budget and the cool-down bound how often it is
- * followed. In {@code Observe} mode the same plan is reported and nothing moves.
+ * above it), and the cool-down since the last rollout has passed; the solver then plans a path from
+ * the current placement to a fresh solve and returns its first step within the move budget, taken
+ * only when the path's gain (the fresh solve's over the observed) clears the threshold, so that
+ * budgeted steps go on to the target instead of stopping where one step gains little. A window that
+ * saw too little of the traffic decides nothing, and the churn budget bounds the rebalances and
+ * moved replicas of any period: traffic that flips between two expert sets gains from every re-plan,
+ * so only the budget and the cool-down bound how often it is followed. In {@code Observe} mode the
+ * same plan is reported and nothing moves.
  */
 public final class RebalanceDecider {
 
@@ -69,24 +71,31 @@ public final class RebalanceDecider {
     }
     // Within what the period has left: a plan that does not gain enough within it is declined below.
     int maxMoves = Math.min(rules.moveBudget(), movesLeft);
-    Placement plan = new PlacementSolver(solverOptions.withMaxMoves(maxMoves)).solve(window.stats(), cluster, current);
+    ReplanPath.Step step = new ReplanPath(solverOptions.withMaxMoves(maxMoves)).plan(window.stats(), cluster, current);
+    Placement plan = step.placement();
     PlacementReport report = plan.report();
-    double gain = report.balancedness() - observed;
+    // A step is judged by where its path leads: the steps before the target may each gain little.
+    double gain = report.targetBalancedness() - observed;
+    double stepGain = report.balancedness() - observed;
     int moved = report.replicasMoved();
-    if (gain < rules.minGain()) {
+    if (gain < rules.minGain() || moved == 0) {
       return new Outcome(observed, Optional.of(new Verdict(Decision.DECLINED,
           String.format("GainBelowThreshold: +%.4f < %.4f", gain, rules.minGain())
+              + (moved == 0 && gain >= rules.minGain() ? String.format(": no step within %d replicas gains on the"
+                  + " way to %.4f", maxMoves, report.targetBalancedness()) : "")
               + (maxMoves < rules.moveBudget() ? " moving at most the " + maxMoves
-                  + " replicas the churn budget has left" : ""), gain, moved, null, report.solveSeconds())));
+                  + " replicas the churn budget has left" : ""), stepGain, moved, null, report.solveSeconds())));
     }
+    String towards = String.format(", a step towards %.4f (%d replicas left)", report.targetBalancedness(),
+        step.movesLeft());
     if (rules.mode() == RebalancingMode.Observe) {
       return new Outcome(observed, Optional.of(new Verdict(Decision.DECLINED,
-          String.format("ObserveMode: would move %d replicas for +%.4f", moved, gain), gain, moved, null,
-          report.solveSeconds())));
+          String.format("ObserveMode: would move %d replicas for +%.4f", moved, stepGain) + towards, stepGain, moved,
+          null, report.solveSeconds())));
     }
     return new Outcome(observed, Optional.of(new Verdict(Decision.TAKEN,
-        String.format("Rebalanced: balancedness %.4f -> %.4f", observed, report.balancedness()), gain, moved, plan,
-        report.solveSeconds())));
+        String.format("Rebalanced: balancedness %.4f -> %.4f", observed, report.balancedness()) + towards, stepGain,
+        moved, plan, report.solveSeconds())));
   }
 
   /**

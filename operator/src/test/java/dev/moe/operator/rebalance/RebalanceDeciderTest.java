@@ -50,6 +50,24 @@ class RebalanceDeciderTest {
   }
 
   @Test
+  void aStepIsJudgedByWhereItsPathLeads() {
+    // One replica per rebalance: the step alone gains less than minPredictedGain, the path much more.
+    RebalanceRules oneMove = new RebalanceRules(rules.mode(), rules.window(), rules.minInterval(), rules.trigger(),
+        rules.minGain(), rules.coolDown(), 1, rules.minCoverage(), rules.churn());
+    var window = new StatisticsWindow(RecordedStatistics.oneHotExpert(15), Coverage.complete(4));
+    var outcome = RebalanceDecider.decide(oneMove, layout.options(), layout.cluster(), window, current, null, ledger(),
+        NOW);
+    RebalanceDecider.Verdict v = outcome.verdict().orElseThrow();
+    assertEquals(Decision.TAKEN, v.decision(), v.reason());
+    assertEquals(1, v.replicasMoved());
+    assertTrue(v.predictedGain() > 0 && v.predictedGain() < rules.minGain(), "step gain " + v.predictedGain());
+    double target = v.plan().report().targetBalancedness();
+    assertTrue(target - outcome.observed() >= rules.minGain(), "target " + target);
+    assertTrue(v.reason().matches("Rebalanced: balancedness 0\\.\\d{4} -> 0\\.\\d{4}, a step towards \\d\\.\\d{4}"
+        + " \\(\\d+ replicas left\\)"), v.reason());
+  }
+
+  @Test
   void aWindowBelowTheCoverageFloorIsDeclined() {
     assertEquals("LowCoverage: the window saw 2 of 4 workers, 50% of the window's estimated tokens, below"
         + " rebalancing.minStatisticsCoverage 0.75", decide(new Coverage(2, 4, 0.5, List.of()), ledger()).reason());

@@ -61,6 +61,7 @@ public final class PlacementBenchmark {
         dataDir, timeLimit.toMillis() / 1000.0, Runtime.getRuntime().availableProcessors());
     bench.deepSeekBalance();
     bench.shift();
+    ReplanPathTable.print(dataDir.resolve("deepseek-v3-sglang"), bench.options(), quick, out);
     bench.perDomain();
     AffinityTable.print(dataDir, bench.options(), quick, out);
   }

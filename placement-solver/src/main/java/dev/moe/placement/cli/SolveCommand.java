@@ -5,6 +5,7 @@ import dev.moe.placement.Placement;
 import dev.moe.placement.PlacementJson;
 import dev.moe.placement.PlacementReport;
 import dev.moe.placement.solve.PlacementSolver;
+import dev.moe.placement.solve.ReplanPath;
 import dev.moe.placement.solve.SolverOptions;
 import dev.moe.stats.JsonInput;
 import dev.moe.stats.RoutingStats;
@@ -72,11 +73,13 @@ final class SolveCommand implements Callable<Integer> {
   double interNodeCost;
 
   @Option(names = "--current", paramLabel = "FILE",
-      description = "The placement being served: moves are counted, and with --max-moves budgeted, against it.")
+      description = "The placement being served: moves are counted against it; with --max-moves, the output is the "
+          + "first step of a re-plan path from it to a fresh solve (the next re-plan from that step goes on).")
   Path current;
 
   @Option(names = "--max-moves", paramLabel = "N",
-      description = "Replicas that may move against --current, over all layers (default: unlimited).")
+      description = "Replicas one re-plan step may move against --current, over all layers (default: unlimited). "
+          + "A step takes about twice --time-limit: the fresh solve and a search from --current get it each.")
   Integer maxMoves;
 
   @Option(names = "--time-limit", paramLabel = "TIME", converter = Converters.DurationConverter.class,
@@ -130,7 +133,9 @@ final class SolveCommand implements Callable<Integer> {
     Placement served = current == null ? null : readCurrent(routing, cluster);
     SolverOptions options = new SolverOptions(timeLimit, maxMoves == null ? -1 : maxMoves, crossNodeWeight,
         affinityWeight, migrationWeight, hotExpertMinNodes, threads);
-    Placement placement = new PlacementSolver(options).solve(routing, cluster, served);
+    Placement placement = served != null && maxMoves != null
+        ? new ReplanPath(options).plan(routing, cluster, served).placement()
+        : new PlacementSolver(options).solve(routing, cluster, served);
     try {
       PlacementJson.write(placement, out);
     } catch (IOException e) {
@@ -193,6 +198,8 @@ final class SolveCommand implements Callable<Integer> {
         Double.isNaN(r.crossGpuTransitionFraction())
             ? "n/a"
             : String.format(Locale.ROOT, "%.1f%%", 100 * r.crossGpuTransitionFraction()),
-        r.replicasMoved(), r.solveSeconds());
+        r.replicasMoved(), r.solveSeconds())
+        + (Double.isNaN(r.targetBalancedness()) ? ""
+            : String.format(Locale.ROOT, ", a step towards %.4f", r.targetBalancedness()));
   }
 }

@@ -188,7 +188,7 @@ public final class PlacementSolver {
     return budget;
   }
 
-  private static void check(RoutingStats stats, ClusterSpec cluster, Placement current) {
+  static void check(RoutingStats stats, ClusterSpec cluster, Placement current) {
     if (stats.layers() == 0 || stats.experts() == 0) {
       throw new IllegalArgumentException("the statistics hold no layers or no experts");
     }

@@ -11,6 +11,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.moe.RoutingData;
 import dev.moe.placement.Placement;
 import dev.moe.placement.PlacementJson;
+import dev.moe.placement.PlacementReport;
 import dev.moe.placement.cli.PlacementCliTest.Result;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -91,6 +92,16 @@ class PlacementCliSolveTest {
         "--current", first.toString(), "--max-moves", "0", "--out", second.toString());
     assertEquals(0, r.code(), r.err());
     assertEquals(0, PlacementJson.read(second).report().replicasMoved());
+
+    Path step = dir.resolve("step.json");
+    r = solve("--stats", shifted.toString(), "--gpus", "4", "--gpus-per-node", "2", "--slots-per-gpu", "3",
+        "--current", first.toString(), "--max-moves", "2", "--out", step.toString());
+    assertEquals(0, r.code(), r.err());
+    PlacementReport report = PlacementJson.read(step).report();
+    assertTrue(report.replicasMoved() <= 2, "moved " + report.replicasMoved());
+    assertTrue(report.targetBalancedness() >= report.balancedness(), "target " + report.targetBalancedness());
+    assertTrue(r.out().contains(String.format(java.util.Locale.ROOT, ", a step towards %.4f",
+        report.targetBalancedness())), r.out());
   }
 
   @Test
