@@ -56,7 +56,8 @@ class ShiftedWindowTest extends OperatorTestBase {
     MoEModel m = s.await("small", Duration.ofSeconds(60), x -> Models.serves(x, "small-r2"));
     RebalanceDecision d = history(m).stream().filter(x -> x.getDecision() == Decision.TAKEN).findFirst()
         .orElseThrow();
-    assertTrue(d.getReason().matches("Rebalanced: balancedness [0-9.]+ -> [0-9.]+; fitted on the last 2 s \\(since"
+    assertTrue(d.getReason().matches("Rebalanced: balancedness [0-9.]+ -> [0-9.]+, a step towards [0-9.]+ \\(\\d+"
+        + " replicas left\\); fitted on the last 2 s \\(since"
         + " \\d\\d:\\d\\d:\\d\\d UTC\\), after a routing shift in the window \\(G \\d+ > \\d+\\)"), d.getReason());
     assertTrue(s.events("small").stream().anyMatch(e -> "Rebalance".equals(e.getReason())
         && e.getMessage().contains("; fitted on the last 2 s (since ")), "the Event names the part fitted on");
