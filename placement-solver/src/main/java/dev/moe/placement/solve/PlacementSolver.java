@@ -9,10 +9,6 @@ import dev.moe.stats.RoutingStats;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 
 /**
  * The optimizer: per layer, the best of a greedy warm start (EPLB's plan; for two slots per GPU also
@@ -59,26 +55,9 @@ public final class PlacementSolver {
     long perLayer = (long) (layerPart * limit * Math.min(options.threads(), Math.max(1, moeLayers.size()))
         / Math.max(1, moeLayers.size()));
     long deadline = started + (long) (layerPart * limit);
-    LayerSolution[] solved = new LayerSolution[stats.layers()];
-    try (ExecutorService pool = Executors.newFixedThreadPool(options.threads())) {
-      List<Future<LayerSolution>> futures = new ArrayList<>();
-      for (int l = 0; l < stats.layers(); l++) {
-        int layer = l;
-        futures.add(pool.submit(() -> solveLayer(stats, layer, cluster, warm[layer],
-            current == null ? null : current.physicalToLogical()[layer], moveBudget[layer], perLayer, deadline)));
-      }
-      for (int l = 0; l < futures.size(); l++) {
-        solved[l] = futures.get(l).get();
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("solve interrupted", e);
-    } catch (ExecutionException e) {
-      if (e.getCause() instanceof RuntimeException re) {
-        throw re;
-      }
-      throw new IllegalStateException(e.getCause());
-    }
+    LayerSolution[] solved = ParallelLayers.map(options.threads(), stats.layers(), layer -> solveLayer(stats, layer,
+        cluster, warm[layer], current == null ? null : current.physicalToLogical()[layer], moveBudget[layer], perLayer,
+        deadline), "solve").toArray(new LayerSolution[0]);
     if (affinity) {
       AffinityPass.apply(stats, cluster, solved, options.affinityWeight(), started + limit, options.threads());
     }

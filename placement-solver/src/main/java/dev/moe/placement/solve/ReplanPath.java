@@ -8,10 +8,6 @@ import dev.moe.stats.RoutingStats;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.function.IntFunction;
 import java.util.function.ToIntFunction;
 
@@ -224,26 +220,7 @@ public final class ReplanPath {
   }
 
   private <T> List<T> inParallel(int n, IntFunction<T> task) {
-    List<T> out = new ArrayList<>();
-    try (ExecutorService pool = Executors.newFixedThreadPool(options.threads())) {
-      List<Future<T>> futures = new ArrayList<>();
-      for (int i = 0; i < n; i++) {
-        int index = i;
-        futures.add(pool.submit(() -> task.apply(index)));
-      }
-      for (Future<T> f : futures) {
-        out.add(f.get());
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("re-plan interrupted", e);
-    } catch (ExecutionException e) {
-      if (e.getCause() instanceof RuntimeException re) {
-        throw re;
-      }
-      throw new IllegalStateException(e.getCause());
-    }
-    return out;
+    return ParallelLayers.map(options.threads(), n, task, "re-plan");
   }
 
   /** The maps with their best shares, as a solve would give them. */
