@@ -111,7 +111,10 @@ public final class ScaleScenario {
       // Settled: the newest revision, observed on a window wholly after its rollout, is above the trigger,
       // or the operator declined to move further from it for too little predicted gain.
       Set<String> reported = ConcurrentHashMap.newKeySet();
+      // Every decision as it comes: the model's history keeps only the newest, and a long path outlives it.
+      Map<String, RebalanceDecision> seen = new ConcurrentHashMap<>();
       MoEModel settled = await("the placement to settle on prefill", m -> {
+        decisions(m).filter(d -> Instant.parse(d.getTime()).isAfter(shift)).forEach(d -> seen.putIfAbsent(d.getTime(), d));
         decisions(m).filter(d -> Instant.parse(d.getTime()).isAfter(shift))
             .filter(d -> reported.add(d.getTime())).forEach(d -> out.printf(Locale.ROOT,
                 "  %5.1f s after the shift: %s %s (%d replicas)%n", since(shift, Instant.parse(d.getTime())),
@@ -126,7 +129,8 @@ public final class ScaleScenario {
             && d.getReason().startsWith("GainBelowThreshold") && Instant.parse(d.getTime()).isAfter(rollout));
         return declined || c.getObservedBalancedness() >= m.getSpec().getRebalancing().getTriggerBalancedness();
       }, stop);
-      List<RebalanceDecision> taken = takenSince(settled, shift).toList();
+      List<RebalanceDecision> taken = seen.values().stream().filter(d -> d.getDecision() == Decision.TAKEN)
+          .sorted(Comparator.comparing(RebalanceDecision::getTime)).toList();
       var current = settled.getStatus().getCurrentPlacement();
       long version = Long.parseLong(current.getRevision().substring(current.getRevision().lastIndexOf("-r") + 2));
       var report = client.resources(ExpertPlacement.class).inNamespace(NAMESPACE).withName(current.getRevision()).get()
@@ -245,11 +249,6 @@ public final class ScaleScenario {
 
   private static Stream<RebalanceDecision> decisions(MoEModel m) {
     return m.getStatus().getRebalanceHistory() == null ? Stream.empty() : m.getStatus().getRebalanceHistory().stream();
-  }
-
-  private static Stream<RebalanceDecision> takenSince(MoEModel m, Instant after) {
-    return decisions(m).filter(d -> d.getDecision() == Decision.TAKEN && Instant.parse(d.getTime()).isAfter(after))
-        .sorted(Comparator.comparing(RebalanceDecision::getTime));
   }
 
   /** What revision {@code name} achieves on {@code traffic}, as the solver evaluates it. */
