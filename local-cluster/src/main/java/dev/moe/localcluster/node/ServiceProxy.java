@@ -8,6 +8,7 @@ import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import java.io.Closeable;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -235,22 +236,16 @@ final class ServiceProxy implements AutoCloseable {
       }
     }
 
-    private static void closeQuietly(Socket s) {
+    private static void closeQuietly(Closeable c) {
       try {
-        s.close();
+        c.close();
       } catch (IOException e) {
         // closing anyway
       }
     }
 
     void close() {
-      for (ServerSocket l : listeners) {
-        try {
-          l.close();
-        } catch (IOException e) {
-          // closing anyway
-        }
-      }
+      listeners.forEach(Proxied::closeQuietly);
       hosts.remove("service " + namespace + "/" + name);
       ips.release(ip);
     }

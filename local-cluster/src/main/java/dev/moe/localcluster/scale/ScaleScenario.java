@@ -32,7 +32,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Comparator;
 import java.util.List;
-import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.BooleanSupplier;
 import java.util.TreeMap;
@@ -110,13 +109,11 @@ public final class ScaleScenario {
           decodeObserved, first, onPrefill);
       // Settled: the newest revision, observed on a window wholly after its rollout, is above the trigger,
       // or the operator declined to move further from it for too little predicted gain.
-      Set<String> reported = ConcurrentHashMap.newKeySet();
       // Every decision as it comes: the model's history keeps only the newest, and a long path outlives it.
       Map<String, RebalanceDecision> seen = new ConcurrentHashMap<>();
       MoEModel settled = await("the placement to settle on prefill", m -> {
-        decisions(m).filter(d -> Instant.parse(d.getTime()).isAfter(shift)).forEach(d -> seen.putIfAbsent(d.getTime(), d));
         decisions(m).filter(d -> Instant.parse(d.getTime()).isAfter(shift))
-            .filter(d -> reported.add(d.getTime())).forEach(d -> out.printf(Locale.ROOT,
+            .filter(d -> seen.putIfAbsent(d.getTime(), d) == null).forEach(d -> out.printf(Locale.ROOT,
                 "  %5.1f s after the shift: %s %s (%d replicas)%n", since(shift, Instant.parse(d.getTime())),
                 d.getDecision() == Decision.TAKEN ? "taken:" : "declined:", d.getReason(), d.getReplicasMoved()));
         var c = m.getStatus().getCurrentPlacement();

@@ -41,6 +41,7 @@ import dev.moe.placement.solve.PlacementSolver;
 import dev.moe.stats.RoutingStats;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.ConfigMapKeySelector;
+import io.fabric8.kubernetes.api.model.apps.StatefulSet;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
@@ -119,7 +120,7 @@ public class MoEModelReconciler implements Reconciler<MoEModel> {
     weights(client, model, status);
     Duration next = RECHECK;
     try {
-      next = reconcilePlacement(client, model, status);
+      next = reconcilePlacement(client, model, status, context.getSecondaryResource(StatefulSet.class).orElse(null));
     } catch (InvalidModelException e) {
       status.condition(Conditions.PLACEMENT_READY, false, Reasons.INVALID_SPEC, e.getMessage());
     } catch (StatisticsUnavailableException e) {
@@ -157,11 +158,13 @@ public class MoEModelReconciler implements Reconciler<MoEModel> {
     return ErrorStatusUpdateControl.noStatusUpdate();
   }
 
-  private Duration reconcilePlacement(KubernetesClient client, MoEModel model, StatusWriter status) {
+  /** @param statefulSet the workers' StatefulSet as the informer has it; null before it exists */
+  private Duration reconcilePlacement(KubernetesClient client, MoEModel model, StatusWriter status,
+      StatefulSet statefulSet) {
     ModelLayout layout = ModelLayout.of(model.getSpec());
     RebalanceRules rules = RebalanceRules.of(model.getSpec().getRebalancing(), layout.layers(), layout.cluster().slots());
 
-    WorkerHealth health = workers(client, model, layout, status);
+    WorkerHealth health = workers(client, model, layout, statefulSet, status);
     api(model, status, health);
     // Lost means: all were ready at this size (a rejoining worker's pod is ready too) and the StatefulSet is
     // not restarting them onto a new template, or it was degraded already; a scale-up's new workers, and the
@@ -245,8 +248,9 @@ public class MoEModelReconciler implements Reconciler<MoEModel> {
   }
 
   /** The worker pods: how many are ready, for the status, the metrics and the scale subresource. */
-  private WorkerHealth workers(KubernetesClient client, MoEModel model, ModelLayout layout, StatusWriter status) {
-    WorkerHealth health = WorkerHealth.read(client, model, layout.workers());
+  private WorkerHealth workers(KubernetesClient client, MoEModel model, ModelLayout layout, StatefulSet statefulSet,
+      StatusWriter status) {
+    WorkerHealth health = WorkerHealth.read(client, model, layout.workers(), statefulSet);
     WorkersStatus workers = new WorkersStatus();
     workers.setDesired(layout.workers());
     workers.setReady(health.ready().size());

@@ -1,7 +1,6 @@
 package dev.moe.operator.reconcile;
 
 import dev.moe.crds.v1alpha1.MoEModel;
-import dev.moe.operator.dependent.WorkerStatefulSetDependent;
 import dev.moe.operator.workers.WorkerPods;
 import io.fabric8.kubernetes.api.model.apps.StatefulSet;
 import io.fabric8.kubernetes.api.model.apps.StatefulSetStatus;
@@ -17,15 +16,14 @@ import java.util.TreeSet;
  */
 record WorkerHealth(int desired, Set<Integer> ready, boolean rollingUpdate) {
 
-  static WorkerHealth read(KubernetesClient client, MoEModel model, int desired) {
+  /** @param workers the workers' StatefulSet as the informer has it; null before it exists */
+  static WorkerHealth read(KubernetesClient client, MoEModel model, int desired, StatefulSet workers) {
     Set<Integer> ready = new TreeSet<>();
     WorkerPods.of(client, model).forEach((ordinal, pod) -> {
       if (ordinal < desired && Readiness.isPodReady(pod)) {
         ready.add(ordinal);
       }
     });
-    StatefulSet workers = client.apps().statefulSets().inNamespace(model.getMetadata().getNamespace())
-        .withName(WorkerStatefulSetDependent.name(model)).get();
     // The controller moves currentRevision to updateRevision once every pod runs the new one and is ready.
     StatefulSetStatus s = workers == null ? null : workers.getStatus();
     boolean rolling = s != null && s.getUpdateRevision() != null && !s.getUpdateRevision().equals(s.getCurrentRevision());

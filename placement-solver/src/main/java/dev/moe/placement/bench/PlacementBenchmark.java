@@ -176,7 +176,7 @@ public final class PlacementBenchmark {
     }
   }
 
-  private static int moeLayers(RoutingStats stats) {
+  static int moeLayers(RoutingStats stats) {
     int n = 0;
     for (int l = 0; l < stats.layers(); l++) {
       if (!stats.isDense(l)) {

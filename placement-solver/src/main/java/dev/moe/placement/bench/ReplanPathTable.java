@@ -58,7 +58,7 @@ public final class ReplanPathTable {
 
   private static void row(String label, RoutingStats before, RoutingStats after, ClusterSpec cluster,
       SolverOptions options, int steps, PrintStream out) {
-    int replicas = moeLayers(after) * cluster.slots();
+    int replicas = PlacementBenchmark.moeLayers(after) * cluster.slots();
     int budget = replicas * BUDGET_PERCENT / 100;
     Placement served = new PlacementSolver(options).solve(before, cluster, null);
     Placement today = new PlacementSolver(options.withMaxMoves(budget)).solve(after, cluster, served);
@@ -94,9 +94,5 @@ public final class ReplanPathTable {
 
   private static String cell(double balancedness, int moved, int replicas) {
     return String.format(Locale.ROOT, "%.4f (%.1f%%)", balancedness, 100.0 * moved / replicas);
-  }
-
-  private static int moeLayers(RoutingStats stats) {
-    return (int) IntStream.range(0, stats.layers()).filter(l -> !stats.isDense(l)).count();
   }
 }

@@ -2,6 +2,7 @@ package dev.moe.placement.solve;
 
 import com.google.ortools.Loader;
 import com.google.ortools.graph.LinearSumAssignment;
+import java.util.function.IntBinaryOperator;
 
 /**
  * GPUs are interchangeable to a layer's balance: a target placement's GPU contents may go to any
@@ -22,8 +23,7 @@ final class GpuRelabel {
   /** {@code target}'s GPU contents moved onto the GPUs of {@code served} that keep most of them. */
   static int[] relabel(int[] served, int[] target, int slotsPerGpu) {
     int gpus = served.length / slotsPerGpu;
-    int[] mate = new int[gpus];
-    assign(gpus, (g, h) -> overlap(served, g, target, h, slotsPerGpu), mate);
+    int[] mate = assign(gpus, (g, h) -> overlap(served, g, target, h, slotsPerGpu));
     int[] out = new int[target.length];
     for (int g = 0; g < gpus; g++) {
       System.arraycopy(target, mate[g] * slotsPerGpu, out, g * slotsPerGpu, slotsPerGpu);
@@ -48,26 +48,21 @@ final class GpuRelabel {
     return same;
   }
 
-  private interface Value {
-    long of(int left, int right);
-  }
-
-  /** A maximum-value perfect matching of {@code n} x {@code n}; fills {@code mate}, returns its value. */
-  private static long assign(int n, Value value, int[] mate) {
+  /** A maximum-value perfect matching of {@code n} x {@code n}: the right mate of each left one. */
+  private static int[] assign(int n, IntBinaryOperator value) {
     LinearSumAssignment assignment = new LinearSumAssignment();
     for (int i = 0; i < n; i++) {
       for (int j = 0; j < n; j++) {
-        assignment.addArcWithCost(i, j, -value.of(i, j));
+        assignment.addArcWithCost(i, j, -value.applyAsInt(i, j));
       }
     }
     if (assignment.solve() != LinearSumAssignment.Status.OPTIMAL) {
       throw new IllegalStateException("linear assignment of " + n + " x " + n + " failed");
     }
-    long total = 0;
+    int[] mate = new int[n];
     for (int i = 0; i < n; i++) {
       mate[i] = assignment.getRightMate(i);
-      total += value.of(i, mate[i]);
     }
-    return total;
+    return mate;
   }
 }

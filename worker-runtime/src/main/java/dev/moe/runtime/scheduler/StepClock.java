@@ -90,7 +90,7 @@ final class StepClock implements AutoCloseable {
       }
       if (!running) {
         // Taking over (or starting): from the version the group serves, and with a step for any work.
-        active = groupActive(staged);
+        active = pollStaged(staged);
         work = true;
         setRunning(true);
         if (holder > 0) {
@@ -175,15 +175,11 @@ final class StepClock implements AutoCloseable {
     return best;
   }
 
-  private void pollStaged(long[][] staged) {
-    groupActive(staged);
-  }
-
   /**
    * Polls every rank's staged versions into {@code staged}; returns the newest version any connected
    * rank serves (this one's at least): a clock taking over from a lost rank goes on from there.
    */
-  private long groupActive(long[][] staged) {
+  private long pollStaged(long[][] staged) {
     long active = node.activeVersion();
     for (int r = 0; r < size; r++) {
       try {
