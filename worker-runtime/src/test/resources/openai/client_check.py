@@ -19,7 +19,7 @@ out = {"version": openai.__version__}
 # A streamed chat completion with usage.
 chat = {"role": None, "text": "", "finish_reason": None, "usage": None, "chunks": 0}
 stream = client.chat.completions.create(
-    model=model, messages=[{"role": "user", "content": "Say hello"}], max_tokens=8, stream=True,
+    model=model, messages=[{"role": "user", "content": "Say hello"}], max_tokens=8, stream=True, temperature=0,
     stream_options={"include_usage": True})
 for chunk in stream:
     chat["chunks"] += 1
