@@ -62,8 +62,8 @@ class RunCommandIT {
     double decode = stretches.get(0).path("observedBalancedness").asDouble();
     double shifted = stretches.get(1).path("observedBalancedness").asDouble();
     double recovered = stretches.get(2).path("observedBalancedness").asDouble();
-    // A 20 s window holds about 2000 tokens here, so sampling noise alone keeps the observed balancedness a few
-    // points under the prediction (seen: 0.947-0.98 on the decode placement).
+    // A 20 s window holds about 2000 tokens here: the observed balancedness sits a few points under the prediction
+    // and moves between windows (seen: 0.947-0.98 on the decode placement).
     assertTrue(decode > 0.93, "placed on decode, decode traffic should be balanced: " + decode);
     assertTrue(shifted < 0.9, "prefill on the decode placement should fall below the trigger: " + shifted);
     // Not always back to decode's 0.98-0.99: the rebalance may be fitted on a window that straddles the
