@@ -12,17 +12,17 @@ import java.util.List;
 
 /**
  * The optimizer: per layer, the best of a greedy warm start (EPLB's plan; for two slots per GPU also
- * a star cover), improved by a bottleneck-guided local search, solved exactly by CP-SAT where the
- * layer is small enough, then shares that keep traffic on-node. Layers are independent and solved
+ * a star cover, improved by a bin-covering search), improved by a bottleneck-guided local search,
+ * solved exactly by CP-SAT where the layer is small enough, then shares that keep traffic on-node. Layers are independent and solved
  * in parallel; with transitions, an affinity pass then co-locates consecutive layers' experts.
  */
 public final class PlacementSolver {
 
   /**
-   * With two slots per GPU, the search's share of a layer's time; the LP-priced bound gets the rest
-   * (more where the search stops early, stuck).
+   * With two slots per GPU on a fresh solve, the share of a layer's time the cover search and then
+   * the search take; the LP-priced bound gets the rest (more where they stop early).
    */
-  private static final double SEARCH_SHARE = 0.7;
+  private static final double SEARCH_SHARE = 0.5;
 
   private final SolverOptions options;
 
@@ -70,7 +70,8 @@ public final class PlacementSolver {
   private LayerSolution solveLayer(
       RoutingStats stats, int layer, ClusterSpec cluster, int[] warm, int[] currentMap,
       int moveBudget, long budgetNanos, long deadline) {
-    long layerDeadline = Math.min(System.nanoTime() + budgetNanos, deadline);
+    long layerStart = System.nanoTime();
+    long layerDeadline = Math.min(layerStart + budgetNanos, deadline);
     double[] load = stats.load(layer);
     if (stats.isDense(layer)) {
       int[] map = currentMap != null ? currentMap.clone() : roundRobin(stats.experts(), cluster.slots());
@@ -85,11 +86,16 @@ public final class PlacementSolver {
         31L * layer + 7);
     ShareBalancer balancer = search.balancer();
 
+    boolean exact = currentMap == null && minNodes <= 1 && ExactLayerModel.fits(load.length, cluster);
+    // Fresh solves only (a re-plan's search needs its time), and where CP-SAT does not solve the
+    // layer exactly: its own bound beats the LP's.
+    boolean priced = currentMap == null && !exact && cluster.slots() == 2 * cluster.gpus();
+    long shared = layerStart + (long) ((layerDeadline - layerStart) * SEARCH_SHARE);
     List<int[]> starts = new ArrayList<>();
     starts.add(warm.clone());
     if (currentMap == null && cluster.slotsPerGpu() == 2) {
       double upper = balancer.maxLoad(warm);
-      int[] star = StarCover.place(load, cluster.gpus(), bound, upper);
+      int[] star = StarCover.place(load, cluster.gpus(), bound, upper, 31L * layer + 7, priced ? shared : layerStart);
       if (star != null) {
         starts.add(star);
       }
@@ -107,13 +113,9 @@ public final class PlacementSolver {
       }
     }
     double stopAt = bound * (1 + 1e-9);
-    boolean exact = currentMap == null && minNodes <= 1 && ExactLayerModel.fits(load.length, cluster);
-    // Fresh solves only (a re-plan's search needs its time), and where CP-SAT does not solve the
-    // layer exactly: its own bound beats the LP's.
-    boolean priced = currentMap == null && !exact && cluster.slots() == 2 * cluster.gpus();
-    long searchDeadline = exact || priced
-        ? System.nanoTime() + (long) ((layerDeadline - System.nanoTime()) * (exact ? 1 / 3.0 : SEARCH_SHARE))
-        : layerDeadline;
+    long searchDeadline = exact
+        ? System.nanoTime() + (layerDeadline - System.nanoTime()) / 3
+        : priced ? shared : layerDeadline;
     int[] map = search.improve(best, searchDeadline, stopAt);
     if (priced) {
       bound = ComponentLpBound.maxLoadLowerBound(load, cluster.gpus(), bound, balancer.maxLoad(map), layerDeadline);

@@ -17,50 +17,81 @@ import java.util.List;
  *
  * <p>Construction: greedy partitions (covering the experts above L with the fewest lights, then
  * the lights' needs 1 - x with one or two smaller slacks; or pairing by best fit and feeding the
- * experts above L with the rest), merging groups where that saves a GPU, a bisection on L, then
- * hill climbing on the partition just below the greedy's best L, since neither is monotone in L.
+ * experts above L with the rest), merging groups where that saves a GPU, and a bisection on L; then
+ * {@link CoverSearch} from the greedy's best L downwards, each cover found the start of the next.
  */
 final class StarCover {
 
   /** Relative precision of the bisection on L. */
   private static final double PRECISION = 1e-4;
 
-  /** The climbing search looks down to this fraction of the greedy's best L. */
-  private static final double CLIMB_FLOOR = 0.95;
-
-  private static final int CLIMB_STEPS = 5;
-
-  private static final int CLIMB_PASSES = 10;
-
   private static final int STRATEGIES = 3;
+
+  /** The cover search's first step down in L, relative, and its repair rounds per L tried. */
+  private static final double FIRST_STEP = 0.005;
+
+  private static final int SEARCH_ROUNDS = 3000;
 
   /** Slack tolerance (in units of L) for a group to count as closed. */
   private static final double TOL = 1e-9;
 
   private StarCover() {}
 
-  /** The slot map of the best star cover, or null when the layer has fewer GPUs than needed. */
-  static int[] place(double[] load, int gpus, double lowerBound, double upperBound) {
+  /**
+   * The slot map of the best star cover, or null when the layer has fewer GPUs than needed: the
+   * greedy's, improved by {@link CoverSearch} until {@code deadlineNanos}.
+   */
+  static int[] place(double[] load, int gpus, double lowerBound, double upperBound, long seed, long deadlineNanos) {
     if (lowerBound <= 0) {
       return null;
     }
-    int[] first = build(load, gpus, upperBound, false);
+    int[] first = build(load, gpus, upperBound);
+    if (first == null) {
+      // The greedy need not cover at another placement's max load; at the whole layer's load it does.
+      upperBound = Math.max(upperBound, Arrays.stream(load).sum());
+      first = build(load, gpus, upperBound);
+    }
     if (first == null) {
       return null;
     }
-    Cover greedy = bisect(load, gpus, lowerBound, new Cover(first, upperBound), false, Integer.MAX_VALUE);
-    double floor = Math.max(lowerBound, greedy.maxLoad() * CLIMB_FLOOR);
-    return bisect(load, gpus, floor, greedy, true, CLIMB_STEPS).map();
+    Cover greedy = bisect(load, gpus, lowerBound, new Cover(first, upperBound));
+    return descend(load, gpus, lowerBound, greedy, seed, deadlineNanos).map();
+  }
+
+  /**
+   * Covers a step lower in L each, the last one found as the start, the step halved where none is
+   * found within the search's rounds.
+   */
+  private static Cover descend(double[] load, int gpus, double lowerBound, Cover best, long seed, long deadlineNanos) {
+    int bins = load.length - gpus;
+    int[] groups = null;
+    double step = FIRST_STEP;
+    for (int attempt = 0; System.nanoTime() < deadlineNanos && step > PRECISION && best.maxLoad() > lowerBound;
+        attempt++) {
+      double maxLoad = groups == null ? best.maxLoad() : Math.max(lowerBound, best.maxLoad() * (1 - step));
+      Partition partition = new Partition(load, maxLoad);
+      int[] found = CoverSearch.cover(partition.slack, bins, groups, seed + attempt, SEARCH_ROUNDS, deadlineNanos);
+      int[] map = found == null ? null : partition.with(found).toSlots(gpus);
+      if (map != null) {
+        best = new Cover(map, maxLoad);
+        groups = found;
+      } else if (groups == null || maxLoad == lowerBound) {
+        return best;
+      } else {
+        step /= 2;
+      }
+    }
+    return best;
   }
 
   /** A slot map and the max load it was built for. */
   private record Cover(int[] map, double maxLoad) {}
 
-  /** Bisects L in (lo, best.maxLoad] for at most {@code steps} steps, keeping the lowest cover built. */
-  private static Cover bisect(double[] load, int gpus, double lo, Cover best, boolean improve, int steps) {
-    for (int step = 0; step < steps && best.maxLoad() - lo > PRECISION * best.maxLoad(); step++) {
+  /** Bisects L in (lo, best.maxLoad], keeping the lowest greedy cover built. */
+  private static Cover bisect(double[] load, int gpus, double lo, Cover best) {
+    while (best.maxLoad() - lo > PRECISION * best.maxLoad()) {
       double mid = 0.5 * (lo + best.maxLoad());
-      int[] map = build(load, gpus, mid, improve);
+      int[] map = build(load, gpus, mid);
       if (map != null) {
         best = new Cover(map, mid);
       } else {
@@ -70,15 +101,11 @@ final class StarCover {
     return best;
   }
 
-  /** A star cover at max load {@code maxLoad}, or null when none was found within {@code gpus}. */
+  /** A greedy star cover at max load {@code maxLoad}, or null when none was found within {@code gpus}. */
   static int[] build(double[] load, int gpus, double maxLoad) {
-    return build(load, gpus, maxLoad, true);
-  }
-
-  private static int[] build(double[] load, int gpus, double maxLoad, boolean climb) {
     int need = load.length - gpus;
     for (int strategy = 0; strategy < STRATEGIES; strategy++) {
-      Partition partition = greedy(load, maxLoad, strategy, climb ? need : 0);
+      Partition partition = greedy(load, maxLoad, strategy);
       if (partition.closed() >= need) {
         int[] map = partition.toSlots(gpus);
         if (map != null) {
@@ -93,25 +120,18 @@ final class StarCover {
   static List<int[]> greedyGroups(double[] load, double maxLoad) {
     List<int[]> all = new ArrayList<>();
     for (int strategy = 0; strategy < STRATEGIES; strategy++) {
-      all.addAll(greedy(load, maxLoad, strategy, 0).groups());
+      all.addAll(greedy(load, maxLoad, strategy).groups());
     }
     return all;
   }
 
-  /**
-   * Partition {@code strategy}: covering by count (heaviest first or last), or by slack, climbed
-   * while it closes fewer than {@code climbBelow} groups.
-   */
-  private static Partition greedy(double[] load, double maxLoad, int strategy, int climbBelow) {
+  /** Partition {@code strategy}: covering by count (heaviest first or last), or by slack. */
+  private static Partition greedy(double[] load, double maxLoad, int strategy) {
     Partition partition = new Partition(load, maxLoad);
     if (strategy < 2) {
       partition.coverByCount(strategy == 0);
     } else {
       partition.coverBySlack();
-      // Climbing helps the slack cover most: its groups keep spare slack to trade.
-      if (partition.closed() < climbBelow) {
-        partition.climb(CLIMB_PASSES);
-      }
     }
     partition.mergeGroups();
     return partition;
@@ -141,6 +161,15 @@ final class StarCover {
       groupSize = new int[n];
     }
 
+    /** This partition's experts grouped as {@code groups} says. */
+    Partition with(int[] groups) {
+      for (int e = 0; e < n; e++) {
+        join(groups[e], e);
+        this.groups = Math.max(this.groups, groups[e] + 1);
+      }
+      return this;
+    }
+
     /** GPUs a group of {@code size} experts with slack sum {@code sum} saves. */
     static double value(double sum, int size) {
       if (size == 0) {
@@ -149,11 +178,6 @@ final class StarCover {
       double v = Math.min(1, Math.floor(sum + TOL));
       // A lone light expert still needs a GPU of its own.
       return size == 1 && sum >= 0 ? Math.min(0, v) : v;
-    }
-
-    /** Slack a group holds beyond what its value uses: overshoot, or progress to the next GPU. */
-    static double surplus(double sum, int size) {
-      return size == 0 ? 0 : sum - value(sum, size);
     }
 
     int closed() {
@@ -589,77 +613,6 @@ final class StarCover {
     }
 
     /**
-     * Hill climbing with single moves and swaps of experts between groups (or into a new one):
-     * more GPUs saved first, then a higher sum of squared surpluses, since surplus gathered in a
-     * few groups frees experts to close another.
-     */
-    void climb(int passes) {
-      for (int pass = 0; pass < passes; pass++) {
-        boolean changed = false;
-        for (int e = 0; e < n; e++) {
-          int a = group[e];
-          double valueA = value(groupSlack[a], groupSize[a]);
-          double scoreA = square(surplus(groupSlack[a], groupSize[a]));
-          double without = groupSlack[a] - slack[e];
-          double valueA1 = value(without, groupSize[a] - 1);
-          double scoreA1 = square(surplus(without, groupSize[a] - 1));
-          double bestValue = 0;
-          double bestScore = 1e-12;
-          int bestGroup = -1;
-          int bestSwap = -1;
-          boolean triedEmpty = false;
-          for (int b = 0; b < Math.min(n, groups + 1); b++) {
-            if (b == a || (groupSize[b] == 0 && triedEmpty)) {
-              continue;
-            }
-            triedEmpty |= groupSize[b] == 0;
-            double with = groupSlack[b] + slack[e];
-            double dv = valueA1 + value(with, groupSize[b] + 1) - valueA - value(groupSlack[b], groupSize[b]);
-            double ds = scoreA1 + square(surplus(with, groupSize[b] + 1)) - scoreA
-                - square(surplus(groupSlack[b], groupSize[b]));
-            if (dv > bestValue + TOL || (dv > bestValue - TOL && ds > bestScore)) {
-              bestValue = dv;
-              bestScore = ds;
-              bestGroup = b;
-              bestSwap = -1;
-            }
-          }
-          for (int f = 0; f < n; f++) {
-            int b = group[f];
-            if (b == a || slack[f] == slack[e]) {
-              continue;
-            }
-            double newA = groupSlack[a] - slack[e] + slack[f];
-            double newB = groupSlack[b] - slack[f] + slack[e];
-            double dv = value(newA, groupSize[a]) + value(newB, groupSize[b]) - valueA
-                - value(groupSlack[b], groupSize[b]);
-            double ds = square(surplus(newA, groupSize[a])) + square(surplus(newB, groupSize[b])) - scoreA
-                - square(surplus(groupSlack[b], groupSize[b]));
-            if (dv > bestValue + TOL || (dv > bestValue - TOL && ds > bestScore)) {
-              bestValue = dv;
-              bestScore = ds;
-              bestGroup = b;
-              bestSwap = f;
-            }
-          }
-          if (bestGroup >= 0) {
-            changed = true;
-            groups = Math.max(groups, bestGroup + 1);
-            leave(a, e);
-            join(bestGroup, e);
-            if (bestSwap >= 0) {
-              leave(bestGroup, bestSwap);
-              join(a, bestSwap);
-            }
-          }
-        }
-        if (!changed) {
-          break;
-        }
-      }
-    }
-
-    /**
      * Merges two groups while that saves a GPU: an open group's missing slack can come from
      * another's overshoot, and two experts above L can share the GPU that links them.
      */
@@ -688,10 +641,6 @@ final class StarCover {
           }
         }
       }
-    }
-
-    private static double square(double v) {
-      return v * v;
     }
 
     /** The members of each non-empty group. */

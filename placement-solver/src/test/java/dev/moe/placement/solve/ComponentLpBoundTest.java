@@ -73,7 +73,7 @@ class ComponentLpBoundTest {
       double[] load = stats.load(layer);
       double total = Arrays.stream(load).sum();
       double shapes = LoadBound.maxLoadLowerBound(load, gpus, 2 * gpus);
-      int[] map = StarCover.place(load, gpus, shapes, total);
+      int[] map = StarCover.place(load, gpus, shapes, total, 0, System.nanoTime());
       double found = new ShareBalancer(load, gpus, 2).maxLoad(map);
       long started = System.nanoTime();
       double priced = ComponentLpBound.maxLoadLowerBound(load, gpus, shapes, found, NO_DEADLINE);

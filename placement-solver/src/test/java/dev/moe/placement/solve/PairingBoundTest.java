@@ -72,7 +72,7 @@ class PairingBoundTest {
       double pairing = PairingBound.maxLoadLowerBound(load, gpus);
       nanos += System.nanoTime() - started;
       // Never above a placement that exists.
-      int[] map = StarCover.place(load, gpus, simple, total);
+      int[] map = StarCover.place(load, gpus, simple, total, 0, System.nanoTime());
       assertTrue(pairing <= new ShareBalancer(load, gpus, 2).maxLoad(map) * (1 + 1e-9), "layer " + layer);
       meanSum += total / gpus;
       simpleSum += simple;
