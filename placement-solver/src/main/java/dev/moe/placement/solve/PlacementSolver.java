@@ -9,6 +9,7 @@ import dev.moe.stats.RoutingStats;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The optimizer: per layer, the best of a greedy warm start (EPLB's plan; for two slots per GPU also
@@ -55,13 +56,25 @@ public final class PlacementSolver {
     long perLayer = (long) (layerPart * limit * Math.min(options.threads(), Math.max(1, moeLayers.size()))
         / Math.max(1, moeLayers.size()));
     long deadline = started + (long) (layerPart * limit);
-    LayerSolution[] solved = ParallelLayers.map(options.threads(), stats.layers(), layer -> solveLayer(stats, layer,
-        cluster, warm[layer], current == null ? null : current.physicalToLogical()[layer], moveBudget[layer], perLayer,
+    AtomicInteger unstarted = new AtomicInteger(moeLayers.size());
+    int threads = options.threads();
+    LayerSolution[] solved = ParallelLayers.map(threads, stats.layers(), layer -> solveLayer(stats, layer,
+        cluster, warm[layer], current == null ? null : current.physicalToLogical()[layer], moveBudget[layer],
+        stats.isDense(layer) ? 0 : fairShare(perLayer, deadline, unstarted.getAndDecrement(), threads),
         deadline), "solve").toArray(new LayerSolution[0]);
     if (affinity) {
       AffinityPass.apply(stats, cluster, solved, options.affinityWeight(), started + limit, options.threads());
     }
     return assemble(stats, cluster, current, solved, started);
+  }
+
+  /**
+   * A layer's time: its share of the limit, less when layers before it ran over (a cold JVM's
+   * first layers do), so that the overrun is spread over the layers still to start rather than
+   * taken from the last ones.
+   */
+  private static long fairShare(long perLayer, long deadline, int unstarted, int threads) {
+    return Math.min(perLayer, Math.max(0, deadline - System.nanoTime()) * threads / Math.max(1, unstarted));
   }
 
   /** One layer's outcome: its slot map and shares, and the best proven bound on its max load. */
