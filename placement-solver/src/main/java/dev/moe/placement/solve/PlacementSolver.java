@@ -14,8 +14,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * The optimizer: per layer, the best of a greedy warm start (EPLB's plan; for two slots per GPU also
  * a star cover, improved by a bin-covering search), improved by a bottleneck-guided local search,
- * solved exactly by CP-SAT where the layer is small enough, then shares that keep traffic on-node. Layers are independent and solved
- * in parallel; with transitions, an affinity pass then co-locates consecutive layers' experts.
+ * solved exactly by CP-SAT where the layer is small enough, then shares that keep traffic on-node.
+ * Layers are independent and solved in parallel; with transitions, an affinity pass then co-locates
+ * consecutive layers' experts.
  */
 public final class PlacementSolver {
 
@@ -63,7 +64,7 @@ public final class PlacementSolver {
         stats.isDense(layer) ? 0 : fairShare(perLayer, deadline, unstarted.getAndDecrement(), threads),
         deadline), "solve").toArray(new LayerSolution[0]);
     if (affinity) {
-      AffinityPass.apply(stats, cluster, solved, options.affinityWeight(), started + limit, options.threads());
+      AffinityPass.apply(stats, cluster, solved, options.affinityWeight(), started + limit, threads);
     }
     return assemble(stats, cluster, current, solved, started);
   }
@@ -93,10 +94,10 @@ public final class PlacementSolver {
     double bound = LoadBound.maxLoadLowerBound(load, cluster.gpus(), cluster.slots());
     boolean[] hot = HotExperts.hottest(load);
     int minNodes = options.hotExpertMinNodes();
+    long seed = 31L * layer + 7;
     LayerSearch search = new LayerSearch(load, cluster, currentMap, moveBudget,
         currentMap == null ? 0 : options.migrationWeight(),
-        options.crossNodeWeight() * (cluster.interNodeCost() - 1), hot, minNodes,
-        31L * layer + 7);
+        options.crossNodeWeight() * (cluster.interNodeCost() - 1), hot, minNodes, seed);
     ShareBalancer balancer = search.balancer();
 
     boolean exact = currentMap == null && minNodes <= 1 && ExactLayerModel.fits(load.length, cluster);
@@ -108,7 +109,7 @@ public final class PlacementSolver {
     starts.add(warm.clone());
     if (currentMap == null && cluster.slotsPerGpu() == 2) {
       double upper = balancer.maxLoad(warm);
-      int[] star = StarCover.place(load, cluster.gpus(), bound, upper, 31L * layer + 7, priced ? shared : layerStart);
+      int[] star = StarCover.place(load, cluster.gpus(), bound, upper, seed, priced ? shared : layerStart);
       if (star != null) {
         starts.add(star);
       }
